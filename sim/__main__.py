@@ -1,0 +1,5 @@
+"""``python -m sim`` entry point."""
+
+from sim.cli import main
+
+raise SystemExit(main())

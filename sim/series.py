@@ -1,0 +1,82 @@
+"""The vocabulary of series: every name that may appear in ``calibration/data/*.csv``, in the
+target catalogue's ``series`` column, and as a variable of ``ensemble.nc``.
+
+A series is one quantity. Its observations come in kinds (see :mod:`sim.history`):
+``level`` (in ``Series.unit``), ``change_pct`` (year-on-year %, unit ``%``),
+``cumulative_change_pct`` (% change over the window (base_year, year], unit ``%``) and
+``period_sum`` (sum of annual levels over (base_year, year], in ``Series.unit``).
+
+``scale`` is the transform the models work on: ``log`` for positive quantities, ``logit`` for
+shares in 0–100 %. ``role`` says how the model treats the series:
+
+* ``driver``   — a calibrated stochastic driver of the structural model (DESIGN.md "Model");
+* ``derived``  — computed in every draw from drivers (e.g. energy = real GDP × intensity);
+* ``generic``  — any other indicator with a history: local linear trend on ``scale``;
+* ``context``  — kept for reference/checks, not simulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.errors import SimError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    unit: str          # unit of `level` and `period_sum` observations
+    scale: str         # "log" | "logit"
+    role: str          # "driver" | "derived" | "generic" | "context"
+    label_en: str
+    label_zh: str
+
+
+def _s(name, unit, scale, role, en, zh) -> Series:
+    return Series(name, unit, scale, role, en, zh)
+
+
+# Units follow the plans' own (亿元 = 1e8 CNY, 万人 = 1e4 persons, 万元 = 1e4 CNY).
+SERIES: dict[str, Series] = {s.name: s for s in (
+    # --- economy (drivers and what follows from them) ---
+    _s("gdp_real", "index", "log", "driver", "Real GDP (volume)", "地区生产总值（不变价）"),
+    _s("gdp_deflator", "index", "log", "driver", "GDP deflator", "GDP平减指数"),
+    _s("gdp_nominal", "亿元", "log", "derived", "GDP (current prices)", "地区生产总值"),
+    _s("population_resident", "万人", "log", "driver", "Resident population (year end)", "常住人口"),
+    _s("usdcny", "CNY per USD", "log", "driver", "Exchange rate, annual average", "人民币兑美元汇率（年平均）"),
+    _s("gdp_per_capita", "元", "log", "derived", "GDP per capita", "人均地区生产总值"),
+    _s("gdp_per_capita_usd", "USD", "log", "derived", "GDP per capita (US$)", "人均地区生产总值（美元）"),
+    # --- energy and carbon (Kaya identity) ---
+    _s("energy_intensity", "吨标准煤/万元", "log", "driver", "Energy use per 10,000 yuan of GDP", "万元GDP能耗"),
+    _s("energy_consumption", "万吨标准煤", "log", "derived", "Total energy consumption", "能源消费总量"),
+    _s("carbon_factor", "tCO2/tce", "log", "driver", "CO2 per unit of energy", "单位能耗二氧化碳排放"),
+    _s("co2_emissions", "Mt CO2", "log", "derived", "CO2 emissions", "二氧化碳排放量"),
+    _s("co2_intensity", "tCO2/万元", "log", "derived", "CO2 per 10,000 yuan of GDP", "万元GDP二氧化碳排放"),
+    # --- water ---
+    _s("water_intensity", "立方米/万元", "log", "driver", "Water use per 10,000 yuan of GDP", "万元GDP水耗"),
+    _s("water_use", "亿立方米", "log", "derived", "Total water use", "用水总量"),
+    # --- pollutant loads ---
+    _s("cod_emissions", "吨", "log", "driver", "Chemical oxygen demand discharged", "化学需氧量排放量"),
+    _s("nh3n_emissions", "吨", "log", "driver", "Ammonia-nitrogen discharged", "氨氮排放量"),
+    _s("so2_emissions", "吨", "log", "driver", "Sulphur dioxide emitted", "二氧化硫排放量"),
+    _s("nox_emissions", "吨", "log", "driver", "Nitrogen oxides emitted", "氮氧化物排放量"),
+    # --- housing ---
+    _s("affordable_housing_planned", "套", "log", "context", "Affordable housing: programme units (plan)", "保障性住房计划套数"),
+    _s("affordable_housing_supplied", "套", "log", "derived", "Affordable housing units supplied", "保障性住房供应套数"),
+)}
+
+KINDS = ("level", "change_pct", "cumulative_change_pct", "period_sum")
+VINTAGES = ("first", "revised", "unknown")
+
+
+def get_series(name: str) -> Series:
+    """Look up a series by name; unknown names raise a :class:`SimError` with a suggestion."""
+    try:
+        return SERIES[name]
+    except KeyError:
+        raise SimError(f"unknown series '{name}'{did_you_mean(name, SERIES)}") from None
+
+
+def expected_unit(series: Series, kind: str) -> str:
+    """Unit an observation of ``kind`` must carry: ``%`` for changes, the series unit otherwise."""
+    return "%" if kind in ("change_pct", "cumulative_change_pct") else series.unit
