@@ -1,0 +1,136 @@
+"""The ensemble: an xarray Dataset of every simulated series, and its NetCDF file.
+
+Layout (CF conventions where they apply)::
+
+    dims    scenario (S), draw (N, a CF "realization"), year (Y+1: as_of..horizon, integer)
+    <series>(scenario, draw, year)   natural-scale value; for a series with no observed level
+                                     (``attrs["relative_to_as_of"] = 1``) an index with as_of = 1
+    <series>_log_change_since_<b>(draw)
+                                     log(S_as_of / S_b) for base years b < as_of — the part of a
+                                     cumulative-change window already behind as_of, drawn from
+                                     the filtered state (identical in every scenario)
+
+Evaluation works on this Dataset alone, so ``sim report`` can rebuild every table from
+``ensemble.nc`` without re-simulating.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from sim.errors import SimError
+from sim.model import COMPOSITION, FittedModel
+from sim.series import SERIES
+
+SINCE = "_log_change_since_"
+
+
+def build_dataset(sim, fitted: FittedModel, paths: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
+    """Assemble the Dataset from an engine ``Simulation`` and its ``series_paths``.
+
+    ``paths[name]`` is (S, N, Y+1) on the natural scale (NaN when unanchored).
+    """
+    years = np.asarray(sim.years, dtype=np.int64)
+    coords = {
+        "scenario": ("scenario", list(sim.scenarios)),
+        "draw": ("draw", np.arange(sim.delta.shape[2], dtype=np.int64)),
+        "year": ("year", years),
+    }
+    ds = xr.Dataset(coords=coords)
+    ds["draw"].attrs.update(standard_name="realization", long_name="Monte Carlo draw")
+    ds["year"].attrs.update(long_name="calendar year", units="1")
+    d_index = {d: i for i, d in enumerate(sim.drivers)}
+
+    def driver_log_change_since(name: str, b_idx: int) -> np.ndarray | None:
+        if name in d_index:
+            v = sim.cum0[d_index[name], b_idx]
+            return None if np.all(np.isnan(v)) else v
+        if name in COMPOSITION:
+            total = np.zeros(sim.cum0.shape[2])
+            for d, sign in COMPOSITION[name]:
+                part = driver_log_change_since(d, b_idx)
+                if part is None:
+                    return None
+                total = total + sign * part
+            return total
+        return None
+
+    for name, arr in paths.items():
+        meta = SERIES.get(name)
+        relative = False
+        values = np.asarray(arr, dtype=np.float64)
+        if name in COMPOSITION or name in d_index:
+            if np.all(np.isnan(values[..., 0])) and name != "affordable_housing_supplied":
+                # no observed level: keep the path as an index with as_of = 1
+                rel = _relative_path(sim, name, d_index)
+                if rel is None:
+                    continue
+                values, relative = rel, True
+        var = xr.DataArray(values, dims=("scenario", "draw", "year"))
+        var.attrs["long_name"] = meta.label_en if meta else name
+        if meta:
+            var.attrs["long_name_zh"] = meta.label_zh
+            var.attrs["units"] = "1" if relative else meta.unit
+            var.attrs["scale"] = meta.scale
+        if relative:
+            var.attrs["relative_to_as_of"] = 1
+        ds[name] = var
+        if name == "affordable_housing_supplied":
+            continue
+        for b_idx, b in enumerate(sim.base_years):
+            if b >= fitted.as_of:
+                continue
+            since = driver_log_change_since(name, b_idx)
+            if since is not None:
+                ds[f"{name}{SINCE}{b}"] = xr.DataArray(
+                    since, dims=("draw",),
+                    attrs={"long_name": f"log({name}[as_of] / {name}[{b}]), filtered on data <= as_of",
+                           "units": "1"})
+    ds.attrs.update({k: (json.dumps(v) if isinstance(v, (dict, list, tuple)) else v)
+                     for k, v in attrs.items()})
+    ds.attrs["Conventions"] = "CF-1.10"
+    ds.attrs["as_of"] = int(fitted.as_of)
+    return ds
+
+
+def _relative_path(sim, name, d_index):
+    """exp(sum_d sign_d * delta_d): the series relative to its as_of value, (S, N, Y+1)."""
+    parts = COMPOSITION.get(name, ((name, 1),))
+    total = np.zeros(sim.delta.shape[:1] + sim.delta.shape[2:])
+    for d, sign in parts:
+        if d not in d_index:
+            return None
+        total = total + sign * sim.delta[:, d_index[d]]
+    scale = SERIES[name].scale if name in SERIES else "log"
+    if scale != "log":
+        return None
+    return np.exp(total)
+
+
+def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
+    """Write with h5netcdf and zlib compression (draw-chunked)."""
+    encoding = {}
+    for name, var in ds.data_vars.items():
+        enc = {"zlib": True, "complevel": 4}
+        encoding[name] = enc
+    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    return Path(path)
+
+
+def read_netcdf(path: Path) -> xr.Dataset:
+    """Open ``ensemble.nc`` fully into memory; a clear error when it is missing or not ours."""
+    path = Path(path)
+    if not path.exists():
+        raise SimError(f"{path}: no such file (expected the ensemble.nc of a results folder)")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except Exception as exc:  # h5py/xarray raise many types for a broken file
+        raise SimError(f"{path}: cannot read as NetCDF ({exc})") from None
+    if not {"scenario", "draw", "year"} <= set(ds.dims):
+        raise SimError(f"{path}: not a sim ensemble (expected dims scenario, draw, year; got {sorted(ds.dims)})")
+    return ds
