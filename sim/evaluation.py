@@ -78,13 +78,30 @@ def compare(x: np.ndarray, comparator: str, value: float, value_high: float | No
 
 @dataclass
 class Indicator:
-    """The simulated indicator of one target: values (S, N) or the reason it has none."""
+    """The simulated indicator of one target: values (S, N) or the reason it has none.
+
+    ``required(value, s)`` is what would just meet ``value`` in scenario ``s``: the constant
+    annual rate (%/yr) from as_of for levels and cumulative changes, the amount per year for
+    cumulative sums.
+    """
 
     values: np.ndarray | None
     reason: str = ""
-    required: float = math.nan        # constant annual rate (%/yr) or amount per year that just meets it
+    kind: str = ""
+    start: np.ndarray | None = None   # (S,) median level at as_of (level kinds)
+    done: float = 0.0                 # log change already behind as_of (cumulative change)
+    years_left: int = 0
     required_unit: str = ""
-    observed_part: float = math.nan   # of a window, the part already behind as_of
+    observed_part: float = math.nan   # of a window, the part already behind as_of, in %
+
+    def required(self, value: float, s: int) -> float:
+        if self.kind == "level" and self.start is not None and self.start[s] > 0 and value > 0:
+            return 100 * ((value / self.start[s]) ** (1 / self.years_left) - 1)
+        if self.kind == "cumulative_change" and value > -100:
+            return 100 * math.expm1((math.log1p(value / 100) - self.done) / self.years_left)
+        if self.kind == "cumulative_sum":
+            return value / self.years_left
+        return math.nan
 
 
 def _num(v) -> float | None:
@@ -100,7 +117,7 @@ def _int(v) -> int | None:
     return int(f) if f is not None else None
 
 
-def indicator_for(ds, row, value: float | None, history=None) -> Indicator:
+def indicator_for(ds, row) -> Indicator:
     """Compute the target's indicator per scenario and draw from the Dataset."""
     series = row.get("series") or ""
     kind = row["kind"]
@@ -121,11 +138,8 @@ def indicator_for(ds, row, value: float | None, history=None) -> Indicator:
         if relative:
             return Indicator(None, f"no observed level of {series} to anchor a level target")
         x = var.sel(year=y).values
-        start = np.nanmedian(var.sel(year=as_of).values)
-        req = math.nan
-        if value is not None and start > 0 and value > 0:
-            req = 100 * ((value / start) ** (1 / (y - as_of)) - 1)
-        return Indicator(x, required=req, required_unit="%/yr")
+        start = np.nanmedian(var.sel(year=as_of).values, axis=1)
+        return Indicator(x, kind="level", start=start, years_left=y - as_of, required_unit="%/yr")
 
     if kind == "cumulative_change":
         b = _int(row.get("base_year"))
@@ -142,10 +156,8 @@ def indicator_for(ds, row, value: float | None, history=None) -> Indicator:
             log_change = log_to_y - np.log(var.sel(year=as_of).values) + ds[since].values[None, :]
             done, years_left = float(np.median(ds[since].values)), y - as_of
         x = 100.0 * np.expm1(log_change)
-        req = math.nan
-        if value is not None and value > -100:
-            req = 100 * math.expm1((math.log1p(value / 100) - done) / years_left)
-        return Indicator(x, required=req, required_unit="%/yr",
+        return Indicator(x, kind="cumulative_change", done=done, years_left=years_left,
+                         required_unit="%/yr",
                          observed_part=100 * math.expm1(done) if b < as_of else math.nan)
 
     if kind == "cumulative_sum":
@@ -158,8 +170,8 @@ def indicator_for(ds, row, value: float | None, history=None) -> Indicator:
         if relative:
             return Indicator(None, f"no observed level of {series} to add up")
         x = var.sel(year=slice(p0, p1)).sum("year", skipna=False).values
-        req = value / (p1 - p0 + 1) if value is not None else math.nan
-        return Indicator(x, required=req, required_unit=f"{var.attrs.get('units', '')}/yr")
+        return Indicator(x, kind="cumulative_sum", years_left=p1 - p0 + 1,
+                         required_unit=f"{var.attrs.get('units', '')}/yr")
 
     return Indicator(None, f"kind {kind!r} is not evaluated")
 
@@ -203,9 +215,8 @@ def evaluate(ds, catalogue: pd.DataFrame, target_values: dict[str, dict[str, flo
                 out.update(status="not evaluable", reason="no target value (left blank in the plan)")
                 rows.append(out)
                 continue
-            if s_idx == 0 or row["id"] not in per_scenario:
-                ind = indicator_for(ds, row, value, history)
-                per_scenario[row["id"]] = ind
+            if row["id"] not in per_scenario:  # values (S, N) are computed once for all scenarios
+                per_scenario[row["id"]] = indicator_for(ds, row)
             ind = per_scenario[row["id"]]
             if ind.values is None:
                 out.update(status="not evaluable", reason=ind.reason)
@@ -221,7 +232,7 @@ def evaluate(ds, catalogue: pd.DataFrame, target_values: dict[str, dict[str, flo
             out.update(status="evaluated", reason="", probability=p,
                        mc_se=math.sqrt(p * (1 - p) / n), ci_low=lo, ci_high=hi,
                        likelihood=likelihood_word(p),
-                       required_annual=ind.required, required_unit=ind.required_unit,
+                       required_annual=ind.required(value, s_idx), required_unit=ind.required_unit,
                        achieved_before_as_of=ind.observed_part)
             for q, v in zip(quantiles, qs):
                 out[_qname(q)] = float(v)

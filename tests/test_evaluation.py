@@ -1,0 +1,148 @@
+"""Evaluation of targets on a hand-built ensemble with known answers."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from statsmodels.stats.proportion import proportion_confint
+
+from sim.evaluation import compare, evaluate, likelihood_word, wilson_interval
+
+
+def make_ds(values, years=(2015, 2016, 2017), scenarios=("baseline", "alt"), since=None, relative=False):
+    """values: (S, N, Y) for series 'gdp_nominal'; optional since: (N,) log change 2010→2015."""
+    ds = xr.Dataset(coords={"scenario": list(scenarios), "draw": np.arange(values.shape[1]),
+                            "year": np.array(years)})
+    ds["gdp_nominal"] = xr.DataArray(values, dims=("scenario", "draw", "year"),
+                                     attrs={"units": "亿元", **({"relative_to_as_of": 1} if relative else {})})
+    if since is not None:
+        ds["gdp_nominal_log_change_since_2010"] = xr.DataArray(since, dims=("draw",))
+    ds.attrs["as_of"] = years[0]
+    return ds
+
+
+def target(**kw):
+    row = dict(id="t1", target_set="fyp13_2020", series="gdp_nominal", indicator_en="GDP",
+               indicator_zh="GDP", target_year=2017, kind="level", comparator=">=", value=100.0,
+               value_high=None, tolerance=None, unit="亿元", base_year=None, period_start=None,
+               period_end=None, binding="binding")
+    row.update(kw)
+    return row
+
+
+@pytest.mark.parametrize("p,n", [(0.0, 10), (0.3, 50), (0.5, 1000), (0.97, 200), (1.0, 7)])
+def test_wilson_equals_statsmodels(p, n):
+    lo, hi = proportion_confint(round(p * n), n, alpha=0.05, method="wilson")
+    ours = wilson_interval(round(p * n) / n, n)
+    assert ours == pytest.approx((lo, hi), abs=1e-12)
+
+
+def test_likelihood_words_follow_ipcc_bands():
+    assert likelihood_word(0.995) == "virtually certain"
+    assert likelihood_word(0.95) == "very likely"
+    assert likelihood_word(0.7) == "likely"
+    assert likelihood_word(0.5) == "about as likely as not"
+    assert likelihood_word(0.2) == "unlikely"
+    assert likelihood_word(0.05) == "very unlikely"
+    assert likelihood_word(0.001) == "exceptionally unlikely"
+
+
+def test_comparators():
+    x = np.array([90.0, 100.0, 104.0, 110.0])
+    assert compare(x, ">=", 100, None, None).tolist() == [False, True, True, True]
+    assert compare(x, "<=", 100, None, None).tolist() == [True, True, False, False]
+    assert compare(x, "approx", 100, None, 0.05).tolist() == [False, True, True, False]
+    assert compare(x, "range", 95, 105, None).tolist() == [False, True, True, False]
+
+
+def test_level_target_probability_counts_draws_exactly():
+    # 10 draws at 2017: 91..100 in baseline; alt is 5 higher. Target >= 96 → P = 5/10 and 10/10.
+    n = 10
+    base = np.stack([np.full(n, 80.0), np.full(n, 85.0), 91.0 + np.arange(n)], axis=-1)
+    ds = make_ds(np.stack([base, base + 5.0]))
+    ev = evaluate(ds, pd.DataFrame([target(value=96.0)]))
+    t = ev.table.set_index("scenario")
+    assert t.loc["baseline", "probability"] == 0.5
+    assert t.loc["alt", "probability"] == 1.0
+    assert t.loc["baseline", "mc_se"] == pytest.approx(math.sqrt(0.25 / n))
+    assert t.loc["baseline", "median"] == pytest.approx(95.5)
+    # paired dP: alt meets in every draw, baseline in half → +0.5 with paired SE
+    assert t.loc["alt", "delta_vs_baseline"] == pytest.approx(0.5)
+    d = np.r_[np.ones(5), np.zeros(5)]
+    assert t.loc["alt", "delta_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(n))
+    # required constant rate from as_of (median 80) to 96 over two years
+    assert t.loc["baseline", "required_annual"] == pytest.approx(100 * ((96 / 80) ** 0.5 - 1))
+
+
+def test_target_at_the_median_gives_one_half_within_its_error():
+    rng = np.random.default_rng(7)
+    n = 20000
+    x = rng.lognormal(np.log(100), 0.1, size=n)
+    vals = np.stack([np.full(n, 90.0), np.full(n, 95.0), x], axis=-1)[None]
+    ds = make_ds(vals, scenarios=("baseline",))
+    ev = evaluate(ds, pd.DataFrame([target(value=float(np.exp(np.log(100))))]))
+    r = ev.table.iloc[0]
+    assert abs(r["probability"] - 0.5) < 4 * r["mc_se"]  # 4 SE: fails with prob. < 1e-4
+
+
+def test_cumulative_change_uses_the_part_before_as_of():
+    # S grows 10% from as_of to 2017 in every draw; before as_of it grew by log 0.2.
+    n = 4
+    vals = np.stack([np.full(n, 100.0), np.full(n, 105.0), np.full(n, 110.0)], axis=-1)[None]
+    ds = make_ds(vals, scenarios=("baseline",), since=np.full(n, 0.2))
+    row = target(kind="cumulative_change", base_year=2010, comparator=">=", value=30.0)
+    ev = evaluate(ds, pd.DataFrame([row]))
+    r = ev.table.iloc[0]
+    expected = 100 * (math.exp(math.log(1.1) + 0.2) - 1)  # = 34.35 %
+    assert r["median"] == pytest.approx(expected)
+    assert r["probability"] == 1.0
+    assert r["achieved_before_as_of"] == pytest.approx(100 * math.expm1(0.2))
+
+
+def test_not_evaluable_targets_say_why():
+    n = 3
+    vals = np.ones((1, n, 3))
+    ds = make_ds(vals, scenarios=("baseline",), relative=True)
+    rows = [target(id="blank", value=None), target(id="nohist", series="water_use"),
+            target(id="unmodelled", series=""), target(id="late", target_year=2030),
+            target(id="nolevel")]
+    ev = evaluate(ds, pd.DataFrame(rows))
+    why = dict(zip(ev.table["target_id"], ev.table["reason"]))
+    assert why["blank"] == "no target value (left blank in the plan)"
+    assert why["nohist"] == "no history for water_use"
+    assert why["unmodelled"].startswith("not modelled")
+    assert why["late"] == "target year 2030 is after the horizon 2017"
+    assert why["nolevel"] == "no observed level of gdp_nominal to anchor a level target"
+    assert set(ev.table["status"]) == {"not evaluable"}
+
+
+def test_scenario_value_fills_a_blank_target():
+    n = 4
+    vals = np.stack([np.full(n, 1.0), np.full(n, 1.0), np.full(n, 0.8)], axis=-1)[None]
+    ds = make_ds(vals, scenarios=("baseline",), relative=True)
+    row = target(kind="cumulative_change", base_year=2015, comparator="<=", value=None)
+    ev = evaluate(ds, pd.DataFrame([row]), target_values={"baseline": {"t1": -15.0}})
+    r = ev.table.iloc[0]
+    assert r["value_source"] == "scenario" and r["probability"] == 1.0
+    assert r["median"] == pytest.approx(-20.0)
+
+
+def test_joint_probabilities_all_and_k_of_n():
+    n = 4
+    # draw-wise values chosen so target A is met in draws 0,1 and B in draws 1,2
+    a = np.array([10.0, 10.0, 0.0, 0.0])
+    b = np.array([0.0, 10.0, 10.0, 0.0])
+    ds = xr.Dataset(coords={"scenario": ["baseline"], "draw": np.arange(n), "year": [2015, 2016]})
+    for name, v in (("gdp_nominal", a), ("population_resident", b)):
+        ds[name] = xr.DataArray(np.stack([np.ones(n), v], axis=-1)[None], dims=("scenario", "draw", "year"))
+    ds.attrs["as_of"] = 2015
+    rows = [target(id="A", target_year=2016, value=5.0),
+            target(id="B", series="population_resident", target_year=2016, value=5.0)]
+    ev = evaluate(ds, pd.DataFrame(rows))
+    j = ev.joint[(ev.joint["group"] == "binding")].iloc[0]
+    assert j["n_targets"] == 2
+    assert j["p_all"] == 0.25
+    assert j["p_at_least_1"] == 0.75
+    assert j["p_at_least_2"] == 0.25
