@@ -74,6 +74,10 @@ def _check_row(row: dict[str, str], where: str, file: str, seen: dict[str, str])
                 f"(expected one of {', '.join(choices)})")
     if row["series"] and row["series"] not in SERIES:
         bad(f"unknown series '{row['series']}'{did_you_mean(row['series'], SERIES)}")
+    elif row["series"] and row["kind"] in KINDS:
+        unit = "%" if row["kind"] == "cumulative_change" else SERIES[row["series"]].unit
+        if row["unit"] != unit:
+            bad(f"unit of series {row['series']} must be '{unit}' (got '{row['unit']}')")
     if row["id"] in seen:
         bad(f"duplicate id '{row['id']}' (first at {seen[row['id']]})")
     elif row["id"]:
