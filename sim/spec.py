@@ -1,0 +1,425 @@
+"""Scenario specs: immutable, validated objects for everything a scenario file can say.
+
+Two layers of models live here:
+
+* the **file form** (:class:`ScenarioDocument`, :class:`ScenarioEntry`, :class:`Levers`) mirrors a
+  TOML scenario file as written — with ``extends`` and optional keys — and is what the published
+  JSON Schema describes;
+* the **resolved form** (:class:`ScenarioFile`, :class:`ScenarioSpec`) is what the engine uses:
+  ``extends`` expanded, defaults filled, every scenario complete and independent.
+
+Rules that need more than one value (``as_of < horizon``, lever years inside
+``(as_of, horizon]``) are plain functions returning ``(key path, message)`` pairs, so that the
+reader (:mod:`sim.scenario`) can report every problem of a file at once; the resolved models call
+them too, so an inconsistent spec cannot be built in code either.
+
+Reading, ``extends`` resolution and user-facing messages are in :mod:`sim.scenario`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from sim.targets import TARGET_SETS
+
+# --------------------------------------------------------------------------------------------
+# Vocabulary
+# --------------------------------------------------------------------------------------------
+
+#: Drivers a scenario can move (keys of ``levers``; ``shocks[].driver``).
+LEVER_DRIVERS: tuple[str, ...] = (
+    "gdp_real",
+    "gdp_deflator",
+    "population_resident",
+    "usdcny",
+    "energy_intensity",
+    "carbon_factor",
+    "water_intensity",
+    "cod_emissions",
+    "nh3n_emissions",
+    "so2_emissions",
+    "nox_emissions",
+    "affordable_housing",
+)
+#: Drivers simulated as an annual % change, moved by ``shift_pp`` (usdcny also takes a ``path``).
+RATE_DRIVERS: tuple[str, ...] = tuple(d for d in LEVER_DRIVERS if d != "affordable_housing")
+#: Drivers a one-off shock (pp added to one year's % change) can hit.
+SHOCK_DRIVERS: tuple[str, ...] = RATE_DRIVERS
+
+VINTAGES: tuple[str, ...] = ("first", "revised")
+TABLE_FORMATS: tuple[str, ...] = ("csv", "md", "xlsx", "html")
+DEFAULT_QUANTILES: tuple[float, ...] = (0.025, 0.1, 0.5, 0.9, 0.975)
+DEFAULT_BLOCK_SIZE = 10_000
+YEAR_MIN, YEAR_MAX = 2000, 2035
+BASELINE = "baseline"
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+_DRIVER_TEXT: dict[str, str] = {
+    "gdp_real": "real GDP growth (地区生产总值实际增速)",
+    "gdp_deflator": "GDP deflator (GDP平减指数)",
+    "population_resident": "resident population (常住人口)",
+    "usdcny": "exchange rate, CNY per USD (人民币兑美元汇率)",
+    "energy_intensity": "energy use per 10,000 CNY of GDP (万元GDP能耗)",
+    "carbon_factor": "CO2 per unit of energy, the fuel mix (单位能耗二氧化碳排放)",
+    "water_intensity": "water use per 10,000 CNY of GDP (万元GDP用水量)",
+    "cod_emissions": "COD emissions (化学需氧量排放量)",
+    "nh3n_emissions": "ammonia-nitrogen emissions (氨氮排放量)",
+    "so2_emissions": "SO2 emissions (二氧化硫排放量)",
+    "nox_emissions": "NOx emissions (氮氧化物排放量)",
+    "affordable_housing": "affordable-housing programme units (保障性住房)",
+}
+
+# Scalar types: strict, so that "5" is not an integer and true is not 1 (TOML is typed).
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]  # accepts TOML integers too
+StrictBool = Annotated[bool, Strict()]
+StrictStr = Annotated[str, Strict()]
+Year = Annotated[int, Strict(), Field(ge=YEAR_MIN, le=YEAR_MAX)]
+# Year keys of a TOML table are strings ("2016"); they are parsed to integers.
+YearKey = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
+ScenarioName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+_YEAR_KEYS = {"propertyNames": {"pattern": r"^[0-9]{4}$"}}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _one_of(model: BaseModel, a: str, b: str) -> None:
+    has_a, has_b = getattr(model, a) is not None, getattr(model, b) is not None
+    if has_a and has_b:
+        raise PydanticCustomError("one_of", "give either {a} or {b}, not both (expected exactly one)", {"a": a, "b": b})
+    if not has_a and not has_b:
+        raise PydanticCustomError("one_of", "give {a} or {b} (expected exactly one)", {"a": a, "b": b})
+
+
+# --------------------------------------------------------------------------------------------
+# [run] and [output]
+# --------------------------------------------------------------------------------------------
+
+
+def run_issues(as_of: int, horizon: int) -> list[tuple[tuple, str]]:
+    """Cross-field problems of ``[run]`` as ``(key path, message)``."""
+    if as_of >= horizon:
+        word = "after" if as_of > horizon else "equal to"
+        return [(("run", "as_of"), f"as_of {as_of} is {word} horizon {horizon} (expected as_of < horizon)")]
+    return []
+
+
+def _check_target_set(name: str) -> str:
+    if name not in TARGET_SETS:
+        raise PydanticCustomError(
+            "unknown_target_set",
+            "unknown target set '{name}' (expected one of {choices})",
+            {"name": name, "choices": ", ".join(sorted(TARGET_SETS))},
+        )
+    return name
+
+
+TargetSetName = Annotated[str, Strict(), AfterValidator(_check_target_set)]
+
+
+class RunSpec(_Spec):
+    """Run settings shared by every scenario of the file (运行设置)."""
+
+    as_of: Year = Field(description="Information set: only data for years <= as_of are used (calibration and start of simulation).")
+    horizon: Year = Field(description="Last simulated year; must be after as_of.")
+    draws: Annotated[int, Strict(), Field(ge=1, le=100_000_000)] = Field(description="Number of Monte Carlo draws.")
+    seed: Annotated[int, Strict(), Field(ge=0)] = Field(description="Random seed; the same seed gives the same results.")
+    target_sets: Annotated[tuple[TargetSetName, ...], Field(min_length=1)] = Field(
+        description="Target sets to evaluate: " + "; ".join(f"{k} = {v}" for k, v in TARGET_SETS.items())
+    )
+    vintage: Literal["first", "revised"] = Field(
+        "revised", description="GDP vintage used for calibration: 'first' (initial release) or 'revised' (latest revision)."
+    )
+    parameter_uncertainty: StrictBool = Field(True, description="Draw model parameters afresh for every draw (true) or use point estimates (false).")
+    correlated_shocks: StrictBool = Field(True, description="Correlate the yearly shocks across drivers as estimated from history.")
+    block_size: Annotated[int, Strict(), Field(ge=1000, le=1_000_000)] = Field(
+        DEFAULT_BLOCK_SIZE, description="Draws per random-number block; results do not depend on it beyond the seed stream layout."
+    )
+
+    @field_validator("target_sets")
+    @classmethod
+    def _target_sets_known_and_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            dup = next(v for i, v in enumerate(value) if v in value[:i])
+            raise PydanticCustomError("duplicate", "target set '{name}' listed twice (expected unique names)", {"name": dup})
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RunSpec":
+        issues = run_issues(self.as_of, self.horizon)
+        if issues:
+            raise PydanticCustomError("inconsistent", "{msg}", {"msg": issues[0][1]})
+        return self
+
+
+class OutputSpec(_Spec):
+    """What to write into results/ (输出设置). Every key is optional."""
+
+    summaries_only: StrictBool = Field(False, description="Write only summary tables, not the per-draw ensemble.")
+    quantiles: tuple[Annotated[float, Strict(), Field(gt=0, lt=1)], ...] = Field(
+        DEFAULT_QUANTILES, description="Quantiles reported for every simulated indicator; each in (0, 1), strictly increasing."
+    )
+    figures: StrictBool = Field(True, description="Draw figures (fan charts, probability bars).")
+    table_formats: tuple[Literal["csv", "md", "xlsx", "html"], ...] = Field(
+        TABLE_FORMATS, description="Table formats to write: any of csv, md, xlsx, html."
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _increasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        for a, b in zip(value, value[1:]):
+            if not a < b:
+                raise PydanticCustomError(
+                    "not_increasing", "quantiles must be strictly increasing (got {a} then {b})", {"a": a, "b": b}
+                )
+        return value
+
+    @field_validator("table_formats")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate", "table format listed twice (expected unique names)", {})
+        return value
+
+
+# --------------------------------------------------------------------------------------------
+# Levers and shocks
+# --------------------------------------------------------------------------------------------
+
+_SHIFT = "Percentage points added to the driver's annual % change, every year from from_year to to_year (-50..50). Negative = faster decline."
+_FROM = "First year the lever applies (default: as_of + 1); must be in (as_of, horizon]."
+_TO = "Last year the lever applies (default: horizon); >= from_year, <= horizon."
+
+
+class RateLever(_Spec):
+    """Shift of a driver's annual % change in percentage points over a range of years."""
+
+    shift_pp: Annotated[float, Strict(), Field(ge=-50, le=50)] = Field(description=_SHIFT)
+    from_year: Year | None = Field(None, description=_FROM)
+    to_year: Year | None = Field(None, description=_TO)
+
+
+class FxLever(_Spec):
+    """Exchange rate (CNY per USD): either a shift of its annual % change, or a fixed path."""
+
+    shift_pp: Annotated[float, Strict(), Field(ge=-50, le=50)] | None = Field(None, description=_SHIFT)
+    from_year: Year | None = Field(None, description=_FROM + " Only with shift_pp.")
+    to_year: Year | None = Field(None, description=_TO + " Only with shift_pp.")
+    path: dict[YearKey, Annotated[float, Strict(), Field(gt=0)]] | None = Field(
+        None,
+        description="Fixed exchange rate, CNY per USD, by year: { 2016 = 6.64, 2017 = 6.75 }; years in (as_of, horizon]; values > 0.",
+        json_schema_extra=_YEAR_KEYS,
+    )
+
+    @model_validator(mode="after")
+    def _shift_or_path(self) -> "FxLever":
+        _one_of(self, "shift_pp", "path")
+        if self.path is not None and (self.from_year is not None or self.to_year is not None):
+            raise PydanticCustomError(
+                "one_of", "from_year and to_year apply only with shift_pp (expected no from_year/to_year with path)", {}
+            )
+        return self
+
+
+class HousingLever(_Spec):
+    """Affordable-housing programme (保障性住房): planned units (套) per year."""
+
+    programme_units: dict[YearKey, Annotated[int, Strict(), Field(ge=0)]] | None = Field(
+        None,
+        description="Planned programme units (套) by year: { 2016 = 70000, 2017 = 70000 }; years in (as_of, horizon]; >= 0.",
+        json_schema_extra=_YEAR_KEYS,
+    )
+    units_per_year: Annotated[int, Strict(), Field(ge=0)] | None = Field(
+        None, description="Planned programme units (套) every year from as_of + 1 to horizon (instead of programme_units)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "HousingLever":
+        _one_of(self, "programme_units", "units_per_year")
+        return self
+
+    def units_by_year(self, first: int, last: int) -> dict[int, int]:
+        """Planned units for each year from ``first`` to ``last`` that the lever names."""
+        if self.units_per_year is not None:
+            return {y: self.units_per_year for y in range(first, last + 1)}
+        return {y: u for y, u in sorted((self.programme_units or {}).items()) if first <= y <= last}
+
+
+Lever = Union[RateLever, FxLever, HousingLever]
+#: Lever model for each driver.
+LEVER_MODELS: dict[str, type[BaseModel]] = {
+    d: (HousingLever if d == "affordable_housing" else FxLever if d == "usdcny" else RateLever) for d in LEVER_DRIVERS
+}
+
+
+class Levers(_Spec):
+    """Policy levers (政策杠杆), one table per driver; a driver without a table follows its calibrated trend."""
+
+    gdp_real: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["gdp_real"])
+    gdp_deflator: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["gdp_deflator"])
+    population_resident: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["population_resident"])
+    usdcny: FxLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["usdcny"] + ": shift_pp or a fixed path")
+    energy_intensity: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["energy_intensity"])
+    carbon_factor: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["carbon_factor"])
+    water_intensity: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["water_intensity"])
+    cod_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["cod_emissions"])
+    nh3n_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["nh3n_emissions"])
+    so2_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["so2_emissions"])
+    nox_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["nox_emissions"])
+    affordable_housing: HousingLever | None = Field(
+        None, description="Lever on " + _DRIVER_TEXT["affordable_housing"] + ": programme_units or units_per_year"
+    )
+
+
+assert tuple(Levers.model_fields) == LEVER_DRIVERS
+
+
+class Shock(_Spec):
+    """A one-off shock: percentage points added to one driver's % change in one year (e.g. a pandemic)."""
+
+    driver: Literal[SHOCK_DRIVERS] = Field(description="Driver hit by the shock: " + ", ".join(SHOCK_DRIVERS))  # type: ignore[valid-type]
+    year: Year = Field(description="Year of the shock, in (as_of, horizon].")
+    shift_pp: Annotated[float, Strict(), Field(ge=-100, le=100)] = Field(
+        description="Percentage points added to that year's % change (-100..100)."
+    )
+    note: StrictStr | None = Field(None, description="Free text, e.g. 'pandemic'.")
+
+
+TargetValues = dict[StrictStr, StrictFloat]
+_TARGET_VALUES = (
+    "Fill or override target values by target id (see `python -m sim targets`), "
+    "e.g. a blank binding target given its provincial allocation. Value in the target's unit."
+)
+
+# --------------------------------------------------------------------------------------------
+# File form
+# --------------------------------------------------------------------------------------------
+
+
+class ScenarioEntry(_Spec):
+    """One scenario as written in the file (may inherit from another with ``extends``)."""
+
+    extends: ScenarioName | None = Field(
+        None, description="Name of another scenario of this file to inherit everything from; keys given here override."
+    )
+    description: Annotated[str, Strict(), Field(min_length=1)] = Field(description="What this scenario assumes, in plain language.")
+    label_zh: StrictStr | None = Field(None, description="Short Chinese label for tables and figures (中文名称).")
+    levers: Levers = Field(default_factory=Levers, description=Levers.__doc__)
+    shocks: tuple[Shock, ...] = Field((), description="One-off shocks ([[scenarios.NAME.shocks]] tables).")
+    target_values: TargetValues = Field(default_factory=dict, description=_TARGET_VALUES)
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("blank", "description is blank (expected a non-empty text)", {})
+        return value
+
+
+class ScenarioDocument(_Spec):
+    """A scenario file: run settings shared by every scenario, output options, then a baseline and alternatives."""
+
+    run: RunSpec = Field(description=RunSpec.__doc__)
+    output: OutputSpec = Field(default_factory=OutputSpec, description=OutputSpec.__doc__)
+    scenarios: dict[ScenarioName, ScenarioEntry] = Field(
+        description="Scenarios by name ([a-z][a-z0-9_]*); 'baseline' is required, the others usually extend it.",
+        json_schema_extra={"required": [BASELINE]},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Resolved form
+# --------------------------------------------------------------------------------------------
+
+
+def scenario_issues(scenario: "ScenarioSpec", as_of: int, horizon: int) -> list[tuple[tuple, str]]:
+    """Problems of a resolved scenario against the run's years, as ``(key path within the scenario, message)``."""
+    issues: list[tuple[tuple, str]] = []
+    window = f"expected {as_of} < year <= {horizon}, i.e. after as_of and up to horizon"
+
+    def year_in_window(loc: tuple, year: int, what: str) -> None:
+        if not as_of < year <= horizon:
+            issues.append((loc, f"{what} {year} is outside the simulated years {as_of + 1}–{horizon} ({window})"))
+
+    for driver, lever in scenario.levers.items():
+        base = ("levers", driver)
+        if isinstance(lever, (RateLever, FxLever)) and lever.shift_pp is not None:
+            ok = True
+            for key in ("from_year", "to_year"):
+                year = getattr(lever, key)
+                if year is not None and not as_of < year <= horizon:
+                    year_in_window(base + (key,), year, key)
+                    ok = False
+            if ok and lever.from_year is not None and lever.to_year is not None and lever.from_year > lever.to_year:
+                issues.append(
+                    (base + ("to_year",), f"to_year {lever.to_year} is before from_year {lever.from_year} (expected from_year <= to_year)")
+                )
+        years = getattr(lever, "path", None) or getattr(lever, "programme_units", None) or {}
+        key = "path" if isinstance(lever, FxLever) else "programme_units"
+        for year in years:
+            year_in_window(base + (key, str(year)), year, "year")
+    for i, shock in enumerate(scenario.shocks):
+        year_in_window(("shocks", i, "year"), shock.year, "shock year")
+    return issues
+
+
+class ScenarioSpec(_Spec):
+    """One resolved scenario: complete, independent of the others (``extends`` expanded, defaults filled)."""
+
+    name: ScenarioName
+    description: Annotated[str, Strict(), Field(min_length=1)]
+    label_zh: StrictStr | None = None
+    levers: dict[str, Lever] = Field(default_factory=dict)
+    shocks: tuple[Shock, ...] = ()
+    target_values: TargetValues = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lever_models(cls, data):
+        # Pick each lever's model by its driver (a Union alone could pick the wrong one).
+        if isinstance(data, dict) and isinstance(data.get("levers"), dict):
+            levers = {}
+            for driver, value in data["levers"].items():
+                if driver not in LEVER_MODELS:
+                    raise PydanticCustomError("unknown_driver", "unknown lever driver '{d}'", {"d": driver})
+                model = LEVER_MODELS[driver]
+                levers[driver] = value if isinstance(value, model) else model.model_validate(value)
+            data = {**data, "levers": levers}
+        return data
+
+    def lever(self, driver: str) -> Lever | None:
+        """The lever on ``driver``, or None (the driver follows its calibrated trend)."""
+        return self.levers.get(driver)
+
+
+class ScenarioFile(_Spec):
+    """A resolved scenario file: the run settings, output options and every scenario (baseline first)."""
+
+    path: Path | None = None
+    run: RunSpec
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    scenarios: dict[str, ScenarioSpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ScenarioFile":
+        if BASELINE not in self.scenarios or next(iter(self.scenarios)) != BASELINE:
+            raise ValueError("the first scenario must be 'baseline'")
+        for name, sc in self.scenarios.items():
+            if sc.name != name:
+                raise ValueError(f"scenario stored under '{name}' is named '{sc.name}'")
+            issues = scenario_issues(sc, self.run.as_of, self.run.horizon)
+            if issues:
+                loc, msg = issues[0]
+                raise ValueError(f"scenarios.{name}.{'.'.join(map(str, loc))}: {msg}")
+        return self
+
+    @property
+    def baseline(self) -> ScenarioSpec:
+        return self.scenarios[BASELINE]
