@@ -1,0 +1,239 @@
+"""Historical observations: load and validate ``calibration/data/*.csv`` (or a user's ``--data DIR``).
+
+Every CSV file holds one observation per row, with exactly these columns::
+
+    series,year,base_year,kind,value,unit,vintage,source,note
+
+* ``kind`` — ``level`` (in the series' unit), ``change_pct`` (year-on-year %, unit ``%``),
+  ``cumulative_change_pct`` (% change over the window (base_year, year], unit ``%``) or
+  ``period_sum`` (sum of annual levels over (base_year, year], in the series' unit).
+  ``base_year`` is blank for ``level`` and ``change_pct`` and required for the other two.
+* ``vintage`` — ``first`` (first published, including preliminary figures), ``revised``
+  (restated later, e.g. after an economic census) or ``unknown``.
+
+The format and every source are described in ``calibration/data/SOURCES.md``. Loading collects
+*all* problems of all files before raising one :class:`~sim.errors.ProblemList`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim.errors import Problem, ProblemList, SimError, did_you_mean
+from sim.series import KINDS, SERIES, VINTAGES, expected_unit
+
+COLUMNS = ("series", "year", "base_year", "kind", "value", "unit", "vintage", "source", "note")
+YEAR_MIN, YEAR_MAX = 1978, 2100
+CUMULATIVE_KINDS = ("cumulative_change_pct", "period_sum")
+LEVEL_KINDS = ("level", "period_sum")  # kinds whose value is an amount, hence never negative
+
+
+@dataclass(frozen=True)
+class History:
+    """Validated observations.
+
+    ``frame`` has the columns of the CSV files plus ``file`` (name) and ``line`` (1-based line
+    in that file); ``year`` is int, ``base_year`` pandas ``Int64`` (NA when none), ``value`` float.
+    ``data_hash`` identifies the input files (sha256 over their sorted names and bytes).
+    """
+
+    frame: pd.DataFrame
+    data_hash: str
+    data_dir: Path
+
+    def upto(self, as_of: int) -> "History":
+        """Observations known by ``as_of``: rows with ``year <= as_of``.
+
+        A cumulative change or period sum counts by its end year (``year``), so a 2011–2015
+        window is visible from 2015 on.
+        """
+        kept = self.frame[self.frame["year"] <= int(as_of)].reset_index(drop=True)
+        return History(kept, self.data_hash, self.data_dir)
+
+    def select(self, series: str, vintage: str = "revised") -> pd.DataFrame:
+        """Rows of one series, one per (year, base_year, kind), sorted by kind and year.
+
+        Where an observation exists in several vintages, keep ``vintage``, else ``unknown``,
+        else the remaining one (``revised`` before ``first`` when ``unknown`` was asked for).
+        """
+        if series not in SERIES:
+            raise SimError(f"unknown series '{series}'{did_you_mean(series, SERIES)}")
+        if vintage not in VINTAGES:
+            raise SimError(f"unknown vintage '{vintage}' (expected one of {', '.join(VINTAGES)})")
+        order = [vintage] + [v for v in ("unknown", "revised", "first") if v != vintage]
+        rank = {v: i for i, v in enumerate(order)}
+        rows = self.frame[self.frame["series"] == series].copy()
+        rows["_rank"] = rows["vintage"].map(rank)
+        rows["_base"] = rows["base_year"].fillna(-1)
+        rows = rows.sort_values(["kind", "year", "_base", "_rank"], kind="stable")
+        rows = rows.drop_duplicates(["kind", "year", "_base"], keep="first")
+        return rows.drop(columns=["_rank", "_base"]).reset_index(drop=True)
+
+    def series_names(self) -> list[str]:
+        """Names of the series with at least one observation, sorted."""
+        return sorted(self.frame["series"].unique())
+
+
+def load_history(data_dir: Path | str | None = None) -> History:
+    """Read and validate every ``*.csv`` in ``data_dir`` (default: the bundled data)."""
+    from sim.paths import DEFAULT_DATA_DIR
+
+    data_dir = Path(DEFAULT_DATA_DIR if data_dir is None else data_dir)
+    if not data_dir.is_dir():
+        raise SimError(f"history data directory not found: {data_dir} (expected a folder of CSV files)")
+    paths = sorted(data_dir.glob("*.csv"))
+    if not paths:
+        raise SimError(f"no CSV files in history data directory {data_dir}")
+
+    problems: list[Problem] = []
+    records: list[dict] = []
+    for path in paths:
+        records += _read_file(path, problems)
+    _check_across_rows(records, problems)
+    if problems:
+        problems.sort(key=lambda p: (p.file, int(p.where.split()[-1]) if p.where else 0))
+        raise ProblemList(problems)
+
+    frame = pd.DataFrame(records, columns=list(COLUMNS) + ["file", "line"])
+    frame = frame.astype({"year": int, "value": float, "line": int})
+    frame["base_year"] = frame["base_year"].astype("Int64")
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return History(frame, digest.hexdigest(), data_dir)
+
+
+def _read_file(path: Path, problems: list[Problem]) -> list[dict]:
+    """Parse one CSV file; append its row-level problems and return the rows that parsed."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(where, "", f"cannot be read as UTF-8 ({exc.reason} at byte {exc.start})"))
+        return []
+    reader = csv.reader(text.splitlines())
+    header = [h.strip() for h in next(reader, [])]
+    missing = [c for c in COLUMNS if c not in header]
+    extra = [c for c in header if c not in COLUMNS]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(extra)}")
+        problems.append(Problem(where, "line 1", f"{'; '.join(parts)} (expected exactly: {','.join(COLUMNS)})"))
+        if missing:
+            return []
+    rows = []
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            problems.append(Problem(where, f"line {line}", f"has {len(cells)} fields, expected {len(header)}"))
+            continue
+        raw = {k: v.strip() for k, v in zip(header, cells)}
+        row = _check_row(raw, lambda msg, line=line: problems.append(Problem(where, f"line {line}", msg)))
+        if row is not None:
+            rows.append(dict(row, file=path.name, line=line, _where=where))
+    return rows
+
+
+def _check_row(raw: dict, report) -> dict | None:
+    """Validate one row's fields; return the typed row, or None when any field is wrong."""
+    ok = True
+
+    def bad(msg):
+        nonlocal ok
+        ok = False
+        report(msg)
+
+    series, kind, vintage, unit = raw["series"], raw["kind"], raw["vintage"], raw["unit"]
+    if series not in SERIES:
+        bad(f"unknown series '{series}'{did_you_mean(series, SERIES)}")
+    if kind not in KINDS:
+        bad(f"unknown kind '{kind}' (expected one of {', '.join(KINDS)})")
+    if vintage not in VINTAGES:
+        bad(f"unknown vintage '{vintage}' (expected one of {', '.join(VINTAGES)})")
+    if series in SERIES and kind in KINDS:
+        want = expected_unit(SERIES[series], kind)
+        if unit != want:
+            bad(f"wrong unit for {series} {kind} (expected '{want}', got '{unit}')")
+
+    value = _number(raw["value"])
+    if value is None:
+        bad(f"value is not a number (expected a finite number, got '{raw['value']}')")
+    elif not math.isfinite(value):
+        bad(f"value is not finite (expected a finite number, got '{raw['value']}')")
+    elif kind in LEVEL_KINDS and value < 0:
+        bad(f"negative {kind} (expected a value >= 0, got {raw['value']})")
+
+    year = _year(raw["year"], "year", bad)
+    base_year = None
+    if kind in CUMULATIVE_KINDS:
+        if not raw["base_year"]:
+            bad(f"base_year missing (required for kind {kind}: the window is (base_year, year])")
+        else:
+            base_year = _year(raw["base_year"], "base_year", bad)
+            if base_year is not None and year is not None and base_year >= year:
+                bad(f"base_year must be before year (got base_year {base_year}, year {year})")
+    elif raw["base_year"] and kind in KINDS:
+        bad(f"base_year given for kind {kind} (expected blank, got '{raw['base_year']}')")
+
+    if not raw["source"]:
+        bad("empty source (every observation needs a URL or citation)")
+    if not ok:
+        return None
+    return {**raw, "year": year, "base_year": base_year, "value": value}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _year(text: str, name: str, bad) -> int | None:
+    try:
+        year = int(text)
+    except ValueError:
+        bad(f"{name} is not a whole year (got '{text}')")
+        return None
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        bad(f"{name} {year} is outside {YEAR_MIN}–{YEAR_MAX}")
+        return None
+    return year
+
+
+def _check_across_rows(records: list[dict], problems: list[Problem]) -> None:
+    """Exact duplicates and conflicting values of one (series, year, base_year, kind, vintage)."""
+    seen_exact: dict[tuple, dict] = {}
+    seen_key: dict[tuple, dict] = {}
+    for rec in records:
+        exact = tuple(rec[c] for c in COLUMNS)
+        if exact in seen_exact:
+            first = seen_exact[exact]
+            problems.append(Problem(rec["_where"], f"line {rec['line']}",
+                                    f"exact duplicate of {first['file']} line {first['line']}"))
+            continue
+        seen_exact[exact] = rec
+        key = (rec["series"], rec["year"], rec["base_year"], rec["kind"], rec["vintage"])
+        other = seen_key.setdefault(key, rec)
+        if other is not rec and other["value"] != rec["value"]:
+            window = f"{rec['base_year']}–{rec['year']}" if rec["base_year"] else str(rec["year"])
+            problems.append(Problem(
+                rec["_where"], f"line {rec['line']}",
+                f"conflicting value for {rec['series']} {rec['kind']} {window} vintage {rec['vintage']} "
+                f"(got {rec['value']:g}, but {other['file']} line {other['line']} has {other['value']:g}); "
+                f"keep one, or mark them first/revised",
+            ))
+    for rec in records:
+        rec.pop("_where", None)
