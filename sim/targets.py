@@ -151,7 +151,9 @@ def check_set_names(names: Iterable[str]) -> None:
     """Raise SimError (with a suggestion) for the first unknown target-set name."""
     for name in names:
         if name not in TARGET_SETS:
-            raise SimError(f"unknown target set '{name}'{did_you_mean(name, TARGET_SETS)} "
+            prefixed = [s for s in TARGET_SETS if s.startswith(str(name))]
+            hint = f" (did you mean '{prefixed[0]}'?)" if len(prefixed) == 1 else did_you_mean(name, TARGET_SETS)
+            raise SimError(f"unknown target set '{name}'{hint} "
                            f"(expected one of {', '.join(TARGET_SETS)})")
 
 
