@@ -28,10 +28,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from sim.errors import Problem, ProblemList, did_you_mean
+from sim.targets import TARGET_SETS
 from sim.spec import (
     BASELINE,
     LEVER_DRIVERS,
     NAME_PATTERN,
+    YEAR_MAX,
+    YEAR_MIN,
     OutputSpec,
     RunSpec,
     ScenarioDocument,
@@ -159,7 +162,8 @@ class _Reader:
         output = self._validate(OutputSpec, raw.get("output", {}), ("output",))[0]
         entries, raw_entries = self._entries(raw)
         chains = self._chains(entries, raw_entries)
-        target_ids = _target_ids(run.target_sets) if run is not None else None
+        target_sets = _valid_target_sets(raw.get("run"), run)
+        target_ids = _target_ids() if target_sets else None
 
         scenarios: dict[str, ScenarioSpec] = {}
         order = sorted(chains, key=lambda n: n != BASELINE)  # baseline first, then file order
@@ -177,7 +181,7 @@ class _Reader:
                 self.add(*_origin(name, loc, origin, msg))
             if target_ids is not None:
                 for tid in spec.target_values:
-                    msg = _target_problem(tid, target_ids, run.target_sets)
+                    msg = _target_problem(tid, target_ids, target_sets)
                     if msg:
                         self.add(*_origin(name, ("target_values", tid), origin, msg))
             scenarios[name] = spec
@@ -334,7 +338,17 @@ def _origin(name: str, loc: Loc, origin: dict, msg: str) -> tuple[Loc, str]:
     return ("scenarios", name) + loc, msg
 
 
-def _target_ids(target_sets: tuple[str, ...]) -> dict[str, str] | None:
+def _valid_target_sets(run_raw: Any, run: RunSpec | None) -> tuple[str, ...] | None:
+    """The run's target sets when they are valid (even if other [run] keys are not)."""
+    if run is not None:
+        return run.target_sets
+    sets = run_raw.get("target_sets") if isinstance(run_raw, dict) else None
+    if isinstance(sets, list) and sets and all(isinstance(s, str) and s in TARGET_SETS for s in sets):
+        return tuple(sets)
+    return None
+
+
+def _target_ids() -> dict[str, str] | None:
     """Target id -> target set, from the catalogue; None while the catalogue is not available."""
     try:
         from sim.targets import load_catalogue
@@ -421,7 +435,7 @@ def translate(model: type[BaseModel], err: dict, prefix: Loc) -> tuple[Loc, str]
     if is_key:
         if kind == "string_pattern_mismatch":
             return full, f"invalid name (expected [a-z][a-z0-9_]*, got '{value}')"
-        return full, f"invalid year key (expected a year {_bounds(node) or ''}, got {describe(value)})".replace("  ", " ").replace(" ,", ",")
+        return full, f"invalid year (expected a year from {YEAR_MIN} to {YEAR_MAX} as key, got '{value}')"
     if kind.endswith("_type") or kind in ("int_from_float", "int_parsing", "float_parsing", "bool_parsing"):
         word = _TYPE_WORDS.get(kind.removesuffix("_type").removesuffix("_parsing"), None)
         if kind == "int_from_float":
@@ -431,8 +445,9 @@ def translate(model: type[BaseModel], err: dict, prefix: Loc) -> tuple[Loc, str]
         choices = [str(c) for c in get_args(node[0])] if node and get_origin(node[0]) is Literal else []
         what = "unknown driver" if full and full[-1] == "driver" else "unknown value"
         shown = f"'{value}'" if isinstance(value, str) else describe(value)
-        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
-        return full, f"{what} {shown}{hint} (expected one of {', '.join(choices)})"
+        hint = did_you_mean(value, choices).strip()[1:-1] if isinstance(value, str) else ""
+        hint = f"{hint} " if hint else ""
+        return full, f"{what} {shown} ({hint}expected one of {', '.join(choices)})"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return full, f"out of range (expected {_bounds(node) or _ctx_bound(err)}, got {_num(value)})"
     if kind == "too_short":
@@ -482,8 +497,9 @@ def _bounds(node) -> str:
             hi = f"< {_fmt_bound(m.lt)}"
     if lo and hi:
         return f"{lo} {hi}"
-    if lo:
-        return lo.replace(" <= value", " or more").replace(" < value", " exclusive minimum")
+    if lo:  # "0 <= value" -> "value >= 0"
+        bound, op, _ = lo.split(" ")
+        return f"value {'>=' if op == '<=' else '>'} {bound}"
     if hi:
         return f"value {hi}"
     return ""

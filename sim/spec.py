@@ -311,7 +311,10 @@ class ScenarioEntry(_Spec):
     )
     description: Annotated[str, Strict(), Field(min_length=1)] = Field(description="What this scenario assumes, in plain language.")
     label_zh: StrictStr | None = Field(None, description="Short Chinese label for tables and figures (中文名称).")
-    levers: Levers = Field(default_factory=Levers, description=Levers.__doc__)
+    levers: Levers = Field(
+        default_factory=Levers,
+        description="Policy levers: [scenarios.NAME.levers.DRIVER] tables; a driver without one follows its calibrated trend.",
+    )
     shocks: tuple[Shock, ...] = Field((), description="One-off shocks ([[scenarios.NAME.shocks]] tables).")
     target_values: TargetValues = Field(default_factory=dict, description=_TARGET_VALUES)
 
@@ -326,11 +329,11 @@ class ScenarioEntry(_Spec):
 class ScenarioDocument(_Spec):
     """A scenario file: run settings shared by every scenario, output options, then a baseline and alternatives."""
 
-    run: RunSpec = Field(description=RunSpec.__doc__)
-    output: OutputSpec = Field(default_factory=OutputSpec, description=OutputSpec.__doc__)
+    run: RunSpec = Field(description="[run]: as_of, horizon, draws, seed, target sets — shared by every scenario.")
+    output: OutputSpec = Field(default_factory=OutputSpec, description="[output]: what to write; every key optional.")
     scenarios: dict[ScenarioName, ScenarioEntry] = Field(
         description="Scenarios by name ([a-z][a-z0-9_]*); 'baseline' is required, the others usually extend it.",
-        json_schema_extra={"required": [BASELINE]},
+        json_schema_extra={"required": [BASELINE], "additionalProperties": False},
     )
 
 
