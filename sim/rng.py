@@ -161,7 +161,7 @@ def normals_np(k0, k1, block, j, n_var, g_start=0):
     """NumPy twin of :func:`block_normals`: normals of draws ``j`` (1-D int array) of one block.
 
     Returns (len(j), n_var) float64; groups below ``g_start`` (variates ``k < 4 g_start``) are
-    not generated and are returned as NaN.
+    not generated and are returned as 0, as in the kernels' buffers.
     """
     j = np.asarray(j, dtype=np.uint64)
     groups = (n_var + 3) // 4
@@ -169,7 +169,7 @@ def normals_np(k0, k1, block, j, n_var, g_start=0):
     block = int(block)
     x0, x1, x2, x3 = philox_np(j[:, None], g[None, :], np.uint64(block & 0xFFFFFFFF),
                                np.uint64(block >> 32), k0, k1)
-    out = np.full((j.size, groups, 4), np.nan)
+    out = np.zeros((j.size, groups, 4))
     for (a, b, col) in ((x0, x1, 0), (x2, x3, 2)):
         r = np.sqrt(-2.0 * np.log((a.astype(np.float64) + 1.0) * _TWO_M32))
         ang = _TWO_PI * (b.astype(np.float64) * _TWO_M32)
