@@ -1,0 +1,121 @@
+"""Benchmark of the engine kernels (run on demand, not a test).
+
+    python benchmarks/bench_engine.py [--draws 1000000] [--json] [--skip-numpy]
+
+In one process, on a synthetic fitted model with every driver (``sim.testing``), horizon
+as_of+1..2020 (2016-2020), one scenario:
+
+(a) ``kernels``: the numba kernel :func:`sim.kernels.simulate_blocks` over every block, warm
+    (compiled beforehand), outputs preallocated; ``simulate_s`` is the full ``engine.simulate``
+    call (allocation and packing included);
+(b) ``numpy``: the same model in plain NumPy vectorised over the draws of each block
+    (:func:`sim.reference.simulate_rng`, the twin, same random numbers);
+(c) ``rng_floor``: drawing the same normal variates with the same generator and threads
+    (:func:`sim.kernels.normals_floor`).
+
+Prints ``speedup_vs_numpy = b / a``, ``ratio_to_rng_floor = a / c`` and the peak RSS.
+``cold_run_s`` / ``warm_run_s`` (a full ``sim run``) are measured by the run command's owner and
+reported as null here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import numba
+import numpy as np
+
+from sim import engine, kernels, reference
+from sim.rng import split_seed
+from sim.testing import synthetic_fitted
+
+
+def _best(fn, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--draws", type=int, default=1_000_000)
+    ap.add_argument("--block-size", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--horizon", type=int, default=2020)
+    ap.add_argument("--repeat", type=int, default=3, help="best of N for (a) and (c)")
+    ap.add_argument("--numpy-draws", type=int, default=None,
+                    help="draws for (b), scaled linearly to --draws (default: all)")
+    ap.add_argument("--json", action="store_true", help="print one JSON line")
+    args = ap.parse_args(argv)
+
+    fitted = synthetic_fitted(as_of=2015)
+    levers = [engine.no_levers(fitted, args.horizon)]
+    p = engine.pack(fitted, levers, args.horizon)
+    k0, k1 = split_seed(args.seed)
+    n, bs = args.draws, args.block_size
+    n_blocks = -(-n // bs)
+
+    # warm-up (compile or load from cache)
+    t0 = time.perf_counter()
+    engine.simulate(fitted, levers, horizon=args.horizon, draws=10, seed=1, block_size=bs)
+    kernels.normals_floor(k0, k1, bs, 0, 1, 10, p.n_var, p.g_start)
+    warmup_s = time.perf_counter() - t0
+
+    out = reference.empty_outputs(p, n)
+    for a in out:
+        a.fill(0.0)  # touch the pages outside the timings
+
+    t_kernel = _best(lambda: kernels.simulate_blocks(p, k0, k1, bs, 0, n_blocks, n, *out), args.repeat)
+    t_floor = _best(lambda: kernels.normals_floor(k0, k1, bs, 0, n_blocks, n, p.n_var, p.g_start),
+                    args.repeat)
+    kernel_out = [a.copy() for a in out[:1]]
+    del kernel_out
+
+    t0 = time.perf_counter()
+    sim = engine.simulate(fitted, levers, horizon=args.horizon, draws=n, seed=args.seed, block_size=bs)
+    t_simulate = time.perf_counter() - t0
+    assert np.array_equal(sim.delta, out[0])
+    del sim
+
+    nn = args.numpy_draws or n
+    t0 = time.perf_counter()
+    reference.simulate_rng(p, k0, k1, bs, nn, out=tuple(a[..., :nn, :] if a.ndim == 4 else a for a in out)
+                           if nn == n else None)
+    t_numpy = (time.perf_counter() - t0) * (n / nn)
+
+    res = {
+        "draws": n,
+        "block_size": bs,
+        "threads": numba.get_num_threads(),
+        "drivers": len(p.par_mean),
+        "years": int(p.shift.shape[2]),
+        "normals_per_draw": int(p.n_var),
+        "kernel_s": round(t_kernel, 4),
+        "simulate_s": round(t_simulate, 4),
+        "numpy_s": round(t_numpy, 4),
+        "numpy_draws_timed": nn,
+        "rng_floor_s": round(t_floor, 4),
+        "speedup_vs_numpy": round(t_numpy / t_kernel, 2),
+        "ratio_to_rng_floor": round(t_kernel / t_floor, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "warmup_s": round(warmup_s, 3),
+        "cold_run_s": None,
+        "warm_run_s": None,
+        "note": "cold_run_s/warm_run_s: full `sim run`, measured by the run command (null here)",
+    }
+    if args.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:>20}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
