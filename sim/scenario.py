@@ -63,7 +63,10 @@ def load_scenario_file(path: str | Path, *, overrides: Mapping[str, Any] | None 
     """Read, validate and resolve a scenario file.
 
     ``overrides`` (e.g. ``{"draws": 1000, "seed": 1, "as_of": 2018}``) replace keys of ``[run]``
-    before validation. Raises :class:`~sim.errors.ProblemList` with every problem of the file.
+    before validation. When they move ``as_of`` or ``horizon``, the scenarios are checked against
+    the file's own years and then fitted to the new ones: lever years clipped, path / programme
+    years and shocks outside the new window dropped (at or before the new as_of they are history).
+    Raises :class:`~sim.errors.ProblemList` with every problem of the file.
     """
     reader = _Reader(str(path))
     raw = _read_toml(path, reader.file)
@@ -158,7 +161,7 @@ class _Reader:
             if key not in ScenarioDocument.model_fields:
                 self.add((key,), _unknown_key(key, ScenarioDocument.model_fields))
 
-        run, years = self._run(raw, overrides)
+        run, years, file_years = self._run(raw, overrides)
         output = self._validate(OutputSpec, raw.get("output", {}), ("output",))[0]
         entries, raw_entries = self._entries(raw)
         chains = self._chains(entries, raw_entries)
@@ -174,6 +177,15 @@ class _Reader:
             merged, origin = _merge([(n, entries[n]) for n in reversed(chain)])
             if years is None:
                 continue
+            if file_years is not None and file_years != years:
+                # Overrides moved the window: check the file against its own years, then clip.
+                spec = self._resolved_spec(name, merged, file_years)
+                issues = scenario_issues(spec, *file_years) if spec is not None else []
+                for loc, msg in issues:
+                    self.add(*_origin(name, loc, origin, msg))
+                if spec is None or issues:
+                    continue
+                merged = _clip(merged, *years)
             spec = self._resolved_spec(name, merged, years)
             if spec is None:
                 continue
@@ -191,19 +203,20 @@ class _Reader:
         run_raw = raw.get("run")
         if run_raw is None:
             self.add(("run",), "missing required table [run] (expected as_of, horizon, draws, seed, target_sets)")
-            return None, None
+            return None, None, None
         if not isinstance(run_raw, dict):
             self.add(("run",), f"wrong type (expected table, got {describe(run_raw)})")
-            return None, None
+            return None, None, None
+        file_years = _window(run_raw.get("as_of"), run_raw.get("horizon"))
         run_raw = {**run_raw, **overrides}
         run, bad = self._validate(RunSpec, run_raw, ("run",))
         as_of, horizon = run_raw.get("as_of"), run_raw.get("horizon")
         if "as_of" in bad or "horizon" in bad or as_of is None or horizon is None:
-            return run, None
+            return run, None, file_years
         issues = run_issues(as_of, horizon)
         for loc, msg in issues:
             self.add(loc, msg)
-        return run, (None if issues else (as_of, horizon))
+        return run, (None if issues else (as_of, horizon)), file_years
 
     def _entries(self, raw: dict):
         entries: dict[str, ScenarioEntry | None] = {}
@@ -269,12 +282,14 @@ class _Reader:
         return chains
 
     def _resolved_spec(self, name: str, merged: dict, years: tuple[int, int]) -> ScenarioSpec | None:
+        """Fill lever year defaults (as_of + 1, horizon) and build the resolved scenario."""
         as_of, horizon = years
+        levers = {}
         for driver, fields in merged["levers"].items():
             if "shift_pp" in fields:
-                fields.setdefault("from_year", as_of + 1)
-                fields.setdefault("to_year", horizon)
-        spec, _ = self._validate(ScenarioSpec, {"name": name, **merged}, ("scenarios", name))
+                fields = {"from_year": as_of + 1, "to_year": horizon, **fields}
+            levers[driver] = fields
+        spec, _ = self._validate(ScenarioSpec, {"name": name, **merged, "levers": levers}, ("scenarios", name))
         return spec
 
     # -- pydantic -> problems -------------------------------------------------------------
@@ -327,6 +342,40 @@ def _merge(chain: list[tuple[str, ScenarioEntry]]):
     merged = {"description": last.description, "label_zh": last.label_zh,
               "levers": levers, "shocks": tuple(shocks), "target_values": target_values}
     return merged, origin
+
+
+def _window(as_of: Any, horizon: Any) -> tuple[int, int] | None:
+    """(as_of, horizon) when both are plausible years with as_of < horizon, else None."""
+    ok = all(isinstance(y, int) and not isinstance(y, bool) and YEAR_MIN <= y <= YEAR_MAX for y in (as_of, horizon))
+    return (as_of, horizon) if ok and as_of < horizon else None
+
+
+def _clip(merged: dict, as_of: int, horizon: int) -> dict:
+    """Fit a scenario written for one window into another (as_of/horizon overridden).
+
+    What falls at or before the new as_of is history by then, what falls after the new horizon
+    is not simulated: lever years are clipped, path / programme years and shocks outside the
+    window dropped, and a lever left with no year removed.
+    """
+    levers = {}
+    for driver, fields in merged["levers"].items():
+        fields = dict(fields)
+        if "from_year" in fields:
+            fields["from_year"] = max(fields["from_year"], as_of + 1)
+        if "to_year" in fields:
+            fields["to_year"] = min(fields["to_year"], horizon)
+        if "shift_pp" in fields and fields.get("from_year", as_of + 1) > fields.get("to_year", horizon):
+            continue
+        for key in ("path", "programme_units"):
+            if key in fields:
+                fields[key] = {y: v for y, v in fields[key].items() if as_of < y <= horizon}
+                if not fields[key]:
+                    fields = None
+                    break
+        if fields is not None:
+            levers[driver] = fields
+    shocks = tuple(s for s in merged["shocks"] if as_of < s.year <= horizon)
+    return {**merged, "levers": levers, "shocks": shocks}
 
 
 def _origin(name: str, loc: Loc, origin: dict, msg: str) -> tuple[Loc, str]:

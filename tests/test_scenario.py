@@ -1,0 +1,613 @@
+"""Scenario files: shipped files, extends resolution, resolved round-trip, every error message."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.cli import main
+from sim.errors import ProblemList
+from sim.scenario import json_schema, load_scenario_file, resolved_toml
+from sim.spec import LEVER_DRIVERS, RATE_DRIVERS, FxLever, HousingLever, RateLever, ScenarioFile
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
+
+RUN = """\
+[run]
+as_of = 2015
+horizon = 2020
+draws = 1000
+seed = 1
+target_sets = ["fyp13_2020"]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "bad.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems(path: Path, **kw) -> list[str]:
+    """Every problem line of a file, with the directory stripped (messages start with the file name)."""
+    with pytest.raises(ProblemList) as info:
+        load_scenario_file(path, **kw)
+    return [str(p).replace(str(path.parent) + "/", "") for p in info.value.problems]
+
+
+def target_catalogue_available() -> bool:
+    try:
+        from sim.targets import load_catalogue
+
+        load_catalogue()
+    except Exception:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------------------------
+# Shipped files
+# ----------------------------------------------------------------------------------------------
+
+
+def test_shipped_files_exist():
+    assert {p.name for p in SHIPPED} >= {"baseline_2015.toml", "baseline_2020.toml"}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_file_validates(path):
+    sf = load_scenario_file(path)
+    assert next(iter(sf.scenarios)) == "baseline"
+    assert len(sf.scenarios) >= 3  # a baseline and at least two alternatives
+    assert sf.run.draws == 20000
+    assert not sf.baseline.shocks
+
+
+def test_shipped_2015():
+    sf = load_scenario_file(ROOT / "scenarios/baseline_2015.toml")
+    assert (sf.run.as_of, sf.run.horizon) == (2010, 2015)
+    assert set(sf.run.target_sets) == {"action_plan_2015", "fyp12_2015"}
+    housing = sf.baseline.levers["affordable_housing"]
+    assert housing.units_by_year(2011, 2015) == {y: 48000 for y in range(2011, 2016)}  # 24万套 / 5
+
+
+def test_shipped_2020():
+    sf = load_scenario_file(ROOT / "scenarios/baseline_2020.toml")
+    assert (sf.run.as_of, sf.run.horizon) == (2015, 2020)
+    assert set(sf.run.target_sets) == {"fyp13_2020", "quality_plan_2020"}
+    assert sf.baseline.levers["affordable_housing"].units_by_year(2016, 2020) == {y: 70000 for y in range(2016, 2021)}
+    assert sf.baseline.target_values == {"co2_intensity_cum_2020_fyp13": -10.0}  # C40 case study
+    stress = [s for s in sf.scenarios.values() if s.shocks]
+    assert stress and stress[0].shocks[0].year == 2020 and stress[0].shocks[0].shift_pp == -4.0
+
+
+def test_validate_command_on_shipped_files(capsys):
+    assert main(["validate", *map(str, SHIPPED)]) == 0
+    out = capsys.readouterr().out
+    for path in SHIPPED:
+        assert f"{path}: ok (" in out
+
+
+# ----------------------------------------------------------------------------------------------
+# Resolution
+# ----------------------------------------------------------------------------------------------
+
+EXTENDS = RUN + """
+[scenarios.baseline]
+description = "base"
+label_zh = "基准"
+[scenarios.baseline.levers.gdp_real]
+shift_pp = 0.5
+from_year = 2017
+[scenarios.baseline.levers.affordable_housing]
+programme_units = { 2016 = 70000, 2017 = 70000 }
+[scenarios.baseline.levers.usdcny]
+shift_pp = 1
+[scenarios.baseline.target_values]
+co2_intensity_cum_2020_fyp13 = -10.0
+[[scenarios.baseline.shocks]]
+driver = "gdp_real"
+year = 2016
+shift_pp = -1
+
+[scenarios.low_carbon]
+extends = "baseline"
+description = "low carbon"
+[scenarios.low_carbon.levers.gdp_real]
+shift_pp = -1.0
+[scenarios.low_carbon.levers.energy_intensity]
+shift_pp = -1.0
+from_year = 2017
+[scenarios.low_carbon.levers.affordable_housing]
+units_per_year = 80000
+[scenarios.low_carbon.levers.usdcny]
+path = { 2016 = 6.64, 2017 = 6.75 }
+
+[scenarios.covid]
+extends = "low_carbon"
+description = "stress"
+[[scenarios.covid.shocks]]
+driver = "gdp_real"
+year = 2020
+shift_pp = -4.0
+note = "pandemic"
+"""
+
+
+def test_extends_inherits_and_overrides(tmp_path):
+    sf = load_scenario_file(write(tmp_path, EXTENDS, "ok.toml"))
+    assert list(sf.scenarios) == ["baseline", "low_carbon", "covid"]
+    base, low, covid = sf.scenarios.values()
+    # defaults filled: from_year = as_of + 1, to_year = horizon
+    assert base.levers["gdp_real"] == RateLever(shift_pp=0.5, from_year=2017, to_year=2020)
+    assert base.levers["usdcny"] == FxLever(shift_pp=1.0, from_year=2016, to_year=2020)
+    # key-by-key merge: shift_pp overridden, from_year inherited
+    assert low.levers["gdp_real"] == RateLever(shift_pp=-1.0, from_year=2017, to_year=2020)
+    assert low.levers["energy_intensity"] == RateLever(shift_pp=-1.0, from_year=2017, to_year=2020)
+    # choosing one of an exclusive pair drops the inherited other one
+    assert low.levers["affordable_housing"] == HousingLever(units_per_year=80000)
+    assert low.levers["usdcny"] == FxLever(path={2016: 6.64, 2017: 6.75})
+    assert isinstance(low.levers["affordable_housing"], HousingLever)
+    # inherited unchanged through two levels; description and label are each scenario's own
+    assert covid.levers == low.levers
+    assert covid.target_values == base.target_values == {"co2_intensity_cum_2020_fyp13": -10.0}
+    assert covid.description == "stress" and covid.label_zh is None and base.label_zh == "基准"
+    # shocks concatenated, parent's first
+    assert [(s.year, s.shift_pp) for s in covid.shocks] == [(2016, -1.0), (2020, -4.0)]
+    assert covid.shocks[1].note == "pandemic"
+    # levers in canonical driver order
+    assert list(low.levers) == [d for d in LEVER_DRIVERS if d in low.levers]
+
+
+def test_overrides_apply_to_run(tmp_path):
+    path = write(tmp_path, EXTENDS, "ok.toml")
+    sf = load_scenario_file(path, overrides={"draws": 10, "seed": 7})
+    assert (sf.run.draws, sf.run.seed, sf.run.as_of) == (10, 7, 2015)
+    assert problems(path, overrides={"draws": "x", "colour": 1}) == [
+        "ok.toml: run.draws: wrong type (expected integer, got string 'x')",
+        "ok.toml: run.colour: unknown key (expected one of as_of, horizon, draws, seed, target_sets, vintage, "
+        "parameter_uncertainty, correlated_shocks, block_size)",
+    ]
+
+
+def test_as_of_override_fits_scenarios_to_the_new_window(tmp_path):
+    sf = load_scenario_file(write(tmp_path, EXTENDS, "ok.toml"), overrides={"as_of": 2017})
+    base, low, covid = sf.scenarios.values()
+    assert base.levers["gdp_real"] == RateLever(shift_pp=0.5, from_year=2018, to_year=2020)  # 2017 is history now
+    assert base.levers["usdcny"] == FxLever(shift_pp=1.0, from_year=2018, to_year=2020)  # default follows as_of
+    assert "affordable_housing" not in base.levers  # programme years 2016–2017 all history
+    assert "usdcny" not in low.levers  # path 2016–2017 all history
+    assert base.shocks == ()  # the 2016 shock is history
+    assert [s.year for s in covid.shocks] == [2020]
+    # the shipped 2020 file can be run as of 2018
+    sf = load_scenario_file(ROOT / "scenarios/baseline_2020.toml", overrides={"as_of": 2018})
+    assert sf.baseline.levers["affordable_housing"].units_by_year(2019, 2020) == {2019: 70000, 2020: 70000}
+
+
+def test_override_does_not_hide_problems_of_the_file(tmp_path):
+    path = write(tmp_path, BASE + "[scenarios.baseline.levers.gdp_real]\nshift_pp = 1\nfrom_year = 2015\n")
+    assert problems(path, overrides={"as_of": 2014}) == [
+        "bad.toml: scenarios.baseline.levers.gdp_real.from_year: from_year 2015 is outside the simulated years 2016–2020 "
+        "(expected 2015 < year <= 2020, i.e. after as_of and up to horizon)"
+    ]
+
+
+def test_resolved_toml_round_trip(tmp_path):
+    for source in [write(tmp_path, EXTENDS, "ok.toml"), *SHIPPED]:
+        sf = load_scenario_file(source)
+        text = resolved_toml(sf)
+        assert "extends =" not in text
+        back = load_scenario_file(write(tmp_path, text, "resolved.toml"))
+        assert (back.run, back.output, back.scenarios) == (sf.run, sf.output, sf.scenarios)
+        assert resolved_toml(back).splitlines()[2:] == text.splitlines()[2:]
+
+
+def test_spec_objects_are_frozen(tmp_path):
+    sf = load_scenario_file(write(tmp_path, EXTENDS, "ok.toml"))
+    with pytest.raises(Exception):
+        sf.run.draws = 5
+    with pytest.raises(Exception):
+        sf.baseline.levers["gdp_real"].shift_pp = 3.0
+
+
+def test_lever_drivers_constant():
+    assert LEVER_DRIVERS[0] == "gdp_real" and LEVER_DRIVERS[-1] == "affordable_housing" and len(LEVER_DRIVERS) == 12
+    assert "affordable_housing" not in RATE_DRIVERS
+
+
+# A property test: any generated file (baseline + alternatives extending it) round-trips.
+
+_years = st.integers(2000, 2030).flatmap(lambda a: st.tuples(st.just(a), st.integers(a + 1, min(a + 10, 2035))))
+_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(str.strip)
+_pp = st.floats(-50, 50, allow_nan=False)
+
+
+@st.composite
+def _documents(draw):
+    as_of, horizon = draw(_years)
+    year = st.integers(as_of + 1, horizon)
+
+    def lever(driver):
+        if driver == "affordable_housing":
+            return draw(st.one_of(
+                st.fixed_dictionaries({"units_per_year": st.integers(0, 10**6)}),
+                st.fixed_dictionaries({"programme_units": st.dictionaries(year.map(str), st.integers(0, 10**6), min_size=1)}),
+            ))
+        if driver == "usdcny" and draw(st.booleans()):
+            return {"path": draw(st.dictionaries(year.map(str), st.floats(0.1, 20), min_size=1))}
+        a, b = sorted(draw(st.tuples(year, year)))
+        out = {"shift_pp": draw(_pp)}
+        if draw(st.booleans()):  # both or neither, so that inheritance cannot give to_year < from_year
+            out["from_year"], out["to_year"] = a, b
+        return out
+
+    def scenario(extends):
+        out = {"description": draw(_text)}
+        if extends:
+            out["extends"] = extends
+        if draw(st.booleans()):
+            out["label_zh"] = draw(_text)
+        drivers = draw(st.lists(st.sampled_from(LEVER_DRIVERS), unique=True, max_size=4))
+        out["levers"] = {d: lever(d) for d in drivers}
+        out["shocks"] = [
+            {"driver": draw(st.sampled_from(RATE_DRIVERS)), "year": draw(year), "shift_pp": draw(st.floats(-100, 100))}
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        return out
+
+    names = draw(st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), unique=True, max_size=3))
+    names = [n for n in names if n != "baseline"]
+    scenarios = {"baseline": scenario(None)}
+    for n in names:
+        scenarios[n] = scenario(draw(st.sampled_from(["baseline", *scenarios][: len(scenarios)])))
+    run = {"as_of": as_of, "horizon": horizon, "draws": draw(st.integers(1, 10**8)), "seed": draw(st.integers(0, 2**63 - 1)),
+           "target_sets": draw(st.lists(st.sampled_from(["fyp13_2020", "fyp12_2015"]), min_size=1, unique=True)),
+           "vintage": draw(st.sampled_from(["first", "revised"]))}
+    output = {"quantiles": sorted(draw(st.sets(st.floats(0.001, 0.999), min_size=1, max_size=5)))}
+    return {"run": run, "output": output, "scenarios": scenarios}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(doc=_documents())
+def test_round_trip_property(tmp_path, doc):
+    source = write(tmp_path, tomli_w.dumps(doc), "gen.toml")
+    sf = load_scenario_file(source)
+    back = load_scenario_file(write(tmp_path, resolved_toml(sf), "gen_resolved.toml"))
+    assert (back.run, back.output, back.scenarios) == (sf.run, sf.output, sf.scenarios)
+    assert isinstance(back, ScenarioFile)
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors: every message pinned
+# ----------------------------------------------------------------------------------------------
+
+BASE = RUN + """
+[scenarios.baseline]
+description = "base"
+"""
+
+
+def test_misspelt_key_did_you_mean(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.low_carbon]
+extends = "baseline"
+description = "x"
+[scenarios.low_carbon.levers.energy_intensty]
+shift_pp = -1.0
+""")
+    assert problems(path) == [
+        "bad.toml: scenarios.low_carbon.levers.energy_intensty: unknown key (did you mean 'energy_intensity'?)"
+    ]
+
+
+def test_unknown_key_without_close_match_lists_choices(tmp_path):
+    path = write(tmp_path, BASE + "[output]\ncolour = 1\n")
+    assert problems(path) == ["bad.toml: output.colour: unknown key (expected one of summaries_only, quantiles, figures, table_formats)"]
+
+
+def test_misspelt_top_level_table(tmp_path):
+    path = write(tmp_path, BASE + "[outptu]\nfigures = true\n")
+    assert problems(path) == ["bad.toml: outptu: unknown key (did you mean 'output'?)"]
+
+
+def test_wrong_type(tmp_path):
+    path = write(tmp_path, BASE.replace("draws = 1000", 'draws = "many"'))
+    assert problems(path) == ["bad.toml: run.draws: wrong type (expected integer, got string 'many')"]
+
+
+def test_wrong_type_bool_and_float_are_not_integers(tmp_path):
+    path = write(tmp_path, BASE.replace("draws = 1000", "draws = true").replace("seed = 1", "seed = 1.0"))
+    assert problems(path) == [
+        "bad.toml: run.draws: wrong type (expected integer, got boolean true)",
+        "bad.toml: run.seed: wrong type (expected integer, got float 1.0)",
+    ]
+
+
+def test_unknown_target_set(tmp_path):
+    path = write(tmp_path, BASE.replace('["fyp13_2020"]', '["fyp13_2020", "fyp14_2025"]'))
+    assert problems(path) == [
+        "bad.toml: run.target_sets[1]: unknown target set 'fyp14_2025' "
+        "(expected one of action_plan_2015, fyp12_2015, fyp13_2020, quality_plan_2020)"
+    ]
+
+
+def test_as_of_after_horizon(tmp_path):
+    path = write(tmp_path, BASE.replace("as_of = 2015", "as_of = 2021"))
+    assert problems(path) == ["bad.toml: run.as_of: as_of 2021 is after horizon 2020 (expected as_of < horizon)"]
+
+
+def test_toml_syntax_error_names_line(tmp_path):
+    path = write(tmp_path, BASE + "\n[scenarios.x]\ndescription = = 3\n")
+    (line,) = problems(path)
+    assert line.startswith("bad.toml: line 12, column 15")
+    assert ": TOML syntax error (" in line
+
+
+def test_toml_syntax_error_exact(tmp_path):
+    path = write(tmp_path, "[run]\nas_of = 2015\n\n[scenarios.baseline]\ndescription = \"x\"\n\n  oops = = 3\n")
+    assert problems(path) == ["bad.toml: line 7, column 10: TOML syntax error (Invalid value)"]
+
+
+def test_unknown_extends_parent(tmp_path):
+    path = write(tmp_path, BASE + '[scenarios.alt]\nextends = "basline"\ndescription = "x"\n')
+    assert problems(path) == ["bad.toml: scenarios.alt.extends: unknown scenario 'basline' (did you mean 'baseline'?)"]
+
+
+def test_extends_cycle(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.a]
+extends = "b"
+description = "a"
+[scenarios.b]
+extends = "a"
+description = "b"
+[scenarios.c]
+extends = "a"
+description = "c"
+""")
+    assert problems(path) == [
+        "bad.toml: scenarios.a.extends: extends cycle a → b → a (expected a chain ending at a scenario without extends)"
+    ]
+
+
+def test_lever_year_outside_window(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.baseline.levers.gdp_real]
+shift_pp = 1
+from_year = 2015
+[scenarios.baseline.levers.energy_intensity]
+shift_pp = -1
+to_year = 2021
+[scenarios.baseline.levers.water_intensity]
+shift_pp = -1
+from_year = 2019
+to_year = 2018
+""")
+    assert problems(path) == [
+        "bad.toml: scenarios.baseline.levers.gdp_real.from_year: from_year 2015 is outside the simulated years 2016–2020 "
+        "(expected 2015 < year <= 2020, i.e. after as_of and up to horizon)",
+        "bad.toml: scenarios.baseline.levers.energy_intensity.to_year: to_year 2021 is outside the simulated years 2016–2020 "
+        "(expected 2015 < year <= 2020, i.e. after as_of and up to horizon)",
+        "bad.toml: scenarios.baseline.levers.water_intensity.to_year: to_year 2018 is before from_year 2019 "
+        "(expected from_year <= to_year)",
+    ]
+
+
+def test_path_and_programme_years_outside_window(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.baseline.levers.usdcny]
+path = { 2015 = 6.2, 2016 = 6.6 }
+[scenarios.baseline.levers.affordable_housing]
+programme_units = { 2021 = 1 }
+""")
+    assert problems(path) == [
+        "bad.toml: scenarios.baseline.levers.usdcny.path.2015: year 2015 is outside the simulated years 2016–2020 "
+        "(expected 2015 < year <= 2020, i.e. after as_of and up to horizon)",
+        "bad.toml: scenarios.baseline.levers.affordable_housing.programme_units.2021: year 2021 is outside the simulated "
+        "years 2016–2020 (expected 2015 < year <= 2020, i.e. after as_of and up to horizon)",
+    ]
+
+
+def test_inherited_problem_reported_once_where_written(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.baseline.levers.gdp_real]
+shift_pp = 1
+from_year = 2030
+[scenarios.alt]
+extends = "baseline"
+description = "x"
+""")
+    assert problems(path) == [
+        "bad.toml: scenarios.baseline.levers.gdp_real.from_year: from_year 2030 is outside the simulated years 2016–2020 "
+        "(expected 2015 < year <= 2020, i.e. after as_of and up to horizon)",
+    ]
+
+
+def test_both_programme_units_and_units_per_year(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.baseline.levers.affordable_housing]
+programme_units = { 2016 = 70000 }
+units_per_year = 70000
+""")
+    assert problems(path) == [
+        "bad.toml: scenarios.baseline.levers.affordable_housing: give either programme_units or units_per_year, "
+        "not both (expected exactly one)"
+    ]
+
+
+def test_usdcny_shift_or_path(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.baseline.levers.usdcny]
+from_year = 2017
+""")
+    assert problems(path) == ["bad.toml: scenarios.baseline.levers.usdcny: give shift_pp or path (expected exactly one)"]
+
+
+def test_other_messages(tmp_path):
+    path = write(tmp_path, RUN.replace("seed = 1\n", 'vintage = "revisd"\nblock_size = 5\n') + """
+[output]
+quantiles = [0.5, 0.1]
+table_formats = ["pdf"]
+[scenarios.baseline]
+description = ""
+[scenarios.baseline.levers.usdcny]
+path = { 2016 = -1, 20x7 = 6.8 }
+[scenarios.LowCarbon]
+description = "d"
+[scenarios.d]
+description = "d"
+[scenarios.d.levers.gdp_real]
+from_year = 2016
+[[scenarios.d.shocks]]
+driver = "gdp"
+year = "2020"
+shift_pp = -400
+""")
+    assert problems(path) == [
+        "bad.toml: run.seed: missing required key (expected an integer)",
+        "bad.toml: run.vintage: unknown value 'revisd' (did you mean 'revised'? expected one of first, revised)",
+        "bad.toml: run.block_size: out of range (expected 1000 <= value <= 1000000, got 5)",
+        "bad.toml: output.quantiles: quantiles must be strictly increasing (got 0.5 then 0.1)",
+        "bad.toml: output.table_formats[0]: unknown value 'pdf' (expected one of csv, md, xlsx, html)",
+        "bad.toml: scenarios.baseline.description: empty (expected a non-empty text)",
+        "bad.toml: scenarios.baseline.levers.usdcny.path.2016: out of range (expected value > 0, got -1)",
+        "bad.toml: scenarios.baseline.levers.usdcny.path.20x7: invalid year (expected a year from 2000 to 2035 as key, got '20x7')",
+        "bad.toml: scenarios.LowCarbon: invalid scenario name (expected [a-z][a-z0-9_]*: lowercase letters, digits, "
+        "underscores, starting with a letter; got 'LowCarbon')",
+        "bad.toml: scenarios.d.levers.gdp_real.shift_pp: missing required key (expected a number)",
+        "bad.toml: scenarios.d.shocks[0].driver: unknown driver 'gdp' (expected one of gdp_real, gdp_deflator, "
+        "population_resident, usdcny, energy_intensity, carbon_factor, water_intensity, cod_emissions, nh3n_emissions, "
+        "so2_emissions, nox_emissions)",
+        "bad.toml: scenarios.d.shocks[0].year: wrong type (expected integer, got string '2020')",
+        "bad.toml: scenarios.d.shocks[0].shift_pp: out of range (expected -100 <= value <= 100, got -400)",
+    ]
+
+
+def test_missing_baseline_and_run(tmp_path):
+    path = write(tmp_path, '[scenarios.basline]\ndescription = "x"\n')
+    assert problems(path) == [
+        "bad.toml: run: missing required table [run] (expected as_of, horizon, draws, seed, target_sets)",
+        "bad.toml: scenarios: no scenario named 'baseline' (did you mean 'basline'?) (expected a [scenarios.baseline] table)",
+    ]
+
+
+def test_baseline_cannot_extend(tmp_path):
+    path = write(tmp_path, BASE + 'extends = "alt"\n[scenarios.alt]\ndescription = "x"\n')
+    assert problems(path) == ["bad.toml: scenarios.baseline.extends: the baseline cannot extend another scenario (expected no extends)"]
+
+
+@pytest.mark.skipif(not target_catalogue_available(), reason="target catalogue not available")
+def test_target_values_ids_checked_against_catalogue(tmp_path):
+    path = write(tmp_path, BASE + """
+[scenarios.baseline.target_values]
+co2_intensity_cum_2020_fyp13 = -10.0
+co2_intensity_cum_2020_fyp31 = -10.0
+energy_intensity_cum_2015_fyp12 = -19.5
+""")
+    assert problems(path) == [
+        "bad.toml: scenarios.baseline.target_values.co2_intensity_cum_2020_fyp31: unknown target id "
+        "'co2_intensity_cum_2020_fyp31' (did you mean 'co2_intensity_cum_2020_fyp13'?)",
+        "bad.toml: scenarios.baseline.target_values.energy_intensity_cum_2015_fyp12: target "
+        "'energy_intensity_cum_2015_fyp12' belongs to target set 'fyp12_2015', which is not in run.target_sets "
+        "(expected a target of fyp13_2020)",
+    ]
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.toml"
+    assert problems(path) == ["nope.toml: cannot read (No such file or directory)"]
+
+
+def test_all_problems_of_a_file_at_once(tmp_path):
+    path = write(tmp_path, """
+[run]
+as_of = 2021
+horizon = 2020
+draws = "many"
+seed = 1
+target_sets = ["fyp13_2020"]
+
+[scenarios.baseline]
+description = "x"
+[scenarios.baseline.levers.energy_intensty]
+shift_pp = -1.0
+""")
+    assert problems(path) == [
+        "bad.toml: run.draws: wrong type (expected integer, got string 'many')",
+        "bad.toml: run.as_of: as_of 2021 is after horizon 2020 (expected as_of < horizon)",
+        "bad.toml: scenarios.baseline.levers.energy_intensty: unknown key (did you mean 'energy_intensity'?)",
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI end to end
+# ----------------------------------------------------------------------------------------------
+
+
+def test_cli_validate_reports_every_file(tmp_path, capsys):
+    bad = write(tmp_path, BASE.replace("draws = 1000", 'draws = "many"').replace("as_of = 2015", "as_of = 2021"))
+    good = write(tmp_path, BASE, "good.toml")
+    missing = tmp_path / "missing.toml"
+    code = main(["validate", str(bad), str(good), str(missing)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == f"{good}: ok (1 scenario)\n"
+    assert captured.err.splitlines() == [
+        f"{bad}: run.draws: wrong type (expected integer, got string 'many')",
+        f"{bad}: run.as_of: as_of 2021 is after horizon 2020 (expected as_of < horizon)",
+        f"{missing}: cannot read (No such file or directory)",
+    ]
+    assert "Traceback" not in captured.err + captured.out
+    assert "pydantic" not in captured.err
+
+
+def test_cli_validate_syntax_error(tmp_path, capsys):
+    bad = write(tmp_path, "[run\n")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad}: line 1, column ") and "TOML syntax error" in err
+    assert "Traceback" not in err
+
+
+def test_cli_validate_ok(tmp_path, capsys):
+    good = write(tmp_path, EXTENDS, "ok.toml")
+    assert main(["validate", str(good)]) == 0
+    assert capsys.readouterr().out == f"{good}: ok (3 scenarios)\n"
+
+
+def test_cli_schema(capsys, tmp_path):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert {"run", "output", "scenarios"} <= set(schema["properties"])
+    assert schema["properties"]["scenarios"]["required"] == ["baseline"]
+    run = schema["$defs"]["RunSpec"]
+    assert {"as_of", "horizon", "draws", "seed", "target_sets"} <= set(run["required"])
+    assert run["additionalProperties"] is False
+    assert set(schema["$defs"]["Levers"]["properties"]) == set(LEVER_DRIVERS)
+    out = tmp_path / "scenario.schema.json"
+    assert main(["schema", "--out", str(out)]) == 0
+    assert json.loads(out.read_text(encoding="utf-8")) == schema
+
+
+def test_schema_describes_every_key():
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                assert sub.get("description"), f"{path}.{key} has no description"
+            for key, sub in node.items():
+                walk(sub, f"{path}/{key}")
+        elif isinstance(node, list):
+            for sub in node:
+                walk(sub, path)
+
+    schema = json_schema()
+    walk(schema, "#")
+    assert "null" not in json.dumps(schema)  # TOML has no null
