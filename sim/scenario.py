@@ -106,7 +106,6 @@ def json_schema() -> dict:
     schema = _clean_schema(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://example.invalid/sim/scenario.schema.json",
         **schema,
         "title": "sim scenario file",
     }
