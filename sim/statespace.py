@@ -275,8 +275,10 @@ def fit_process(model: ChangeProcess, fixed: dict[str, float] | None = None,
     fixed : dict
         Constrained values by name in ``PARAM_NAMES`` (e.g. ``{"phi": 0.0}``).
 
-    The free ``theta`` maximise ``model.loglike`` inside ``THETA_BOUNDS`` (L-BFGS-B, best of
-    three starting points); ``theta_cov`` is the inverse of the negative numerical Hessian of
+    The free ``theta`` maximise ``model.loglike`` inside ``THETA_BOUNDS`` (bounded Nelder–Mead,
+    best of three starting points, Powell when that does not converge; derivative-free and
+    BLAS-free, which matters: L-BFGS-B's tiny BLAS calls were 10x slower under thread
+    contention); ``theta_cov`` is the inverse of the negative numerical Hessian of
     the log-likelihood in ``theta`` (``cov_ok`` False when that is not finite and positive
     definite, e.g. at a bound). Free parameters within 0.05 of a bound are listed in
     ``at_bound``.
@@ -301,9 +303,15 @@ def fit_process(model: ChangeProcess, fixed: dict[str, float] | None = None,
     if free_idx:
         for x0 in _starts(model, free_idx, fixed_theta):
             x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
-            res = optimize.minimize(nll, x0, method="L-BFGS-B", bounds=bounds,
-                                    options={"maxiter": maxiter})
+            res = optimize.minimize(nll, x0, method="Nelder-Mead", bounds=bounds,
+                                    options={"maxiter": maxiter * len(free_idx),
+                                             "xatol": 1e-6, "fatol": 1e-9})
             if best is None or res.fun < best.fun:
+                best = res
+        if not best.success:  # e.g. a flat likelihood: try Powell from the best point
+            res = optimize.minimize(nll, best.x, method="Powell", bounds=bounds,
+                                    options={"maxiter": 20 * maxiter, "xtol": 1e-6, "ftol": 1e-9})
+            if res.success and res.fun <= best.fun + 1e-6:
                 best = res
         theta = full(best.x)
         converged, message = bool(best.success), str(best.message)
@@ -330,7 +338,7 @@ def fit_process(model: ChangeProcess, fixed: dict[str, float] | None = None,
     ll = model.loglike_theta(theta)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = model.smooth(model.transform_params(theta))
+        res = model.smooth(model.transform_params(theta), cov_type="none")
     names, mean, scov = _state_at_end(model, res)
     eps = _annual_eps(model, res, theta)
     n_obs = int(np.isfinite(model.endog).sum())
