@@ -232,7 +232,7 @@ def _check_across_rows(records: list[dict], problems: list[Problem]) -> None:
             problems.append(Problem(
                 rec["_where"], f"line {rec['line']}",
                 f"conflicting value for {rec['series']} {rec['kind']} {window} vintage {rec['vintage']} "
-                f"(got {rec['value']:g}, but {other['file']} line {other['line']} has {other['value']:g}); "
+                f"(got {rec['value']:.12g}, but {other['file']} line {other['line']} has {other['value']:.12g}); "
                 f"keep one, or mark them first/revised",
             ))
     for rec in records:

@@ -1,0 +1,234 @@
+"""The history loader (sim.history), the bundled data, and ``python -m sim data``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.errors import ProblemList, SimError
+from sim.history import COLUMNS, load_history
+
+HEADER = ",".join(COLUMNS)
+GOOD = "gdp_nominal,2015,,level,17502.99,亿元,first,https://example.org/a,"
+
+
+def write(tmp_path, name, *lines, header=HEADER):
+    path = tmp_path / name
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def problems_of(tmp_path) -> list[str]:
+    with pytest.raises(ProblemList) as info:
+        load_history(tmp_path)
+    return [str(p) for p in info.value.problems]
+
+
+# ---------------------------------------------------------------- bundled data
+
+def test_bundled_data_loads_and_is_typed():
+    h = load_history()
+    f = h.frame
+    assert list(f.columns) == list(COLUMNS) + ["file", "line"]
+    assert f["year"].dtype == "int64" and f["value"].dtype == "float64"
+    assert str(f["base_year"].dtype) == "Int64"
+    assert len(h.data_hash) == 64
+    # every shipped row carries a source; every cumulative row a base year
+    assert f["source"].str.len().min() > 0
+    cum = f["kind"].isin(["cumulative_change_pct", "period_sum"])
+    assert f.loc[cum, "base_year"].notna().all() and f.loc[~cum, "base_year"].isna().all()
+    assert not f["series"].str.startswith("target_").any()
+
+
+def test_bundled_data_has_what_the_model_needs():
+    h = load_history()
+    names = set(h.series_names())
+    for s in ("gdp_real", "gdp_nominal", "population_resident", "usdcny", "energy_intensity",
+              "co2_emissions", "co2_intensity", "water_intensity", "cod_emissions", "nh3n_emissions",
+              "so2_emissions", "nox_emissions", "affordable_housing_planned", "affordable_housing_supplied"):
+        assert s in names, s
+    # seed 003 专栏1: energy intensity -19.5% over 2011-2015
+    ei = h.select("energy_intensity")
+    row = ei[(ei["kind"] == "cumulative_change_pct") & (ei["year"] == 2015)]
+    assert row["base_year"].tolist() == [2010] and row["value"].tolist() == [-19.5]
+    # GDP carries first-published and revised vintages
+    assert set(h.select("gdp_nominal", "first").query("year == 2015")["value"]) == {17502.99}
+    assert set(h.select("gdp_nominal", "revised").query("year == 2015")["vintage"]) == {"revised"}
+
+
+def test_data_hash_changes_with_content(tmp_path):
+    write(tmp_path, "a.csv", GOOD)
+    h1 = load_history(tmp_path).data_hash
+    write(tmp_path, "a.csv", GOOD.replace("17502.99", "17503"))
+    assert load_history(tmp_path).data_hash != h1
+
+
+# ---------------------------------------------------------------- validation, messages pinned
+
+def test_missing_and_extra_columns_are_named(tmp_path):
+    path = write(tmp_path, "x.csv", "gdp_nominal,2015,,level,1,亿元,first,src,,x",
+                 header=HEADER.replace(",note", "") + ",comment,extra")
+    assert problems_of(tmp_path) == [
+        f"{path}: line 1: missing column(s) note; unexpected column(s) comment, extra "
+        f"(expected exactly: {HEADER})"
+    ]
+
+
+def test_extra_column_alone_is_reported_and_rows_still_checked(tmp_path):
+    path = write(tmp_path, "x.csv", "gdp_nomial,2015,,level,1,亿元,first,src,,x", header=HEADER + ",extra")
+    got = problems_of(tmp_path)
+    assert got[0].startswith(f"{path}: line 1: unexpected column(s) extra")
+    assert got[1] == f"{path}: line 2: unknown series 'gdp_nomial' (did you mean 'gdp_nominal'?)"
+
+
+@pytest.mark.parametrize("row, message", [
+    ("gdp_nominall,2015,,level,1,亿元,first,src,", "unknown series 'gdp_nominall' (did you mean 'gdp_nominal'?)"),
+    ("gdp_nominal,2015,,levl,1,亿元,first,src,",
+     "unknown kind 'levl' (expected one of level, change_pct, cumulative_change_pct, period_sum)"),
+    ("gdp_nominal,2015,,level,1,亿元,final,src,", "unknown vintage 'final' (expected one of first, revised, unknown)"),
+    ("gdp_nominal,2015,,level,1,万元,first,src,", "wrong unit for gdp_nominal level (expected '亿元', got '万元')"),
+    ("gdp_real,2015,,change_pct,8.9,index,first,src,", "wrong unit for gdp_real change_pct (expected '%', got 'index')"),
+    ("gdp_nominal,2015,,level,abc,亿元,first,src,", "value is not a number (expected a finite number, got 'abc')"),
+    ("gdp_nominal,2015,,level,inf,亿元,first,src,", "value is not finite (expected a finite number, got 'inf')"),
+    ("gdp_nominal,2015,,level,nan,亿元,first,src,", "value is not finite (expected a finite number, got 'nan')"),
+    ("gdp_nominal,2015,,level,-5,亿元,first,src,", "negative level (expected a value >= 0, got -5)"),
+    ("affordable_housing_supplied,2015,2010,period_sum,-1,套,first,src,", "negative period_sum (expected a value >= 0, got -1)"),
+    ("gdp_nominal,1850,,level,1,亿元,first,src,", "year 1850 is outside 1978–2100"),
+    ("gdp_nominal,20x5,,level,1,亿元,first,src,", "year is not a whole year (got '20x5')"),
+    ("energy_intensity,2015,2015,cumulative_change_pct,-19.5,%,first,src,",
+     "base_year must be before year (got base_year 2015, year 2015)"),
+    ("energy_intensity,2015,,cumulative_change_pct,-19.5,%,first,src,",
+     "base_year missing (required for kind cumulative_change_pct: the window is (base_year, year])"),
+    ("gdp_nominal,2015,2010,level,1,亿元,first,src,", "base_year given for kind level (expected blank, got '2010')"),
+    ("gdp_nominal,2015,,level,1,亿元,first,,", "empty source (every observation needs a URL or citation)"),
+])
+def test_each_row_check_names_file_line_expected_and_got(tmp_path, row, message):
+    path = write(tmp_path, "obs.csv", GOOD, row)
+    assert problems_of(tmp_path) == [f"{path}: line 3: {message}"]
+
+
+def test_exact_duplicate_and_conflict_across_files(tmp_path):
+    a = write(tmp_path, "a.csv", GOOD)
+    b = write(tmp_path, "b.csv", GOOD, "gdp_nominal,2015,,level,17500,亿元,first,seed 003,rounded")
+    assert problems_of(tmp_path) == [
+        f"{b}: line 2: exact duplicate of a.csv line 2",
+        f"{b}: line 3: conflicting value for gdp_nominal level 2015 vintage first "
+        f"(got 17500, but a.csv line 2 has 17502.99); keep one, or mark them first/revised",
+    ]
+    assert a.exists()
+
+
+def test_same_value_other_vintage_or_source_is_not_a_conflict(tmp_path):
+    write(tmp_path, "a.csv", GOOD, "gdp_nominal,2015,,level,18436.84,亿元,revised,src2,",
+          "gdp_nominal,2015,,level,17502.99,亿元,first,other source,same value")
+    assert len(load_history(tmp_path).frame) == 3
+
+
+def test_all_problems_of_a_file_at_once_in_line_order(tmp_path):
+    path = write(tmp_path, "x.csv",
+                 "gdp_nominal,2015,,level,abc,亿元,first,src,",
+                 GOOD,
+                 "pm25,2015,,level,29.8,ug/m3,first,,")
+    assert problems_of(tmp_path) == [
+        f"{path}: line 2: value is not a number (expected a finite number, got 'abc')",
+        f"{path}: line 4: wrong unit for pm25 level (expected 'μg/m3', got 'ug/m3')",
+        f"{path}: line 4: empty source (every observation needs a URL or citation)",
+    ]
+
+
+def test_wrong_field_count(tmp_path):
+    path = write(tmp_path, "x.csv", "gdp_nominal,2015,level")
+    assert problems_of(tmp_path) == [f"{path}: line 2: has 3 fields, expected 9"]
+
+
+def test_missing_dir_and_dir_without_csv(tmp_path):
+    with pytest.raises(SimError, match="history data directory not found: .*nope"):
+        load_history(tmp_path / "nope")
+    (tmp_path / "README.txt").write_text("no data")
+    with pytest.raises(SimError, match="no CSV files in history data directory"):
+        load_history(tmp_path)
+
+
+# ---------------------------------------------------------------- upto and select
+
+@pytest.fixture
+def small(tmp_path):
+    write(tmp_path, "a.csv",
+          "energy_intensity,2010,,level,0.513,吨标准煤/万元,first,src,",
+          "energy_intensity,2014,,change_pct,-4,%,first,src,",
+          "energy_intensity,2015,2010,cumulative_change_pct,-19.5,%,first,src,",
+          "energy_intensity,2016,,change_pct,-4.1,%,first,src,",
+          "gdp_nominal,2015,,level,17502.99,亿元,first,src,",
+          "gdp_nominal,2015,,level,18436.84,亿元,revised,src,",
+          "gdp_nominal,2015,,level,17502.86,亿元,unknown,src,",
+          "gdp_nominal,2016,,level,19492.6,亿元,first,src,",
+          "gdp_nominal,2016,,level,19492.60,亿元,unknown,src,",
+          "gdp_nominal,2017,,level,23280.27,亿元,revised,src,")
+    return load_history(tmp_path)
+
+
+def test_upto_drops_later_rows_and_counts_windows_by_end_year(small):
+    assert sorted(small.upto(2015).frame.query("series == 'energy_intensity'")["year"]) == [2010, 2014, 2015]
+    assert small.upto(2014).frame.query("kind == 'cumulative_change_pct'").empty
+    assert small.upto(2015).frame.query("kind == 'cumulative_change_pct'")["base_year"].tolist() == [2010]
+    assert small.upto(2009).frame.empty
+    assert small.upto(2015).data_hash == small.data_hash
+
+
+@pytest.mark.parametrize("vintage, expected", [
+    ("revised", [(2015, 18436.84, "revised"), (2016, 19492.6, "unknown"), (2017, 23280.27, "revised")]),
+    ("first", [(2015, 17502.99, "first"), (2016, 19492.6, "first"), (2017, 23280.27, "revised")]),
+    ("unknown", [(2015, 17502.86, "unknown"), (2016, 19492.6, "unknown"), (2017, 23280.27, "revised")]),
+])
+def test_select_prefers_requested_then_unknown_then_other(small, vintage, expected):
+    got = small.select("gdp_nominal", vintage)
+    assert list(zip(got["year"], got["value"], got["vintage"])) == expected
+
+
+def test_select_sorted_by_kind_then_year_and_errors(small):
+    got = small.select("energy_intensity")
+    assert list(zip(got["kind"], got["year"])) == [
+        ("change_pct", 2014), ("change_pct", 2016), ("cumulative_change_pct", 2015), ("level", 2010)]
+    assert small.select("pm25").empty
+    with pytest.raises(SimError, match="unknown series 'gdp_nominl' \\(did you mean 'gdp_nominal'\\?\\)"):
+        small.select("gdp_nominl")
+    with pytest.raises(SimError, match="unknown vintage 'latest'"):
+        small.select("gdp_nominal", "latest")
+    assert small.series_names() == ["energy_intensity", "gdp_nominal"]
+
+
+# ---------------------------------------------------------------- the `sim data` command
+
+def test_cli_data_table_lists_series_years_and_targets(capsys):
+    assert main(["data"]) == 0
+    out = capsys.readouterr().out
+    assert "energy_intensity" in out and "cumulative_change_pct 2015, 2018" in out
+    assert "gdp_nominal" in out and "first,revised,unknown" in out
+    assert "level 2000–2024" in out
+    assert "Targets without history" in out
+
+
+def test_cli_data_csv_with_own_dir(tmp_path, capsys):
+    write(tmp_path, "a.csv",
+          "pm25,2014,,level,34,μg/m3,first,https://wanglu.net/x,",
+          "pm25,2015,,level,29.8,μg/m3,first,seed 003_f03a317643cd5a3e.txt 第一章,",
+          "pm25,2017,,level,28,μg/m3,first,https://example.org/y,")
+    assert main(["data", "--data", str(tmp_path), "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(__import__("io").StringIO(out.split("\n\n")[0]))
+    row = table.set_index("series").loc["pm25"]
+    assert row["kinds_years"] == "level 2014–2015, 2017"
+    assert row["n"] == 3 and row["vintages"] == "first"
+    assert row["sources"] == "example.org; seed 003; wanglu.net"
+
+
+def test_cli_data_bad_dir_exits_2_without_traceback(tmp_path, capsys):
+    assert main(["data", "--data", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "history data directory not found" in err and "Traceback" not in err
+    write(tmp_path, "bad.csv", "gdp_nominal,2015,,level,1,万元,first,src,")
+    assert main(["data", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv: line 2: wrong unit for gdp_nominal level (expected '亿元', got '万元')" in err
+    assert "Traceback" not in err
