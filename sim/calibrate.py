@@ -73,7 +73,7 @@ DRIVERS = ("gdp_real", "gdp_deflator", "population_resident", "usdcny", "energy_
            "carbon_factor", "water_intensity", "cod_emissions", "nh3n_emissions",
            "so2_emissions", "nox_emissions")
 REQUIRED_DRIVERS = ("gdp_real",)
-HOUSING_DRIVER = "housing_delivery_ratio"
+HOUSING_DRIVER = "affordable_housing_delivery"   # as in sim.testing
 HOUSING_PAIR = ("affordable_housing_planned", "affordable_housing_supplied")
 ANCHOR_SERIES = ("gdp_nominal", "gdp_per_capita", "gdp_per_capita_usd", "population_resident",
                  "usdcny", "energy_intensity", "energy_consumption", "co2_emissions",
@@ -157,15 +157,15 @@ def _check_row(row, scale: str) -> float:
         if str(row["unit"]) != unit:
             raise SimError(f"{where}: {row['series']} {row['year']} {kind}: unit "
                            f"'{row['unit']}', expected '{unit}'")
-    if kind == "level":
-        if scale == "logit":
+    if kind in ("level", "period_sum"):
+        if scale == "logit" and kind == "level":
             if not 0.0 < value < 100.0:
                 raise SimError(f"{where}: {row['series']} {row['year']}: a share must be "
                                f"strictly between 0 and 100 %, got {value}")
             p = value / 100.0
             return math.log(p / (1.0 - p))
         if value <= 0:
-            raise SimError(f"{where}: {row['series']} {row['year']}: level must be positive "
+            raise SimError(f"{where}: {row['series']} {row['year']}: {kind} must be positive "
                            f"(log scale), got {value}")
         return math.log(value)
     if kind in ("change_pct", "cumulative_change_pct"):
@@ -560,6 +560,33 @@ def find_anchors(history, as_of, vintage, names) -> dict[str, Anchor]:
     return out
 
 
+def derived_anchors(history, as_of, vintage) -> dict[str, Anchor]:
+    """Anchors of derived series never observed as levels, computed from observed levels of the
+    same year (latest year <= as_of where all inputs exist):
+
+    * ``co2_intensity`` [tCO2/万元] = 100 * co2_emissions [Mt] / gdp_nominal [亿元] (current
+      prices: only ratios of it over time are meaningful, and those come from the drivers).
+    """
+    out = {}
+    co2 = _rows(history, "co2_emissions", vintage)
+    gdp = _rows(history, "gdp_nominal", vintage)
+    co2 = {int(r["year"]): r for _, r in co2[co2["kind"] == "level"].iterrows()
+           if r["year"] <= as_of}
+    gdp = {int(r["year"]): r for _, r in gdp[gdp["kind"] == "level"].iterrows()
+           if r["year"] <= as_of}
+    years = sorted(set(co2) & set(gdp))
+    if years:
+        y = years[-1]
+        c, g = co2[y], gdp[y]
+        _check_row(c, "log"), _check_row(g, "log")
+        out["co2_intensity"] = Anchor(
+            series="co2_intensity", year=y, value=100.0 * float(c["value"]) / float(g["value"]),
+            unit=SERIES["co2_intensity"].unit,
+            source=f"derived: 100 * co2_emissions {y} ({c['source']}) / gdp_nominal {y} "
+                   f"(current prices, vintage {g['vintage']}; {g['source']})")
+    return out
+
+
 def shock_correlation(eps: dict[str, dict[int, float]]):
     """Shrunk correlation of standardized shocks (see module docstring).
 
@@ -625,6 +652,8 @@ def calibrate(history, as_of: int, vintage: str = "revised", base_years=None) ->
     generic_names = [s.name for s in SERIES.values() if s.role == "generic" and s.name in present]
     anchors = find_anchors(h, as_of, vintage, [n for n in ANCHOR_SERIES if n in present]
                            + generic_names)
+    for name, a in derived_anchors(h, as_of, vintage).items():
+        anchors.setdefault(name, a)
     by = DEFAULT_BASE_YEARS if base_years is None else tuple(base_years)
     by = tuple(sorted({int(b) for b in by if b < as_of}
                       | {a.year for a in anchors.values() if a.year < as_of}))
