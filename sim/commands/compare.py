@@ -1,0 +1,31 @@
+"""``python -m sim compare RESULTS_DIR [RESULTS_DIR...]`` — scenarios and runs side by side.
+
+Takes one or more results folders that share targets (e.g. a baseline run and a mid-term run, or
+two scenario files over the same target sets) and writes, into ``--out`` (default: the first
+folder's ``compare/``): ``compare.csv`` (P(met), Wilson interval and ΔP per target and
+run/scenario), ``compare.md``, a self-contained ``compare.html``, a dot-and-whisker chart, a
+heat map and the overlaid fans of every shared target indicator. Prints the P(met) table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "compare P(met) and fans across the scenarios of one or more results folders"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("folders", nargs="+", metavar="RESULTS_DIR", help="results folders written by `sim run`")
+    p.add_argument("--out", help="output folder (default: <first RESULTS_DIR>/compare)")
+    p.add_argument("--no-figures", action="store_true", dest="no_figures", help="tables only")
+    p.add_argument("--quiet", action="store_true", help="do not print the table")
+
+
+def run(args) -> int:
+    from sim.report import compare_runs, print_compare
+
+    result = compare_runs([Path(f) for f in args.folders], Path(args.out) if args.out else None,
+                          figures=not args.no_figures)
+    if not args.quiet:
+        print_compare(result)
+    return 0
