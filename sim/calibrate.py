@@ -741,24 +741,30 @@ def calibrate(history, as_of: int, vintage: str = "revised", base_years=None) ->
         notes=tuple(dict.fromkeys(notes)))
 
 
-def load_or_calibrate(as_of: int, vintage: str = "revised", data_dir=None,
-                      fitted_dir=None) -> FittedModel:
+def load_or_calibrate(as_of: int, vintage: str = "revised", data_dir=None, fitted_dir=None,
+                      base_years=None) -> FittedModel:
     """Reuse ``<fitted_dir>/fitted_asof<Y>_<vintage>.json`` when it was fitted on the same data
-    (same ``data_hash``), else calibrate and save it."""
+    (same ``data_hash``) and has a ``cum_from_b`` state for every requested base year, else
+    calibrate (base years: ``DEFAULT_BASE_YEARS``, the requested ones and those of the old file)
+    and save it."""
     from sim.history import load_history
     from sim.paths import DEFAULT_FITTED_DIR
 
+    as_of = int(as_of)
     history = load_history(data_dir)
-    path = Path(fitted_dir or DEFAULT_FITTED_DIR) / fitted_filename(int(as_of), vintage)
+    path = Path(fitted_dir or DEFAULT_FITTED_DIR) / fitted_filename(as_of, vintage)
+    wanted = {int(b) for b in (*DEFAULT_BASE_YEARS, *(base_years or ())) if int(b) < as_of}
     if path.exists():
         try:
             fm = FittedModel.load(path)
-            if fm.data_hash == history.data_hash and fm.as_of == int(as_of) \
-                    and fm.vintage == vintage:
-                return fm
         except (SimError, KeyError, TypeError, ValueError):
-            pass
-    fm = calibrate(history, int(as_of), vintage)
+            fm = None
+        if fm is not None and fm.data_hash == history.data_hash and fm.as_of == as_of \
+                and fm.vintage == vintage:
+            if wanted <= set(fm.base_years):
+                return fm
+            wanted |= set(fm.base_years)
+    fm = calibrate(history, as_of, vintage, base_years=sorted(wanted))
     try:
         fm.save(path)
     except OSError:

@@ -343,6 +343,8 @@ def test_load_or_calibrate_reuses_a_fit_of_the_same_data(tmp_path, monkeypatch):
 
     monkeypatch.setattr("sim.calibrate.calibrate", boom)
     assert load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out).to_json() == fm.to_json()
+    with pytest.raises(AssertionError, match="reused"):     # a base year the file lacks
+        load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out, base_years=[2003])
     with open(data / "other_indicators.csv", "a", encoding="utf-8") as fh:
         fh.write("pm25,2013,,level,30,μg/m3,first,test,\n")   # data changed: hash differs
     with pytest.raises(AssertionError, match="reused"):
