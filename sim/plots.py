@@ -523,7 +523,8 @@ def pmet_chart(table: pd.DataFrame, path: Path, *, column: str = "scenario",
                 r = sub.loc[tid]
                 y = t_i - 0.35 + step * (g_i + 0.5)
                 ax.errorbar(r["probability"], y,
-                            xerr=[[r["probability"] - r["ci_low"]], [r["ci_high"] - r["probability"]]],
+                            xerr=[[max(0.0, r["probability"] - r["ci_low"])],
+                                  [max(0.0, r["ci_high"] - r["probability"])]],
                             fmt="o", color=c, ms=4.5, capsize=2.5, lw=1.2)
         ax.set_yticks(range(len(targets)))
         ax.set_yticklabels([_row_label({**first.loc[t].to_dict(), "target_id": t}) for t in targets],

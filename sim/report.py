@@ -183,6 +183,37 @@ def _img(path: Path, alt: str) -> str:
 # report.html
 
 
+def _years_text(path: dict) -> str:
+    """{2016: 7e4, ..., 2020: 7e4} → '2016–2020: 70,000 a year'; else 'y: v, ...'."""
+    items = sorted((int(k), v) for k, v in path.items())
+    if not items:
+        return ""
+    ys = [y for y, _ in items]
+    vals = {v for _, v in items}
+    if len(vals) == 1 and ys == list(range(ys[0], ys[-1] + 1)):
+        return f"{ys[0]}–{ys[-1]}: {T.fmt_number(items[0][1])} a year"
+    return ", ".join(f"{y}: {T.fmt_number(v)}" for y, v in items)
+
+
+def lever_text(driver: str, lever: dict) -> str:
+    """One lever of the resolved TOML in words."""
+    parts = []
+    if "shift_pp" in lever:
+        span = ""
+        if lever.get("from_year") or lever.get("to_year"):
+            span = f" ({lever.get('from_year', '')}–{lever.get('to_year', '')})"
+        parts.append(f"{lever['shift_pp']:+g} pp/yr{span}")
+    for key in ("programme_units", "path"):
+        if isinstance(lever.get(key), dict):
+            parts.append(f"{key.replace('_', ' ')} {_years_text(lever[key])}")
+    if lever.get("units_per_year") is not None:
+        parts.append(f"{T.fmt_number(lever['units_per_year'])} units a year")
+    rest = {k: v for k, v in lever.items()
+            if k not in ("shift_pp", "from_year", "to_year", "programme_units", "path", "units_per_year")}
+    parts += [f"{k} {v}" for k, v in rest.items()]
+    return f"{driver}: " + ", ".join(parts)
+
+
 def _scenario_section(doc: dict, ds) -> str:
     scen = doc.get("scenarios") or {}
     names = [str(s) for s in ds["scenario"].values]
@@ -190,7 +221,7 @@ def _scenario_section(doc: dict, ds) -> str:
     for name in names:
         entry = scen.get(name, {})
         lev = entry.get("levers") or {}
-        lever_txt = "; ".join(f"{d}: {json.dumps(v, ensure_ascii=False)}" for d, v in lev.items() if v)
+        lever_txt = "; ".join(lever_text(d, v) for d, v in lev.items() if isinstance(v, dict) and v)
         shocks = "; ".join(f"{s.get('driver')} {s.get('year')} {s.get('shift_pp'):+g} pp"
                            + (f" ({s['note']})" if s.get("note") else "")
                            for s in entry.get("shocks") or [])
@@ -229,8 +260,9 @@ def _delta_section(table: pd.DataFrame, labels: dict) -> str:
     if "delta_vs_baseline" not in table:
         return ""
     d = table[(table["status"] == "evaluated") & table["delta_vs_baseline"].notna()]
+    d = d[(d["delta_vs_baseline"] != 0) | (d["delta_se"].fillna(0) > 0)]
     if d.empty:
-        return ""
+        return "<p class=\"muted\">No scenario changes any P(met) against the baseline.</p>"
     base = str(table["scenario"].iloc[0])
     rows, classes = [], []
     for r in d.to_dict("records"):
@@ -243,7 +275,8 @@ def _delta_section(table: pd.DataFrame, labels: dict) -> str:
         classes.append(["", "", "nowrap", "num " + (("green" if dp > 0 else "red") if sig else "")])
     return (f"<h3>与基准情景相比 · Change against the baseline ({T.esc(base)})</h3>"
             + T.html_table(["情景 Scenario", "指标 Indicator", "目标 Target", "ΔP ± paired SE"], rows, classes)
-            + '<p class="muted">Paired over the same draws; coloured where |ΔP| &gt; 1.96 SE.</p>')
+            + '<p class="muted">Paired over the same draws; coloured where |ΔP| &gt; 1.96 SE. '
+              "Targets a scenario leaves unchanged (ΔP = 0 in every draw) are omitted.</p>")
 
 
 def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame | None,
@@ -264,9 +297,13 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
     overview = T.html_pmet_heat(table, labels)
     pm = [f for f in figures if f["kind"] in ("pmet", "heatmap")]
     for f in pm:
-        overview += (f"<figure>{_img(folder / f['file'], f['title'])}<figcaption>{T.esc(f['title'])}: "
-                     "dots are P(met), whiskers the Wilson 95% interval of the Monte Carlo estimate."
-                     "</figcaption></figure>" if f["kind"] == "pmet" else "")
+        if f["kind"] == "pmet":
+            overview += (f"<figure>{_img(folder / f['file'], f['title'])}<figcaption>{T.esc(f['title'])}: "
+                         "dots are P(met), whiskers the Wilson 95% interval of the Monte Carlo estimate."
+                         "</figcaption></figure>")
+        else:
+            overview += (f"<details><summary>热图图片 · The same as an image ({T.esc(f['file'])})</summary>"
+                         f"<figure>{_img(folder / f['file'], f['title'])}</figure></details>")
     overview += _delta_section(table, labels)
     sec("overview", "达标概率一览 · P(met) by scenario", overview)
     sec("joint", "联合概率 · Joint probabilities", _joint_section(joint, labels))

@@ -504,7 +504,7 @@ p,li{max-width:75ch}
 .muted{color:var(--muted);font-size:.9em}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5em 0 1em;border:1px solid var(--line);border-radius:4px}
 table{border-collapse:collapse;font-size:.85rem;min-width:100%}
-th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;min-width:7em;max-width:36em}
 th{background:var(--head);position:sticky;top:0;font-weight:600}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 td.nowrap{white-space:nowrap}

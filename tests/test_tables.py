@@ -1,0 +1,115 @@
+"""The evaluation table in the plan's layout: numbers equal targets.csv in every format."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import tables as T
+from test_report import EXTERNAL, make_dataset, make_results
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_results(tmp_path_factory.mktemp("tables") / "run", figures=False)
+
+
+def test_plan_table_probabilities_equal_targets_csv(folder):
+    table = pd.read_csv(folder / "targets.csv")
+    plan = T.plan_table(table, make_dataset())
+    assert len(plan) == len(table)
+    ev = table["status"] == "evaluated"
+    np.testing.assert_array_equal(plan.loc[ev.values, "p_met"].values, table.loc[ev, "probability"].values)
+    np.testing.assert_array_equal(plan.loc[ev.values, "p_se"].values, table.loc[ev, "mc_se"].values)
+    assert plan.loc[~ev.values, "p_met"].isna().all()
+    assert (plan.loc[~ev.values, "reason"] == table.loc[~ev, "reason"].values).all()
+    # the projection text is median [p10, p90]
+    r = plan[ev.values].iloc[0]
+    assert r["projection"] == f"{T.fmt_number(r['median'])} [{T.fmt_number(r['p10'])}, {T.fmt_number(r['p90'])}]"
+
+
+def test_latest_actual_is_the_as_of_value(folder):
+    table = pd.read_csv(folder / "targets.csv")
+    plan = T.plan_table(table, make_dataset())
+    gdp = plan[(plan["target_id"] == "gdp_2020_fyp13")].iloc[0]
+    assert gdp["latest_value"] == pytest.approx(17500.0)
+    assert gdp["latest_actual"] == "17,500 (2015)"
+    assert gdp["type"] in T.BINDING_TEXT.values()
+
+
+def test_csv_round_trip(folder):
+    table = pd.read_csv(folder / "targets.csv")
+    back = pd.read_csv(folder / "targets_table.csv", encoding="utf-8-sig")
+    assert list(back.columns) == list(T.CSV_COLUMNS)
+    ev = table["status"] == "evaluated"
+    np.testing.assert_allclose(back.loc[ev.values, "p_met"].values, table.loc[ev, "probability"].values,
+                               rtol=1e-12)
+    assert "指标" not in back.columns and back["indicator_zh"].notna().any()
+
+
+def test_markdown_has_every_probability_and_reason(folder):
+    table = pd.read_csv(folder / "targets.csv")
+    md = (folder / "targets.md").read_text(encoding="utf-8")
+    for r in table[table["status"] == "evaluated"].itertuples():
+        assert T.fmt_pm(r.probability, r.mc_se) in md
+    for r in table[table["status"] != "evaluated"].itertuples():
+        assert r.target_id in md and r.reason.replace("|", "\\|") in md
+    assert md.count("\n|---") >= 3
+
+
+def test_xlsx_formatting(folder):
+    from openpyxl import load_workbook
+
+    table = pd.read_csv(folder / "targets.csv")
+    wb = load_workbook(folder / "targets.xlsx")
+    assert wb.sheetnames[:3] == ["评估表 Evaluation", "达标概率 P(met)", "未评估 Not evaluated"]
+    ws = wb["评估表 Evaluation"]
+    assert ws.freeze_panes == "A2"
+    header = [c.value for c in ws[1]]
+    j = header.index("达标概率 P(met)") + 1
+    col = ws.cell(row=1, column=j).column_letter
+    assert ws.column_dimensions[col].width == 12
+    assert ws.column_dimensions["D"].width == 30
+    values = [ws.cell(row=i, column=j).value for i in range(2, ws.max_row + 1)]
+    expected = [p if s == "evaluated" else None for p, s in zip(table["probability"], table["status"])]
+    assert values == pytest.approx(expected, nan_ok=True) or all(
+        (a is None and b is None) or math.isclose(a, b) for a, b in zip(values, expected))
+    assert all(ws.cell(row=i, column=j).number_format == "0.0%" for i in range(2, ws.max_row + 1))
+    rules = [r for cf in ws.conditional_formatting for r in cf.rules]
+    assert any(r.type == "colorScale" for r in rules)
+    ranges = [str(cf.sqref) for cf in ws.conditional_formatting]
+    assert f"{col}2:{col}{ws.max_row}" in ranges
+    wide = wb["达标概率 P(met)"]
+    assert wide.freeze_panes == "A2"
+    assert wide["F2"].number_format == "0.0%"
+    assert any(r.type == "colorScale" for cf in wide.conditional_formatting for r in cf.rules)
+    ne = wb["未评估 Not evaluated"]
+    listed = {ne.cell(row=i, column=1).value for i in range(2, ne.max_row + 1)}
+    assert listed == set(table.loc[table["status"] != "evaluated", "target_id"])
+
+
+def test_html_table_is_self_contained(folder):
+    page = (folder / "targets.html").read_text(encoding="utf-8")
+    assert not EXTERNAL.search(page)
+    assert 'class="num green"' in page or 'class="num red"' in page or 'class="num amber"' in page
+
+
+def test_formatting_helpers():
+    assert T.fmt_number(15000) == "15,000"
+    assert T.fmt_number(-18.5) == "−18.5"
+    assert T.fmt_number(0.41234) == "0.412"
+    assert T.fmt_pm(0.623, 0.0031) == "62.3% ± 0.3%"
+    assert T.fmt_pm(1.0, 0.0) == "100.0% ± <0.1%"
+    assert T.target_text({"value": 26000, "comparator": ">="}) == "≥ 26,000"
+    assert T.target_text({"value": 5, "value_high": 6, "comparator": "range"}) == "5–6"
+    assert [T.light(p) for p in (0.9, 0.5, 0.1, float("nan"))] == ["green", "amber", "red", ""]
+
+
+def test_print_summary_still_works(folder, capsys):
+    table = pd.read_csv(folder / "targets.csv")
+    T.print_summary(table, folder)
+    out = capsys.readouterr().out
+    assert "P(target met)" in out and "gdp_2020_fyp13" in out
