@@ -5,7 +5,7 @@
 In one process, on a synthetic fitted model with every driver (``sim.testing``), horizon
 as_of+1..2020 (2016-2020), one scenario:
 
-(a) ``kernels``: the numba kernel :func:`sim.kernels.simulate_blocks` over every block, warm
+(a) ``kernels``: the numba kernel :func:`sim.kernels.simulate_range` over every draw, warm
     (compiled beforehand), outputs preallocated; ``simulate_s`` is the full ``engine.simulate``
     call (allocation and packing included);
 (b) ``numpy``: the same model in plain NumPy vectorised over the draws of each block
@@ -63,12 +63,11 @@ def main(argv=None) -> int:
     p = engine.pack(fitted, levers, args.horizon)
     k0, k1 = split_seed(args.seed)
     n, bs = args.draws, args.block_size
-    n_blocks = -(-n // bs)
 
     # warm-up (compile or load from cache)
     t0 = time.perf_counter()
     engine.simulate(fitted, levers, horizon=args.horizon, draws=10, seed=1, block_size=bs)
-    kernels.normals_floor(k0, k1, bs, 0, 1, 10, p.n_var, p.g_start)
+    kernels.normals_floor(k0, k1, bs, 0, 10, p.n_var, p.g_start)
     warmup_s = time.perf_counter() - t0
 
     out = reference.empty_outputs(p, n)
@@ -80,14 +79,14 @@ def main(argv=None) -> int:
     t_kernel = t_floor = float("inf")
     for _ in range(args.repeat):
         t_kernel = min(t_kernel, _best(
-            lambda: kernels.simulate_blocks(p, k0, k1, bs, 0, n_blocks, n, *out), 1))
+            lambda: kernels.simulate_range(p, k0, k1, bs, 0, n, 0, *out), 1))
         t_floor = min(t_floor, _best(
-            lambda: kernels.normals_floor(k0, k1, bs, 0, n_blocks, n, p.n_var, p.g_start), 1))
+            lambda: kernels.normals_floor(k0, k1, bs, 0, n, p.n_var, p.g_start), 1))
 
     # the same kernel on one thread, for transparency (NumPy (b) runs on one core)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
-    t_kernel1 = _best(lambda: kernels.simulate_blocks(p, k0, k1, bs, 0, n_blocks, n, *out),
+    t_kernel1 = _best(lambda: kernels.simulate_range(p, k0, k1, bs, 0, n, 0, *out),
                       max(1, args.repeat // 2))
     numba.set_num_threads(threads)
 

@@ -14,13 +14,14 @@ Reproducibility: draw ``i`` belongs to block ``i // block_size`` and its normals
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from sim.errors import SimError, did_you_mean
 from sim.kernels import Packed
 from sim.model import CHANGE_PARAMS, COMPOSITION, RATIO_PARAMS, FittedModel
+from sim.rng import split_seed
 
 HOUSING_LEVER = "affordable_housing"          # lever key of the housing programme (sim.spec)
 HOUSING_SERIES = "affordable_housing_supplied"  # series name of units supplied (sim.series)
@@ -53,6 +54,7 @@ class Simulation:
     block_size: int
     parameter_uncertainty: bool = True
     correlated_shocks: bool = True
+    first_draw: int = 0          # global index of draw 0 of these arrays (chunked runs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,21 +286,22 @@ def no_levers(fitted: FittedModel, horizon: int, name: str = "baseline") -> Scen
 def simulate(fitted: FittedModel, levers: Sequence[ScenarioLevers], *, horizon: int, draws: int,
              seed: int, block_size: int = 10000, parameter_uncertainty: bool = True,
              correlated_shocks: bool = True,
-             progress: Callable[[int], object] | None = None) -> Simulation:
-    """Simulate ``draws`` draws of every scenario in ``levers`` from ``as_of`` to ``horizon``.
+             progress: Callable[[int], object] | None = None,
+             first_draw: int = 0) -> Simulation:
+    """Simulate draws ``first_draw .. first_draw+draws-1`` of every scenario in ``levers``.
 
-    Runs :func:`sim.kernels.simulate_blocks` on groups of blocks (parallel over the blocks of a
+    Runs :func:`sim.kernels.simulate_range` on groups of blocks (parallel over the blocks of a
     group); ``progress(n)`` is called after each group with the number of draws just finished.
-    Draws need not be a multiple of ``block_size``: the last block is partial.
+    Draws need not be a multiple of ``block_size``: a partial block still keys draw ``i`` by
+    ``(i // block_size, i % block_size)``, so any split of a run into ranges
+    (:func:`simulate_chunks`) gives the same draws as one call.
     """
-    import numba
-
     from sim import kernels
-    from sim.rng import split_seed
 
-    draws, block_size = int(draws), int(block_size)
-    if draws < 1 or block_size < 1:
-        raise SimError(f"draws ({draws}) and block_size ({block_size}) must be >= 1")
+    draws, block_size, first_draw = int(draws), int(block_size), int(first_draw)
+    if draws < 1 or block_size < 1 or first_draw < 0:
+        raise SimError(f"draws ({draws}) and block_size ({block_size}) must be >= 1, "
+                       f"first_draw ({first_draw}) >= 0")
     try:
         k0, k1 = split_seed(seed)
     except ValueError as exc:
@@ -311,19 +314,41 @@ def simulate(fitted: FittedModel, levers: Sequence[ScenarioLevers], *, horizon: 
     level0 = np.empty((D, draws))
     cum0 = np.empty((D, B, draws))
     housing = np.empty((S, draws, Y + 1))
-    n_blocks = -(-draws // block_size)
-    group = max(1, numba.get_num_threads()) * 2
-    for b0 in range(0, n_blocks, group):
-        b1 = min(b0 + group, n_blocks)
-        kernels.simulate_blocks(p, k0, k1, block_size, b0, b1, draws, delta, level0, cum0, housing)
+    i_lo, i_hi = first_draw, first_draw + draws
+    step = _group_blocks() * block_size
+    # group boundaries on block boundaries, so each block is simulated by one thread
+    edges = [i_lo] + list(range((i_lo // step + 1) * step, i_hi, step)) + [i_hi]
+    for a, b in zip(edges[:-1], edges[1:]):
+        kernels.simulate_range(p, k0, k1, block_size, a, b, i_lo, delta, level0, cum0, housing)
         if progress is not None:
-            progress(min(b1 * block_size, draws) - b0 * block_size)
+            progress(b - a)
     return Simulation(
         years=np.arange(fitted.as_of, int(horizon) + 1), drivers=driver_names(fitted),
         scenarios=tuple(lv.name for lv in levers), base_years=tuple(fitted.base_years),
         delta=delta, level0=level0, cum0=cum0, housing=housing, draws=draws, seed=int(seed),
         block_size=block_size, parameter_uncertainty=bool(parameter_uncertainty),
-        correlated_shocks=bool(correlated_shocks))
+        correlated_shocks=bool(correlated_shocks), first_draw=first_draw)
+
+
+def _group_blocks() -> int:
+    """Blocks per kernel call: two per thread (progress ticks between calls)."""
+    import numba
+
+    return max(1, numba.get_num_threads()) * 2
+
+
+def simulate_chunks(fitted: FittedModel, levers: Sequence[ScenarioLevers], *, horizon: int,
+                    draws: int, seed: int, chunk_draws: int = 1_000_000,
+                    block_size: int = 10000, **kwargs) -> Iterator[Simulation]:
+    """Yield :class:`Simulation` objects for consecutive draw ranges of ``chunk_draws``.
+
+    Together they are exactly the draws of ``simulate(..., draws=draws)`` (for summaries of
+    runs too large to hold at once). ``chunk_draws`` is rounded up to whole blocks.
+    """
+    chunk = max(1, -(-int(chunk_draws) // block_size)) * block_size
+    for start in range(0, int(draws), chunk):
+        yield simulate(fitted, levers, horizon=horizon, draws=min(chunk, int(draws) - start),
+                       seed=seed, block_size=block_size, first_draw=start, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

@@ -172,22 +172,24 @@ def _work(p):
 
 
 @njit(cache=True, parallel=True)
-def simulate_blocks(p, k0, k1, block_size, b0, b1, n_total, delta, level0, cum0, housing):
-    """Simulate every draw of blocks ``b0 <= b < b1`` (parallel over blocks) into the outputs.
+def simulate_range(p, k0, k1, block_size, i_lo, i_hi, out0, delta, level0, cum0, housing):
+    """Simulate draws ``i_lo <= i < i_hi`` (parallel over their blocks) into the outputs.
 
-    Draw ``i = b * block_size + j`` (``j < block_size``, ``i < n_total``) takes its normals
-    from Philox under key ``(k0, k1)`` with counter ``(j, g, b)``; outputs are indexed by ``i``
-    and sized for ``n_total`` draws.
+    Draw ``i`` lies in block ``b = i // block_size`` at ``j = i % block_size`` and takes its
+    normals from Philox under key ``(k0, k1)`` with counter ``(j, g, b)``; it is written at
+    index ``i - out0`` of the outputs' draw axis.
     """
     groups = (p.n_var + 3) // 4
-    for b in prange(b0, b1):
+    b_lo = i_lo // block_size
+    b_hi = (i_hi + block_size - 1) // block_size
+    for b in prange(b_lo, b_hi):
         z = np.zeros(4 * groups)
         x, eps, m, u, phi, sn, sl, lt, th, st, hr = _work(p)
-        i0 = b * block_size
-        i1 = min(i0 + block_size, n_total)
-        for i in range(i0, i1):
-            fill_normals(z, p.g_start, groups, k0, k1, b, i - i0)
-            one_draw(p, z, i, x, eps, m, u, phi, sn, sl, lt, th, st, hr,
+        first = max(b * block_size, i_lo)
+        last = min((b + 1) * block_size, i_hi)
+        for i in range(first, last):
+            fill_normals(z, p.g_start, groups, k0, k1, b, i - b * block_size)
+            one_draw(p, z, i - out0, x, eps, m, u, phi, sn, sl, lt, th, st, hr,
                      delta, level0, cum0, housing)
 
 
@@ -202,20 +204,20 @@ def simulate_injected(p, z, delta, level0, cum0, housing):
 
 
 @njit(cache=True, parallel=True)
-def normals_floor(k0, k1, block_size, b0, b1, n_total, n_var, g_start):
-    """The RNG floor: generate the same normals as :func:`simulate_blocks` and sum them.
+def normals_floor(k0, k1, block_size, i_lo, i_hi, n_var, g_start):
+    """The RNG floor: generate the normals :func:`simulate_range` would, and sum them.
 
     Returns the sum (so the work cannot be optimised away); used by the benchmark.
     """
     groups = (n_var + 3) // 4
+    b_lo = i_lo // block_size
+    b_hi = (i_hi + block_size - 1) // block_size
     total = 0.0
-    for b in prange(b0, b1):
+    for b in prange(b_lo, b_hi):
         z = np.zeros(4 * groups)
-        i0 = b * block_size
-        i1 = min(i0 + block_size, n_total)
         acc = 0.0
-        for i in range(i0, i1):
-            fill_normals(z, g_start, groups, k0, k1, b, i - i0)
+        for i in range(max(b * block_size, i_lo), min((b + 1) * block_size, i_hi)):
+            fill_normals(z, g_start, groups, k0, k1, b, i - b * block_size)
             for k in range(n_var):
                 acc += z[k]
         total += acc

@@ -119,17 +119,20 @@ def simulate_z(p: Packed, z: np.ndarray, out=None, n0: int = 0):
     return out
 
 
-def simulate_rng(p: Packed, k0: int, k1: int, block_size: int, n_total: int, out=None):
-    """Twin of ``simulate_blocks`` over every block: NumPy Philox normals, then :func:`simulate_z`.
+def simulate_rng(p: Packed, k0: int, k1: int, block_size: int, n_total: int, out=None,
+                 first_draw: int = 0):
+    """Twin of ``simulate_range`` for draws ``first_draw .. first_draw+n_total-1``.
 
-    Vectorised over the draws of each block. Returns ``(delta, level0, cum0, housing)``.
+    NumPy Philox normals, then :func:`simulate_z`, vectorised over the draws of each block.
+    Returns ``(delta, level0, cum0, housing)`` with draw ``first_draw`` at index 0.
     """
     if out is None:
         out = empty_outputs(p, n_total)
-    n_blocks = -(-n_total // block_size)
-    for b in range(n_blocks):
-        i0 = b * block_size
-        i1 = min(i0 + block_size, n_total)
-        z = normals_np(k0, k1, b, np.arange(i1 - i0), p.n_var, g_start=p.g_start)
-        simulate_z(p, z, out=out, n0=i0)
+    i_lo, i_hi = first_draw, first_draw + n_total
+    for b in range(i_lo // block_size, -(-i_hi // block_size)):
+        first = max(b * block_size, i_lo)
+        last = min((b + 1) * block_size, i_hi)
+        j = np.arange(first - b * block_size, last - b * block_size)
+        z = normals_np(k0, k1, b, j, p.n_var, g_start=p.g_start)
+        simulate_z(p, z, out=out, n0=first - i_lo)
     return out

@@ -29,7 +29,7 @@ def warmup() -> float:
     engine.simulate(fitted, levers, horizon=2017, draws=8, seed=0, block_size=4)
     p = engine.pack(fitted, levers, 2017)
     k0, k1 = split_seed(0)
-    kernels.normals_floor(k0, k1, 4, 0, 1, 4, p.n_var, p.g_start)
+    kernels.normals_floor(k0, k1, 4, 0, 4, p.n_var, p.g_start)
     from sim.reference import empty_outputs
 
     kernels.simulate_injected(p, np.zeros((2, p.n_var)), *empty_outputs(p, 2))
