@@ -33,7 +33,10 @@ Too little data for a parameter → a documented prior, recorded in ``DriverFit.
   or generic indicators; the other group when a group has none; ``DEFAULT_SIGMA_NOISE`` when
   none at all);
 * an estimate on the edge of ``sim.statespace.THETA_BOUNDS`` (degenerate) is replaced by the
-  same prior and the rest re-estimated;
+  same prior and the rest re-estimated — except ``sigma_noise`` on its *lower* edge (a series
+  so smooth that the moving mean explains every change), which stays fixed at that edge (the
+  likelihood's maximum; another series' volatility would be the wrong scale); once
+  ``sigma_noise`` is fixed by a fallback, ``phi`` is set to 0 as well;
 * a parameter covariance that is not finite and positive definite is replaced by
   ``PRIOR_THETA_VAR`` on the diagonal for the free parameters.
 
@@ -394,7 +397,7 @@ class _Fit:
 
 def _fit_series(so: SeriesObs, as_of: int, base_years, generic: bool, pooled_sigma: float | None,
                 pooled_from: str = "") -> _Fit:
-    from sim.statespace import PARAM_NAMES, ChangeProcess, fit_process
+    from sim.statespace import PARAM_NAMES, THETA_BOUNDS, ChangeProcess, fit_process
 
     n_inf = so.n_informative()
     fixed, fallbacks = {}, []
@@ -427,16 +430,26 @@ def _fit_series(so: SeriesObs, as_of: int, base_years, generic: bool, pooled_sig
                 why = (f"estimate on the edge of its range" if degenerate else
                        f"optimizer did not converge ({pf.message})")
                 for p in bad:
+                    i = PARAM_NAMES.index(p)
+                    at_lower = pf.theta[i] - THETA_BOUNDS[i][0] < 0.05
                     if p == "phi":
-                        fixed[p] = PRIOR_PHI
+                        fixed[p], label = PRIOR_PHI, "prior"
                     elif p == "sigma_level":
-                        fixed[p] = PRIOR_SIGMA_LEVEL
+                        fixed[p], label = PRIOR_SIGMA_LEVEL, "prior"
+                    elif degenerate and at_lower:
+                        # no AR noise discernible beside the moving mean: the MLE is on the
+                        # boundary, and another series' volatility would be the wrong scale
+                        fixed[p] = float(np.exp(THETA_BOUNDS[i][0]))
+                        label = "its lower bound, where the likelihood is maximal"
                     elif pooled_sigma is None:
                         return None  # needs the pooled sigma_noise: second pass
                     else:
-                        fixed[p] = pooled_sigma
-                    fallbacks.append(f"{p} = {fixed[p]:.4g} "
-                                     f"({'pooled' + pooled_from if p == 'sigma_noise' else 'prior'}): {why}")
+                        fixed[p], label = pooled_sigma, "pooled" + pooled_from
+                    fallbacks.append(f"{p} = {fixed[p]:.4g} ({label}): {why}")
+                if "sigma_noise" in bad and "phi" not in fixed:
+                    fixed["phi"] = PRIOR_PHI
+                    fallbacks.append(f"phi = {PRIOR_PHI} (prior): not identified once sigma_noise "
+                                     f"is fixed by a fallback")
                 pf = fit_process(model, fixed)
             if pf.free and not pf.cov_ok:
                 idx = [PARAM_NAMES.index(p) for p in pf.free]
