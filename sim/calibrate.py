@@ -489,7 +489,6 @@ def _describe_obs(so: SeriesObs) -> str:
 
 def _driver_fit(f: _Fit, correlated: bool) -> DriverFit:
     pf = f.pf
-    from sim.statespace import annual_info_years  # noqa: F401  (documented helper)
     diag = {
         "loglike": float(pf.loglike), "converged": bool(pf.converged),
         "free_params": list(pf.free), "at_bound": list(pf.at_bound),
@@ -634,11 +633,6 @@ def shock_correlation(eps: dict[str, dict[int, float]]):
 # ============================================================================================
 # the whole calibration
 # ============================================================================================
-def _history_upto(history, as_of):
-    h = history.upto(as_of)
-    return h
-
-
 def calibrate(history, as_of: int, vintage: str = "revised", base_years=None) -> FittedModel:
     """Fit every driver, the housing delivery ratio and every generic indicator on data ≤ as_of.
 
@@ -657,7 +651,7 @@ def calibrate(history, as_of: int, vintage: str = "revised", base_years=None) ->
     if vintage not in ("first", "revised"):
         raise SimError(f"vintage must be 'first' or 'revised', got {vintage!r}")
     as_of = int(as_of)
-    h = _history_upto(history, as_of)
+    h = history.upto(as_of)   # nothing later is ever looked at
     if len(h.frame) == 0:
         raise SimError(f"no observations dated {as_of} or earlier")
     present = set(h.frame["series"])

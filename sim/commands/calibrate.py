@@ -122,7 +122,10 @@ def summary(fm, data_dir=None) -> str:
     not_fitted = [f for f in fm.fallbacks if ": not fitted" in f]
     if not_fitted:
         lines += ["", f"not fitted ({len(not_fitted)}):"]
-        lines += [f"  {f}" for f in not_fitted]
+        lines += ["  " + f.replace(": not fitted (generic indicator): ", ": ")
+                  .replace(": not fitted (driver): ", ": ")
+                  .replace("; targets on it are not evaluable", "") for f in not_fitted]
+        lines.append("  (targets on these series are not evaluable)")
     lines += ["", f"shock correlation over {len(fm.shock_names)} drivers, shrinkage lambda "
                   f"{fm.shrinkage:.2f}"]
     lines += [f"note: {n}" for n in fm.notes if n.startswith(("shock", "measurement"))]
