@@ -1,0 +1,185 @@
+"""``python -m sim backtest`` — hindcast the shipped plans from past origins and score the
+probabilities against what happened, next to three simple references (:mod:`sim.backtest`).
+
+Writes into ``--out`` (default ``results/backtest_<vintage>``, atomically): ``rows.csv`` (one row
+per origin and target with a known outcome), ``skipped.csv``, ``scores.json`` and ``scores.txt``,
+``reliability.csv``, ``coverage_by_horizon.csv``, ``vintages.csv`` (GDP-based targets under
+first-published vs revised data), ``figures/*.png`` and ``manifest.json``. ``--format`` chooses
+what goes to stdout: the score table, the rows as CSV, or the scores as JSON.
+
+``--midterm FILE --as-of YEAR`` instead writes ``midterm.csv``: each target's P(met) at the
+plan's start and at YEAR, the change, the annual rate achieved so far and the rate still required.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from sim.errors import SimError
+
+HELP = "score past forecasts: hindcast plan targets from past origins against realised outcomes"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--origins", default="2008..2018", metavar="FIRST..LAST",
+                   help="forecast origins (as_of years): FIRST..LAST, YEAR or Y1,Y2 (default 2008..2018)")
+    p.add_argument("--targets", nargs="+", metavar="SET",
+                   help="target sets to score (default: every set of the shipped scenario files)")
+    p.add_argument("--vintage", choices=("first", "revised"), default="first",
+                   help="data vintage for calibration and outcomes (default: first, what was known then)")
+    p.add_argument("--draws", type=int, default=2000, help="Monte Carlo draws per origin (default 2000)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: each scenario file's seed)")
+    p.add_argument("--bootstrap", type=int, default=2000, metavar="N",
+                   help="bootstrap resamples for score intervals (default 2000)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="stdout: score table, per-target rows (CSV) or scores (JSON)")
+    p.add_argument("--out", default=None, metavar="DIR", help="results folder (default results/backtest_<vintage>)")
+    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+    p.add_argument("--data", default=None, metavar="DIR", help="history data directory (default: calibration/data)")
+    p.add_argument("--no-vintages", action="store_true", dest="no_vintages",
+                   help="skip the first-published vs revised comparison of GDP-based targets")
+    p.add_argument("--no-figures", action="store_true", dest="no_figures", help="write no PNG figures")
+    p.add_argument("--midterm", metavar="FILE", default=None,
+                   help="mid-term evaluation of a scenario file instead: needs --as-of YEAR")
+    p.add_argument("--as-of", type=int, dest="as_of", default=None, metavar="YEAR",
+                   help="mid-term year (with --midterm)")
+
+
+def _check(args):
+    if args.draws is not None and args.draws < 1:
+        raise SimError(f"--draws must be at least 1 (got {args.draws})")
+    if args.bootstrap < 1:
+        raise SimError(f"--bootstrap must be at least 1 (got {args.bootstrap})")
+    if args.midterm and args.as_of is None:
+        raise SimError("--midterm FILE needs --as-of YEAR (the mid-term year, e.g. 2018)")
+    if args.as_of is not None and not args.midterm:
+        raise SimError("--as-of is for --midterm FILE; use --origins for backtest origins")
+
+
+def run(args) -> int:
+    _check(args)
+    if args.midterm:
+        return _run_midterm(args)
+
+    from sim import backtest as bt
+    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.results import atomic_folder, check_writable
+    from sim.targets import check_set_names
+
+    origins = bt.parse_origins(args.origins)
+    if args.targets:
+        check_set_names(args.targets)
+    out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"backtest_{args.vintage}"
+    check_writable(out, args.force)
+
+    t0 = time.perf_counter()
+    res = bt.run_backtest(origins, args.targets, args.vintage, args.draws, args.seed,
+                          data_dir=args.data, progress=bt.stderr_progress)
+    summary = bt.summarize(res.rows, n_boot=args.bootstrap)
+    summary["settings"] = res.settings
+    summary["skipped"] = res.skipped.to_dict("records")
+    cov = bt.coverage_by_horizon(res.rows)
+    vint = None
+    if not args.no_vintages:
+        other = "revised" if args.vintage == "first" else "first"
+        res2 = bt.run_backtest(origins, args.targets, other, args.draws, args.seed, data_dir=args.data,
+                               series_filter=bt.GDP_BASED, progress=bt.stderr_progress)
+        pair = {args.vintage: res.rows, other: res2.rows}
+        vint = bt.vintage_table(pair["first"], pair["revised"])
+    elapsed = time.perf_counter() - t0
+
+    import pandas as pd
+
+    with atomic_folder(out, args.force) as tmp:
+        res.rows.to_csv(tmp / "rows.csv", index=False)
+        res.skipped.to_csv(tmp / "skipped.csv", index=False)
+        (tmp / "scores.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=_json),
+                                         encoding="utf-8")
+        (tmp / "scores.txt").write_text(bt.summary_table(summary) + "\n", encoding="utf-8")
+        rel = [dict(row_set=s, forecaster=f, **b) for s, blk in summary.get("sets", {}).items()
+               for f, fb in blk["forecasters"].items() for b in fb["reliability"]]
+        pd.DataFrame(rel).to_csv(tmp / "reliability.csv", index=False)
+        cov.to_csv(tmp / "coverage_by_horizon.csv", index=False)
+        if vint is not None:
+            vint.to_csv(tmp / "vintages.csv", index=False)
+        if not args.no_figures:
+            from sim.backtest_plots import write_all
+
+            write_all(res.rows, summary, cov, tmp / "figures")
+        manifest = dict(command="backtest", argv=sys.argv[1:], settings=res.settings,
+                        elapsed_s=round(elapsed, 2),
+                        files=sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json), encoding="utf-8")
+
+    if args.format == "csv":
+        res.rows.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        print(json.dumps(summary, indent=1, ensure_ascii=False, default=_json))
+    else:
+        print(bt.summary_table(summary))
+        if len(res.skipped):
+            print(f"\nskipped ({len(res.skipped)}):")
+            for r in res.skipped.itertuples():
+                print(f"  {r.scenario_file} as of {r.origin}: {r.reason}")
+        if vint is not None and len(vint):
+            print("\nGDP-based targets, first-published vs revised data:")
+            print(_vintage_text(vint))
+        print(f"\nwrote {out}")
+    return 0
+
+
+def _vintage_text(v) -> str:
+    lines = [f"  {'target':34s} {'origin':>6s} {'P first':>8s} {'P revised':>9s} "
+             f"{'verdict first':>13s} {'verdict revised':>15s}"]
+    for r in v.itertuples():
+        def p(x):
+            return "–" if x != x else f"{x:.3f}"
+        lines.append(f"  {r.target_id:34s} {r.origin:6d} {p(r.p_met_first):>8s} {p(r.p_met_revised):>9s} "
+                     f"{str(r.outcome_first) if r.outcome_first == r.outcome_first else '–':>13s} "
+                     f"{str(r.outcome_revised) if r.outcome_revised == r.outcome_revised else '–':>15s}")
+    return "\n".join(lines)
+
+
+def _json(o):
+    import numpy as np
+
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def _run_midterm(args) -> int:
+    from sim.backtest import midterm_table
+    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.results import atomic_folder, check_writable
+
+    path = Path(args.midterm)
+    if not path.exists():
+        raise SimError(f"{path}: scenario file not found")
+    out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"midterm_{path.stem}_{args.as_of}"
+    check_writable(out, args.force)
+    table = midterm_table(path, args.as_of, draws=args.draws, seed=args.seed, data_dir=args.data)
+    with atomic_folder(out, args.force) as tmp:
+        table.to_csv(tmp / "midterm.csv", index=False)
+    if args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        print(table.to_json(orient="records", force_ascii=False, indent=1))
+    else:
+        ev = table[table["status"] == "evaluated"]
+        print(f"{'target':42s} {'P start':>8s} {'P mid':>7s} {'ΔP':>7s} {'achieved':>9s} {'required':>9s}")
+        for r in ev.itertuples():
+            def f(x, fmt):
+                return "–" if x is None or x != x else format(x, fmt)
+            print(f"{r.target_id:42s} {f(r.p_start, '.3f'):>8s} {f(r.p_mid, '.3f'):>7s} "
+                  f"{f(getattr(r, 'delta_p', None), '+.3f'):>7s} {f(r.achieved_annual, '+.2f'):>9s} "
+                  f"{f(r.required_annual, '+.2f'):>9s}")
+        print(f"\nachieved / required: annual rate (%/yr for levels and cumulative changes)\nwrote {out}")
+    return 0
