@@ -151,10 +151,10 @@ class FittedModel:
                 name=d["name"], kind=d["kind"], scale=d["scale"],
                 param_names=tuple(d["param_names"]),
                 param_mean=np.asarray(d["param_mean"], float),
-                param_cov=np.asarray(d["param_cov"], float).reshape(len(d["param_names"]), -1),
+                param_cov=np.asarray(d["param_cov"], float).reshape(len(d["param_names"]), len(d["param_names"])),
                 state_names=tuple(d["state_names"]),
                 state_mean=np.asarray(d["state_mean"], float),
-                state_cov=np.asarray(d["state_cov"], float).reshape(len(d["state_names"]), -1),
+                state_cov=np.asarray(d["state_cov"], float).reshape(len(d["state_names"]), len(d["state_names"])),
                 level_known=bool(d["level_known"]), correlated=bool(d["correlated"]),
                 n_obs=int(d["n_obs"]), fallbacks=tuple(d.get("fallbacks", ())),
                 diagnostics=d.get("diagnostics", {}))

@@ -306,31 +306,11 @@ def test_bad_vintage_and_early_as_of(tmp_path, capsys, fixture_history):
 # sim/model.py (not owned here) cannot load a driver without states: FittedModel.load reshapes
 # the empty state_cov of the housing ratio with reshape(0, -1), which numpy rejects. Proposed
 # one-line fix: reshape(len(names), len(names)) for state_cov (and param_cov).
-def _model_loads_stateless_drivers() -> bool:
-    import tempfile
-
-    from sim.testing import synthetic_fitted   # noqa: F401  (engine's fixture; has a housing ratio)
-    fm = synthetic_fitted()
-    with tempfile.TemporaryDirectory() as d:
-        try:
-            FittedModel.load(fm.save(Path(d) / "f.json"))
-            return True
-        except ValueError:
-            return False
-
-
-contract_load_bug = pytest.mark.xfail(
-    not _model_loads_stateless_drivers(), strict=False,
-    reason="FittedModel.load cannot reshape the (0, 0) state_cov of the housing ratio")
-
-
-@contract_load_bug
 def test_json_round_trip(tmp_path, fitted_2014):
     path = fitted_2014.save(tmp_path / "f.json")
     assert FittedModel.load(path).to_json() == fitted_2014.to_json()
 
 
-@contract_load_bug
 def test_load_or_calibrate_reuses_a_fit_of_the_same_data(tmp_path, monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(FIXTURE, data, ignore=shutil.ignore_patterns("*.py"))
