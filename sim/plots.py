@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.tables import fmt_number, fmt_pct, fmt_pm, target_text
+
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "NotoSansSC-sim-subset.otf"
 FONT_FAMILY = "Noto Sans SC sim"
 SINCE = "_log_change_since_"
@@ -52,8 +54,6 @@ SET_LABELS = {
     "fyp13_2020": "十三五 FYP13",
     "quality_plan_2020": "质量规划 QDP",
 }
-COMPARATOR_TEXT = {">=": "≥", "<=": "≤", "approx": "≈", "==": "=", "range": ""}
-
 _font_ready = False
 
 
@@ -89,6 +89,22 @@ def style() -> dict:
         "figure.dpi": DPI,
         "savefig.dpi": DPI,
     }
+
+
+def save_png(fig, path: Path) -> Path:
+    """Render with Agg and write a 256-colour palette PNG (a third of the size of RGBA, same look)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    img = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    img = img.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE,
+                                       dither=Image.Dither.NONE)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format="PNG", compress_level=6)
+    return path
 
 
 def _figure(width: float, height: float, layout: str | None = "constrained"):
@@ -274,42 +290,6 @@ def history_points(hist: pd.DataFrame | None, spec: FanSpec, as_of: int, relativ
 # labels
 
 
-def fmt_number(x: float) -> str:
-    """Compact human number: 15000 → '15,000', 0.4123 → '0.412', 6.5 → '6.5'."""
-    if x is None or not np.isfinite(x):
-        return "–"
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 100:
-        return f"{x:.1f}".rstrip("0").rstrip(".")
-    if ax >= 1:
-        return f"{x:.2f}".rstrip("0").rstrip(".")
-    return f"{x:.3g}"
-
-
-def fmt_pct(p: float, digits: int = 1) -> str:
-    if p is None or not np.isfinite(p):
-        return "–"
-    return f"{100 * p:.{digits}f}%"
-
-
-def fmt_pm(p: float, se: float) -> str:
-    """'62.3% ± 0.3%' (the ± never shows as 0.0%)."""
-    if p is None or not np.isfinite(p):
-        return "–"
-    se_txt = "<0.1%" if se is not None and np.isfinite(se) and 100 * se < 0.05 else fmt_pct(se)
-    return f"{fmt_pct(p)} ± {se_txt}"
-
-
-def target_text(row: dict) -> str:
-    """'≥ 28,000' / '−10%' / '5.0–6.0' for a target row."""
-    v, hi, cmp = row.get("value"), row.get("value_high"), row.get("comparator")
-    if cmp == "range" and hi is not None and np.isfinite(hi):
-        return f"{fmt_number(v)}–{fmt_number(hi)}"
-    return f"{COMPARATOR_TEXT.get(cmp, cmp)} {fmt_number(v)}".strip()
-
-
 def series_labels(ds, series: str) -> tuple[str, str, str]:
     """(Chinese label, English label, unit) of a series, from the Dataset attrs or the vocabulary."""
     from sim.series import SERIES
@@ -422,7 +402,9 @@ def fan_chart(ds, spec: FanSpec, path: Path, *, table: pd.DataFrame | None = Non
             sub = rows[rows["scenario"] == scen] if rows is not None and not rows.empty else None
             notes = _draw_targets(ax, sub, as_of)
             label = scenario_labels.get(scen)
-            ax.set_title(f"{label} · {scen}" if label else scen, loc="left")
+            # a plain text, not set_title: title placement costs a tight-bbox pass per panel
+            ax.text(0, 1.04, f"{label} · {scen}" if label else scen, transform=ax.transAxes,
+                    fontsize=10, ha="left", va="bottom")
             ax.set_xlabel("\n".join(notes), fontsize=7.5, color=TARGET_COLOUR, loc="left")
             ax.xaxis.get_major_locator().set_params(integer=True)
             if k % ncols == 0:
@@ -437,8 +419,7 @@ def fan_chart(ds, spec: FanSpec, path: Path, *, table: pd.DataFrame | None = Non
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(0.5, 0.0))
         fig.suptitle(title, fontsize=11, x=0.01, y=1 - 0.12 / height, ha="left", va="top")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
+        save_png(fig, path)
     return path
 
 
@@ -483,8 +464,7 @@ def overlay_chart(items: list[tuple[str, np.ndarray, np.ndarray]], path: Path, *
                      color="#444444")
         fig.suptitle(title, fontsize=11, x=0.01, ha="left")
         fig.legend(handles=handles, loc="outside right upper", frameon=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
+        save_png(fig, path)
     return path
 
 
@@ -540,8 +520,7 @@ def pmet_chart(table: pd.DataFrame, path: Path, *, column: str = "scenario",
                    for i, g in enumerate(groups)]
         fig.legend(handles=handles, loc="outside lower center", ncol=min(3, len(handles)), frameon=False)
         fig.suptitle(title or "各情景达标概率 · P(target met) by scenario", fontsize=11, x=0.01, ha="left")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
+        save_png(fig, path)
     return path
 
 
@@ -579,8 +558,7 @@ def pmet_heatmap(table: pd.DataFrame, path: Path, *, column: str = "scenario",
         fig.colorbar(im, ax=ax, format=matplotlib.ticker.PercentFormatter(1.0), shrink=0.8,
                      label="P(达标 met)")
         fig.suptitle(title or "达标概率热图 · P(target met) heat map", fontsize=11, x=0.01, ha="left")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
+        save_png(fig, path)
     return path
 
 

@@ -169,6 +169,8 @@ def _latest(ds, row: dict) -> tuple[float, str]:
     if kind == "cumulative_change":
         done = _f(row.get("achieved_before_as_of"))
         b = _i(row.get("base_year"))
+        if b is not None and as_of is not None and b == as_of:
+            return 0.0, f"0% ({b} = 基期 base)"
         if math.isfinite(done) and b is not None:
             return done, f"{fmt_number(done)}% ({b}→{as_of})"
         return math.nan, ""
