@@ -376,7 +376,9 @@ def summarize(rows: pd.DataFrame, n_boot: int = 2000, seed: int = 0, n_bins: int
             for level in INTERVALS:
                 tag = f"{round(level * 100)}"
                 hits = ind[f"{pre}in{tag}"].astype(float).to_numpy()
-                fb[f"coverage{tag}"] = {"observed": _r(hits.mean()), "nominal": level, "n": n_ind,
+                hc = _ci(hits, ind["cluster"], n_boot, seed)
+                fb[f"coverage{tag}"] = {"observed": _r(hits.mean()), "low": _r(hc.low), "high": _r(hc.high),
+                                        "nominal": level, "n": n_ind,
                                         "binomial_99_halfwidth": _r(scores.coverage_tolerance(level, n_ind))}
             fb["pit_histogram"] = np.histogram(ind[f"{pre}pit"].to_numpy(float), bins=10,
                                                range=(0, 1))[0].tolist()
@@ -431,9 +433,15 @@ def summary_table(summary: dict) -> str:
                          f"{_pct(fb['coverage80']['observed']):>6s} {_pct(fb['coverage95']['observed']):>6s} "
                          f"{ci(fb['crps_log']):>24s}")
         n = block["n_indicator_rows"]
-        lines.append(f"  nominal coverage 80% / 95%; with {n} independent intervals the observed rate "
+        lines.append("  coverage, cluster-bootstrap 95% CI: " + "; ".join(
+            f"{fb['label'].split(',')[0].split(' (')[0]} 80% [{_pct(fb['coverage80']['low'])}, "
+            f"{_pct(fb['coverage80']['high'])}] 95% [{_pct(fb['coverage95']['low'])}, "
+            f"{_pct(fb['coverage95']['high'])}]" for fb in block["forecasters"].values()))
+        lines.append(f"  nominal coverage 80% / 95%; were the {n} intervals independent, the observed rate "
                      f"would fall within ±{100 * scores.coverage_tolerance(0.8, max(n, 1)):.0f} / "
-                     f"±{100 * scores.coverage_tolerance(0.95, max(n, 1)):.0f} pp (99%)")
+                     f"±{100 * scores.coverage_tolerance(0.95, max(n, 1)):.0f} pp (99%); they are not: "
+                     f"the forecasts of one indicator-year from successive origins move together, "
+                     f"so {block['n_clusters']} indicator-years is the effective sample size")
         lines.append("")
     lines.append(f"Brier and log score (nats, P clipped to [{scores.LOG_EPS:g}, 1 − {scores.LOG_EPS:g}]) "
                  f"of P(met); CRPS of the indicator on the log / logit scale (≈ relative error); "
@@ -465,6 +473,7 @@ def vintage_table(first: pd.DataFrame, revised: pd.DataFrame) -> pd.DataFrame:
     a, b = pick(first), pick(revised)
     m = a.merge(b, on=["origin", "target_id", "series", "target_year", "value"], how="outer",
                 suffixes=("_first", "_revised"))
+    m = m[m["status_first"].eq("scored") | m["status_revised"].eq("scored")]
     m["delta_p"] = m["p_met_revised"] - m["p_met_first"]
     m["verdict_differs"] = (m["outcome_first"].notna() & m["outcome_revised"].notna()
                             & (m["outcome_first"] != m["outcome_revised"]))

@@ -50,14 +50,16 @@ def reliability_diagram(summary: dict, path, row_set: str = "common") -> Path:
         hi = np.array([b["observed_high"] for b in bins], float)
         n = np.array([b["n"] for b in bins], float)
         ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="none", ecolor=COLORS[f], alpha=0.5, lw=1)
-        ax.scatter(x, y, s=15 + 8 * n, color=COLORS[f], alpha=0.8,
+        ax.scatter(x, y, s=12 + 10 * np.sqrt(n), color=COLORS[f], alpha=0.8,
                    label=f"{fb['label']} (Brier {fb['brier']['mean']:.3f})")
         ax.plot(x, y, color=COLORS[f], lw=1, alpha=0.6)
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="forecast P(met)",
            ylabel="observed frequency of 'met'",
            title=f"Reliability ({block.get('n_event_rows', 0)} target events, "
                  f"{block.get('n_clusters', 0)} indicator-years)")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", markerscale=0.5)
+    ax.text(0.99, 0.01, "marker area ∝ √(forecasts in bin); bars: Wilson 95%", fontsize=6,
+            ha="right", va="bottom", transform=ax.transAxes, color="0.4")
     return _save(fig, path)
 
 
