@@ -92,6 +92,8 @@ PRIOR_PHI = 0.0
 PRIOR_SIGMA_LEVEL = 0.005   # the mean change drifts ~0.5 percentage points a year
 DEFAULT_SIGMA_NOISE = 0.03  # 3 % a year, only when no series could estimate its own
 PRIOR_THETA_VAR = 0.25      # sd 0.5 on the theta scale (x/÷ 1.65 for a sigma)
+MAX_THETA_VAR = 1.0         # sd 1 (x/÷ 2.7 for a sigma): beyond it the likelihood is flat and
+                            # the inverse Hessian says nothing; capped, keeping correlations
 MIN_CORR_OVERLAP = 5
 MIN_CORR_EIGENVALUE = 0.05
 HOUSING_PRIOR_MU = 0.0      # programmes deliver as planned on average
@@ -458,12 +460,34 @@ def _fit_series(so: SeriesObs, as_of: int, base_years, generic: bool, pooled_sig
                 fallbacks.append(f"parameter covariance not positive definite at the estimate; "
                                  f"prior variance {PRIOR_THETA_VAR} on the theta scale for "
                                  f"{', '.join(pf.free)}")
+            if pf.free and pf.cov_ok:
+                _cap_theta_variance(pf, fallbacks)
             mean_sd_param = _mean_sd_param(model, pf)
     except (ValueError, np.linalg.LinAlgError, FloatingPointError, ArithmeticError) as exc:
         raise SimError(f"{so.name}: calibration failed ({exc}); observations: "
                        f"{_describe_obs(so)}") from None
     own = "sigma_noise" in pf.free
     return _Fit(so.name, so, pf, fallbacks, n_inf, own, mean_sd_param)
+
+
+def _cap_theta_variance(pf, fallbacks: list[str]) -> None:
+    """Cap each theta variance at ``MAX_THETA_VAR`` (rescaling its row and column).
+
+    A nearly flat likelihood gives an inverse-Hessian variance of tens on the log-sigma scale;
+    drawing from it produces sigmas of 50 and paths that overflow. The cap keeps the
+    correlations and is recorded as a fallback.
+    """
+    from sim.statespace import PARAM_NAMES
+
+    var = np.diag(pf.theta_cov).copy()
+    scale = np.ones_like(var)
+    for i, v in enumerate(var):
+        if v > MAX_THETA_VAR:
+            scale[i] = np.sqrt(MAX_THETA_VAR / v)
+            fallbacks.append(f"{PARAM_NAMES[i]}: variance {v:.3g} on the theta scale capped at "
+                             f"{MAX_THETA_VAR} (likelihood nearly flat: weakly identified)")
+    if np.any(scale < 1):
+        pf.theta_cov = pf.theta_cov * np.outer(scale, scale)
 
 
 def _mean_sd_param(model, pf) -> float:
@@ -745,13 +769,26 @@ def calibrate(history, as_of: int, vintage: str = "revised", base_years=None) ->
         as_of=as_of, vintage=vintage, data_hash=str(history.data_hash), drivers=drivers,
         anchors=anchors, shock_names=shock_names, shock_corr=corr, shrinkage=lam,
         base_years=by, observations_used=used, fallbacks=tuple(fallbacks),
-        notes=tuple(dict.fromkeys(notes)))
+        notes=tuple(dict.fromkeys(notes)), calibrator=calibrator_id())
+
+
+def calibrator_id() -> str:
+    """``<sim version>+<hash of the calibration code>``: a saved fit is reused only by the same code."""
+    import hashlib
+
+    from sim import __version__
+
+    h = hashlib.sha256()
+    for module in ("calibrate.py", "statespace.py", "model.py"):
+        h.update((Path(__file__).parent / module).read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
 
 
 def load_or_calibrate(as_of: int, vintage: str = "revised", data_dir=None, fitted_dir=None,
                       base_years=None) -> FittedModel:
     """Reuse ``<fitted_dir>/fitted_asof<Y>_<vintage>.json`` when it was fitted on the same data
-    (same ``data_hash``) and has a ``cum_from_b`` state for every requested base year, else
+    (same ``data_hash``) by the same calibration code (``calibrator_id``) and has a
+    ``cum_from_b`` state for every requested base year, else
     calibrate (base years: ``DEFAULT_BASE_YEARS``, the requested ones and those of the old file)
     and save it."""
     from sim.history import load_history
@@ -767,7 +804,7 @@ def load_or_calibrate(as_of: int, vintage: str = "revised", data_dir=None, fitte
         except (SimError, KeyError, TypeError, ValueError):
             fm = None
         if fm is not None and fm.data_hash == history.data_hash and fm.as_of == as_of \
-                and fm.vintage == vintage:
+                and fm.vintage == vintage and fm.calibrator == calibrator_id():
             if wanted <= set(fm.base_years):
                 return fm
             wanted |= set(fm.base_years)

@@ -112,6 +112,7 @@ class FittedModel:
     observations_used: list[dict] = field(default_factory=list)  # rows of history used
     fallbacks: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    calibrator: str = ""   # version + hash of the calibration code that produced this fit
 
     # --- persistence: one JSON file, arrays as nested lists -----------------------------
     def to_json(self) -> str:
@@ -167,7 +168,8 @@ class FittedModel:
             shock_corr=np.asarray(raw["shock_corr"], float).reshape(k, k),
             shrinkage=float(raw["shrinkage"]), base_years=tuple(raw["base_years"]),
             observations_used=raw.get("observations_used", []),
-            fallbacks=tuple(raw.get("fallbacks", ())), notes=tuple(raw.get("notes", ())))
+            fallbacks=tuple(raw.get("fallbacks", ())), notes=tuple(raw.get("notes", ())),
+            calibrator=str(raw.get("calibrator", "")))
 
 
 def fitted_filename(as_of: int, vintage: str) -> str:

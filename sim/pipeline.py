@@ -60,7 +60,8 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
     timings["calibrate_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    levers = [levers_from_spec(sc, fitted, run.horizon) for sc in sf.scenarios.values()]
+    usable, ignored = usable_scenarios(sf, fitted)
+    levers = [levers_from_spec(sc, fitted, run.horizon) for sc in usable]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -90,8 +91,41 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
         "versions": versions(),
     }
     dataset = build_dataset(simulation, fitted, paths, attrs)
+    dataset.attrs["ignored_levers"] = json.dumps(ignored, ensure_ascii=False)
     timings["ensemble_s"] = time.perf_counter() - t0
     return fitted, simulation, dataset, timings
+
+
+def usable_scenarios(sf, fitted):
+    """Scenarios without levers/shocks on drivers the fitted model could not calibrate.
+
+    A driver with no history ≤ as_of is not simulated (its targets are reported not
+    evaluable); a lever on it cannot act, so it is dropped with a message instead of failing
+    the whole run. Returns ``(scenarios, ignored)`` with ``ignored`` a list of messages.
+    """
+    from sim.engine import HOUSING_LEVER
+
+    def available(driver: str) -> bool:
+        if driver == HOUSING_LEVER:
+            return True
+        return driver in fitted.drivers
+
+    out, ignored = [], []
+    for sc in sf.scenarios.values():
+        drop = [d for d in sc.levers if not available(d)]
+        drop_shocks = [k for k in sc.shocks if not available(k.driver)]
+        for d in drop:
+            ignored.append(f"scenario '{sc.name}': lever on {d} ignored: no history of {d} "
+                           f"up to as_of {fitted.as_of} to calibrate it")
+        for k in drop_shocks:
+            ignored.append(f"scenario '{sc.name}': shock on {k.driver} in {k.year} ignored: no "
+                           f"history of {k.driver} up to as_of {fitted.as_of}")
+        if drop or drop_shocks:
+            sc = sc.model_copy(update={
+                "levers": {d: v for d, v in sc.levers.items() if d not in drop},
+                "shocks": tuple(k for k in sc.shocks if k not in drop_shocks)})
+        out.append(sc)
+    return out, ignored
 
 
 def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = None, force=False,
@@ -141,6 +175,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
             "scenarios": list(sf.scenarios), "target_sets": list(sf.run.target_sets),
             "summaries_only": bool(summaries_only),
             "fallbacks": list(fitted.fallbacks),
+            "ignored_levers": json.loads(ds.attrs.get("ignored_levers", "[]")),
             "versions": versions(), "timings": {k: round(v, 3) for k, v in timings.items()},
             "files": sorted(p.name for p in tmp.iterdir()) + ["manifest.json"],
         }

@@ -325,10 +325,32 @@ def test_load_or_calibrate_reuses_a_fit_of_the_same_data(tmp_path, monkeypatch):
     assert load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out).to_json() == fm.to_json()
     with pytest.raises(AssertionError, match="reused"):     # a base year the file lacks
         load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out, base_years=[2003])
+    monkeypatch.setattr("sim.calibrate.calibrator_id", lambda: "0.0+othercode")
+    with pytest.raises(AssertionError, match="reused"):     # fitted by other calibration code
+        load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out)
+    monkeypatch.undo()
+    monkeypatch.setattr("sim.calibrate.calibrate", boom)
     with open(data / "other_indicators.csv", "a", encoding="utf-8") as fh:
         fh.write("pm25,2013,,level,30,μg/m3,first,test,\n")   # data changed: hash differs
     with pytest.raises(AssertionError, match="reused"):
         load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out)
+
+
+def test_flat_likelihood_variance_is_capped_keeping_correlation():
+    from types import SimpleNamespace
+
+    from sim.calibrate import MAX_THETA_VAR, _cap_theta_variance
+
+    cov = np.array([[0.5, 0.0, 0.3], [0.0, 0.1, 0.0], [0.3, 0.0, 21.78]])
+    pf = SimpleNamespace(theta_cov=cov.copy())
+    notes = []
+    _cap_theta_variance(pf, notes)
+    assert pf.theta_cov[2, 2] == pytest.approx(MAX_THETA_VAR)
+    assert pf.theta_cov[0, 0] == 0.5 and pf.theta_cov[1, 1] == 0.1
+    corr = lambda c: c[0, 2] / np.sqrt(c[0, 0] * c[2, 2])
+    assert corr(pf.theta_cov) == pytest.approx(corr(cov))
+    assert notes == ["log_sigma_level: variance 21.8 on the theta scale capped at 1.0 "
+                     "(likelihood nearly flat: weakly identified)"]
 
 
 def test_cli_on_fixture(tmp_path, capsys):

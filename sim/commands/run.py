@@ -34,6 +34,10 @@ def run(args) -> int:
                    out=Path(args.out) if args.out else None, force=args.force,
                    summaries_only=args.summaries_only,
                    progress=(not args.quiet) and sys.stderr.isatty())
+    import json
+
+    for msg in json.loads(out.dataset.attrs.get("ignored_levers", "[]")):
+        print(f"sim run: warning: {msg}", file=sys.stderr)
     if not args.quiet:
         from sim.tables import print_summary
 
