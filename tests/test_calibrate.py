@@ -349,7 +349,7 @@ def test_flat_likelihood_variance_is_capped_keeping_correlation():
     assert pf.theta_cov[0, 0] == 0.5 and pf.theta_cov[1, 1] == 0.1
     corr = lambda c: c[0, 2] / np.sqrt(c[0, 0] * c[2, 2])
     assert corr(pf.theta_cov) == pytest.approx(corr(cov))
-    assert notes == ["log_sigma_level: variance 21.8 on the theta scale capped at 1.0 "
+    assert notes == ["sigma_level: variance 21.8 on the theta scale capped at 1.0 "
                      "(likelihood nearly flat: weakly identified)"]
 
 
