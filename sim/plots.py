@@ -73,8 +73,8 @@ def style() -> dict:
     """rcParams for every figure: the CJK font first, DejaVu Sans as the per-glyph fallback."""
     use_cjk_font()
     return {
-        "font.family": "sans-serif",
-        "font.sans-serif": [FONT_FAMILY, "Noto Sans CJK SC", "WenQuanYi Micro Hei", "DejaVu Sans"],
+        # a list of families: matplotlib falls back glyph by glyph along it
+        "font.family": [FONT_FAMILY, "DejaVu Sans"],
         "axes.unicode_minus": True,
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -188,12 +188,17 @@ def target_view(ds, row: dict, windows: dict | None = None) -> FanSpec | None:
 
 
 def fan_specs(ds, table: pd.DataFrame, windows: dict | None = None) -> list[FanSpec]:
-    """Every indicator view to draw: each simulated series as a level, then each target view.
+    """Every indicator view to draw: drivers, derived series and target indicators as levels,
+    then each target view (cumulative change from a base year, window total).
 
     ``windows[target_id] = (period_start, period_end)`` for cumulative-sum targets (from the
     catalogue; ``targets.csv`` does not carry the window).
     """
-    specs = [FanSpec(s) for s in series_variables(ds)]
+    from sim.series import SERIES
+
+    with_targets = set(table["series"].dropna()) if "series" in table else set()
+    specs = [FanSpec(s) for s in series_variables(ds)
+             if s in with_targets or s not in SERIES or SERIES[s].role in ("driver", "derived")]
     for row in table.drop_duplicates("target_id").to_dict("records"):
         spec = target_view(ds, row, windows)
         if spec is not None and spec not in specs:
@@ -336,7 +341,11 @@ def _draw_targets(ax, rows: pd.DataFrame, as_of: int) -> list[str]:
         return lines
     for r in rows.to_dict("records"):
         v, y = r.get("value"), _int(r.get("target_year"))
-        if v is None or not np.isfinite(v) or y is None:
+        tag = SET_LABELS.get(r.get("target_set"), r.get("target_set", ""))
+        if y is None:
+            continue
+        if v is None or not np.isfinite(v):
+            lines.append(f"{tag} {y}: 目标值空白 no target value · 未评估 not evaluated")
             continue
         cmp = r.get("comparator")
         if cmp == "range" and np.isfinite(r.get("value_high", np.nan)):
@@ -345,7 +354,6 @@ def _draw_targets(ax, rows: pd.DataFrame, as_of: int) -> list[str]:
             ax.hlines(v, as_of, y, color=TARGET_COLOUR, ls="--", lw=1.1, zorder=5)
             marker = {">=": "^", "<=": "v"}.get(cmp, "D")
             ax.plot([y], [v], marker=marker, color=TARGET_COLOUR, ms=6, zorder=6, ls="none")
-        tag = SET_LABELS.get(r.get("target_set"), r.get("target_set", ""))
         head = f"{tag} {y}: 目标 target {target_text(r)}"
         if r.get("status") == "evaluated":
             lines.append(f"{head}  ·  P(达标 met) = {fmt_pm(r.get('probability'), r.get('mc_se'))}")
@@ -586,7 +594,8 @@ def write_figures(folder: Path, ds, table: pd.DataFrame, *, history=None, scenar
         out.append(dict(file=f"figures/{spec.filename}", kind="fan", series=spec.series,
                         view=spec.stem, title=title))
         rows = _targets_for(table, ds, spec, windows)
-        if rows is not None and not rows.empty and len(ds["scenario"]) > 1:
+        differ = len(ds["scenario"]) > 1 and not np.allclose(q, q[:, :1], equal_nan=True)
+        if rows is not None and not rows.empty and differ:  # no overlay of identical fans
             relative = bool(ds[spec.series].attrs.get("relative_to_as_of", 0))
             items = [(f"{scenario_labels.get(s, '')} · {s}".strip(" ·"), years, q[:, k])
                      for k, s in enumerate(str(x) for x in ds["scenario"].values)]

@@ -23,6 +23,13 @@ def test_shipped_font_covers_all_chinese_text():
     text += "".join(P.SET_LABELS.values()) + "实际中位数区间目标达标截至未评估较年累计变化指数情景"
     missing = sorted({c for c in text if ord(c) >= 0x2E80 and ord(c) not in cmap})
     assert not missing, f"glyphs missing from the shipped font: {''.join(missing)}"
+    # units and other non-CJK text: the shipped font or matplotlib's DejaVu Sans (the fallback)
+    from matplotlib import font_manager as fm
+
+    dejavu = TTFont(fm.findfont("DejaVu Sans", fallback_to_default=False)).getBestCmap()
+    units = "".join(s.unit + s.label_en for s in SERIES.values()) + "≥≤≈±−–·→%₂"
+    missing = sorted({c for c in units if ord(c) not in cmap and ord(c) not in dejavu})
+    assert not missing, f"glyphs in no font: {''.join(missing)}"
     assert P.use_cjk_font() == P.FONT_FAMILY
     from matplotlib import font_manager
 

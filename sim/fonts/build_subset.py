@@ -2,7 +2,7 @@
 
 Source: Noto Sans CJK SC Regular (Adobe/Google, SIL Open Font License 1.1), as packaged by
 Debian (``apt-get install fonts-noto-cjk``: /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc).
-Kept glyphs: ASCII and Latin-1, general punctuation, CJK symbols and full-width forms, the 3 755
+Kept glyphs: ASCII and Latin-1, Greek, general punctuation, super- and subscripts, CJK symbols and full-width forms, the 3 755
 level-1 characters of GB 2312 (the most frequent Chinese characters) and every character in sim's
 own Chinese text (series labels, the target catalogue, figure labels). Renamed so it can never
 be mistaken for the full font (OFL: a modified version must not use the Reserved Font Name —
@@ -48,9 +48,10 @@ def project_text() -> str:
 
 
 def unicodes(text: str) -> list[int]:
-    base = set(range(0x20, 0x7F)) | set(range(0xA0, 0x100)) | set(range(0x2000, 0x2070)) \
+    base = set(range(0x20, 0x7F)) | set(range(0xA0, 0x100)) | set(range(0x2000, 0x20A0)) \
         | set(range(0x2100, 0x2200)) | set(range(0x2212, 0x2213)) | set(range(0x3000, 0x3040)) \
-        | set(range(0xFF00, 0xFFF0)) | {0x2264, 0x2265, 0x00B1, 0x2248, 0x2192, 0x2190, 0x25CF}
+        | set(range(0xFF00, 0xFFF0)) | set(range(0x0370, 0x0400)) \
+        | {0x2264, 0x2265, 0x00B1, 0x2248, 0x2192, 0x2190, 0x25CF, 0x2206}
     return sorted(base | {ord(c) for c in text if ord(c) >= 0x2E80})
 
 
