@@ -669,20 +669,26 @@ def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool 
 
 
 def print_compare(result: dict) -> None:
-    """P(met) per shared target (rows) and run/scenario (columns) on the terminal."""
+    """P(met) per shared target (rows) and scenario (columns), one block per run, on the terminal."""
     wide = result["wide"]
     if wide.empty:
         print("no shared target was evaluated in any run")
         return
     width = max(len(str(i)) for i in wide.index)
-    cols = list(wide.columns)
-    w = max(12, min(26, max(len(c) for c in cols)))
-    print("P(target met)")
-    head = "target".ljust(width) + "".join(f"  {c[-w:]:>{w}}" for c in cols)
-    print(head)
-    print("-" * len(head))
-    for tid, r in wide.iterrows():
-        print(str(tid).ljust(width) + "".join(
-            f"  {v:{w}.3f}" if np.isfinite(v) else f"  {'–':>{w}}" for v in r.values))
-    print(f"\nWritten: {result['folder']} ({', '.join(result['files'][:4])}"
+    blocks: dict[str, list[str]] = {}
+    for c in wide.columns:
+        run, _, scen = c.rpartition(" · ")
+        blocks.setdefault(run, []).append(c)
+    for run, cols in blocks.items():
+        names = [c.rpartition(" · ")[2] for c in cols]
+        w = max(8, min(18, max(len(n) for n in names)))
+        print(f"P(target met){' — ' + run if run else ''}")
+        head = "target".ljust(width) + "".join(f"  {n[:w]:>{w}}" for n in names)
+        print(head)
+        print("-" * len(head))
+        for tid, r in wide[cols].iterrows():
+            print(str(tid).ljust(width) + "".join(
+                f"  {v:{w}.3f}" if np.isfinite(v) else f"  {'–':>{w}}" for v in r.values))
+        print()
+    print(f"Written: {result['folder']} ({', '.join(result['files'][:4])}"
           f"{', …' if len(result['files']) > 4 else ''})")

@@ -235,7 +235,7 @@ def test_compare_two_folders(results, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["compare", str(results), str(other), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "P(target met)" in printed and "midterm · faster" in printed
+    assert "P(target met) — midterm" in printed and "P(target met) — baseline_2020" in printed
     cmp = pd.read_csv(out / "compare.csv")
     assert set(cmp["run"]) == {"baseline_2020", "midterm"}
     # P(met) in the comparison equals each run's own targets.csv
