@@ -41,6 +41,7 @@ from sim.spec import (
     ScenarioEntry,
     ScenarioFile,
     ScenarioSpec,
+    SweepSpec,
     run_issues,
     scenario_issues,
 )
@@ -73,8 +74,8 @@ def load_scenario_file(path: str | Path, *, overrides: Mapping[str, Any] | None 
     result = reader.check(raw, dict(overrides or {}))
     if reader.problems:
         raise ProblemList(_unique(reader.problems))
-    run, output, scenarios = result
-    return ScenarioFile(path=Path(path), run=run, output=output, scenarios=scenarios)
+    run, output, scenarios, sweep = result
+    return ScenarioFile(path=Path(path), run=run, output=output, scenarios=scenarios, sweep=sweep)
 
 
 def resolved_toml(sf: ScenarioFile) -> str:
@@ -92,6 +93,8 @@ def resolved_toml(sf: ScenarioFile) -> str:
         entry["levers"] = {d: _plain(lever.model_dump(exclude_none=True)) for d, lever in sc.levers.items()}
         entry["shocks"] = [_plain(s.model_dump(exclude_none=True)) for s in sc.shocks]
         doc["scenarios"][name] = entry
+    if sf.sweep is not None:
+        doc["sweep"] = _plain(sf.sweep.model_dump(exclude_none=True))
     source = f" from {sf.path}" if sf.path else ""
     header = (
         f"# Resolved scenario file{source}: every scenario complete (extends expanded, defaults filled).\n"
@@ -196,7 +199,15 @@ class _Reader:
                     if msg:
                         self.add(*_origin(name, ("target_values", tid), origin, msg))
             scenarios[name] = spec
-        return run, output, scenarios
+        sweep = None
+        if "sweep" in raw:
+            sweep = self._validate_sweep(raw["sweep"])
+            name = raw["sweep"].get("scenario") if isinstance(raw["sweep"], dict) else None
+            if isinstance(name, str) and re.match(NAME_PATTERN, name) and raw_entries and name not in raw_entries:
+                hint = did_you_mean(name, raw_entries) or f" (expected one of {', '.join(raw_entries)})"
+                self.add(("sweep", "scenario"), f"unknown scenario '{name}'{hint}")
+                sweep = None
+        return run, output, scenarios, sweep
 
     def _run(self, raw: dict, overrides: dict):
         run_raw = raw.get("run")
@@ -291,6 +302,23 @@ class _Reader:
         spec, _ = self._validate(ScenarioSpec, {"name": name, **merged, "levers": levers}, ("scenarios", name))
         return spec
 
+    def _validate_sweep(self, data: Any) -> SweepSpec | None:
+        """Validate [sweep]; errors of the union member that does not apply are dropped."""
+        if isinstance(data, dict) and isinstance(data.get("levers"), dict):
+            data = {**data, "levers": SweepSpec._flatten(data["levers"])}
+        try:
+            return SweepSpec.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = tuple(err["loc"])
+                if _TUPLE_TAG in loc and isinstance(_at(data, loc[:loc.index(_TUPLE_TAG)]), dict):
+                    continue  # a table: only the {start, stop, num} errors matter
+                if _RANGE_TAG in loc and not isinstance(_at(data, loc[:loc.index(_RANGE_TAG)]), dict):
+                    continue  # an array: only the array errors matter
+                err = {**err, "loc": tuple(p for p in loc if p not in (_TUPLE_TAG, _RANGE_TAG))}
+                self.add(*translate(SweepSpec, err, ("sweep",)))
+            return None
+
     # -- pydantic -> problems -------------------------------------------------------------
 
     def _validate(self, model: type[BaseModel], data: Any, prefix: Loc):
@@ -307,6 +335,18 @@ class _Reader:
                     bad.add(loc[0])
                 self.add(*translate(model, err, prefix))
             return None, bad
+
+
+_TUPLE_TAG, _RANGE_TAG = "tuple[float, ...]", "SweepRange"  # pydantic's names of SweepAxis members
+
+
+def _at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _merge(chain: list[tuple[str, ScenarioEntry]]):

@@ -299,6 +299,111 @@ _TARGET_VALUES = (
 )
 
 # --------------------------------------------------------------------------------------------
+# Lever sweeps ([sweep])
+# --------------------------------------------------------------------------------------------
+
+#: Lever values a sweep (or ``sim solve``) can vary: ``"<driver>.<field>"``.
+SWEEP_PATHS: tuple[str, ...] = tuple(f"{d}.shift_pp" for d in RATE_DRIVERS) + ("affordable_housing.units_per_year",)
+SWEEP_MAX_POINTS = 10_000
+_RANGE_KEYS = ("start", "stop", "num")
+
+
+class SweepRange(_Spec):
+    """Evenly spaced grid values: ``{ start = -2.0, stop = 0.0, num = 5 }`` (both ends included)."""
+
+    start: StrictFloat = Field(description="First value.")
+    stop: StrictFloat = Field(description="Last value (included).")
+    num: Annotated[int, Strict(), Field(ge=2, le=1000)] = Field(description="Number of values, 2..1000.")
+
+    def values(self) -> tuple[float, ...]:
+        step = (self.stop - self.start) / (self.num - 1)
+        return tuple(float(self.start + i * step) for i in range(self.num - 1)) + (float(self.stop),)
+
+
+SweepAxis = Union[Annotated[tuple[StrictFloat, ...], Field(min_length=1)], SweepRange]
+
+
+class SweepSpec(_Spec):
+    """A lever sweep (``python -m sim sweep FILE``): P(met) over a grid or Latin hypercube of lever values.
+
+    Every point is the chosen scenario with the swept lever values set; all points use the same
+    draws (common random numbers), so differences between points are not Monte Carlo noise.
+    """
+
+    scenario: ScenarioName = Field(BASELINE, description="Scenario the sweep starts from (its other levers stay as they are).")
+    method: Literal["grid", "lhs"] = Field(
+        "grid", description="'grid': every combination of the listed values; 'lhs': a Latin hypercube of `points` points in the [low, high] ranges."
+    )
+    points: Annotated[int, Strict(), Field(ge=1, le=SWEEP_MAX_POINTS)] | None = Field(
+        None, description=f"Number of Latin-hypercube points (method = 'lhs' only), 1..{SWEEP_MAX_POINTS}."
+    )
+    seed: Annotated[int, Strict(), Field(ge=0)] | None = Field(
+        None, description="Seed of the Latin-hypercube design (default: run.seed); the Monte Carlo draws always use run.seed."
+    )
+    levers: dict[str, SweepAxis] = Field(
+        description=(
+            'Lever values by lever path "<driver>.<field>", e.g. "energy_intensity.shift_pp" = [-2.0, -1.0, 0.0] or '
+            "{ start = -2.0, stop = 0.0, num = 5 } (grid); [low, high] (lhs). Paths: " + ", ".join(SWEEP_PATHS)
+        ),
+        json_schema_extra={"propertyNames": {"enum": list(SWEEP_PATHS)}, "minProperties": 1},
+    )
+
+    @field_validator("levers", mode="before")
+    @classmethod
+    def _flatten(cls, value):
+        # [sweep.levers.energy_intensity] shift_pp = [...] is the same as "energy_intensity.shift_pp" = [...]
+        if isinstance(value, dict):
+            flat = {}
+            for key, sub in value.items():
+                if isinstance(sub, dict) and sub and not set(sub) & set(_RANGE_KEYS):
+                    for field, v in sub.items():
+                        flat[f"{key}.{field}"] = v
+                else:
+                    flat[key] = sub
+            return flat
+        return value
+
+    @field_validator("levers")
+    @classmethod
+    def _known_paths(cls, value: dict) -> dict:
+        if not value:
+            raise PydanticCustomError("empty", "no lever to sweep (expected at least one lever path)", {})
+        for key in value:
+            if key not in SWEEP_PATHS:
+                raise PydanticCustomError(
+                    "unknown_lever_path", "unknown lever path '{key}' (expected one of {choices})",
+                    {"key": key, "choices": ", ".join(SWEEP_PATHS)},
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _method_consistent(self) -> "SweepSpec":
+        if self.method == "lhs":
+            if self.points is None:
+                raise PydanticCustomError("lhs_points", "method 'lhs' needs points (expected an integer >= 1)", {})
+            for key, axis in self.levers.items():
+                if isinstance(axis, SweepRange) or len(axis) != 2 or not axis[0] < axis[1]:
+                    raise PydanticCustomError(
+                        "lhs_range", "levers.{key}: method 'lhs' needs a range [low, high] with low < high", {"key": key}
+                    )
+        else:
+            if self.points is not None:
+                raise PydanticCustomError("grid_points", "points applies only to method 'lhs' (a grid has one point per combination)", {})
+            n = 1
+            for axis in self.axes().values():
+                n *= len(axis)
+            if n > SWEEP_MAX_POINTS:
+                raise PydanticCustomError(
+                    "too_many", "the grid has {n} points (expected at most {max})", {"n": n, "max": SWEEP_MAX_POINTS}
+                )
+        return self
+
+    def axes(self) -> dict[str, tuple[float, ...]]:
+        """Grid values of each lever path (for lhs: the [low, high] range)."""
+        return {k: (a.values() if isinstance(a, SweepRange) else tuple(float(v) for v in a)) for k, a in self.levers.items()}
+
+
+# --------------------------------------------------------------------------------------------
 # File form
 # --------------------------------------------------------------------------------------------
 
@@ -334,6 +439,9 @@ class ScenarioDocument(_Spec):
     scenarios: dict[ScenarioName, ScenarioEntry] = Field(
         description="Scenarios by name ([a-z][a-z0-9_]*); 'baseline' is required, the others usually extend it.",
         json_schema_extra={"required": [BASELINE], "additionalProperties": False},
+    )
+    sweep: SweepSpec | None = Field(
+        None, description="[sweep]: optional lever sweep for `python -m sim sweep` (grid or Latin hypercube of lever values)."
     )
 
 
@@ -409,6 +517,7 @@ class ScenarioFile(_Spec):
     run: RunSpec
     output: OutputSpec = Field(default_factory=OutputSpec)
     scenarios: dict[str, ScenarioSpec]
+    sweep: SweepSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "ScenarioFile":
@@ -421,6 +530,8 @@ class ScenarioFile(_Spec):
             if issues:
                 loc, msg = issues[0]
                 raise ValueError(f"scenarios.{name}.{'.'.join(map(str, loc))}: {msg}")
+        if self.sweep is not None and self.sweep.scenario not in self.scenarios:
+            raise ValueError(f"sweep.scenario: unknown scenario '{self.sweep.scenario}'")
         return self
 
     @property

@@ -1,0 +1,68 @@
+"""``python -m sim sweep FILE`` — P(met) of every target over the file's ``[sweep]`` of lever values.
+
+Calibrates once, simulates every sweep point on the same draws (common random numbers) and writes
+``sweep.nc`` (P(met) and its Monte Carlo error over the grid axes or the Latin-hypercube points),
+``sweep.csv`` and one figure per target into ``results/<file stem>_sweep/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HELP = "P(met) surface over the [sweep] grid / Latin hypercube of lever values (common random numbers)"
+
+
+def add_scheduler_argument(p) -> None:
+    p.add_argument("--scheduler", metavar="local[:N]|tcp://HOST:PORT",
+                   help="run the draws as dask.distributed tasks: a local cluster of N worker "
+                        "processes, or an existing scheduler (needs the 'distributed' extra)")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("file", help="scenario file (TOML) with a [sweep] table")
+    p.add_argument("--draws", type=int, help="Monte Carlo draws per point (overrides [run].draws)")
+    p.add_argument("--seed", type=int, help="random seed (overrides [run].seed)")
+    p.add_argument("--target", action="append", dest="targets", metavar="ID",
+                   help="only this target (repeatable; default: every target of the run's sets)")
+    p.add_argument("--data", help="history data directory (default: calibration/data)")
+    p.add_argument("--out", help="results folder (default: results/<file stem>_sweep)")
+    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+    p.add_argument("--no-figures", action="store_true", dest="no_figures", help="skip the figures")
+    add_scheduler_argument(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def run(args) -> int:
+    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.results import check_writable
+    from sim.sweep import load_context, run_sweep, summary_lines, write_sweep
+
+    if args.scheduler:
+        from sim.distributed import parse_scheduler
+
+        parse_scheduler(args.scheduler)
+    overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
+    out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"{Path(args.file).stem}_sweep"
+    check_writable(out, args.force)
+    ctx = load_context(args.file, overrides=overrides, data_dir=args.data)
+    bar = None
+    if not args.quiet and sys.stderr.isatty() and ctx.sf.sweep is not None:
+        from tqdm import tqdm
+
+        from sim.sweep import design
+
+        n = len(design(ctx.sf.sweep, ctx.sf.run.seed).points) * ctx.sf.run.draws
+        bar = tqdm(total=n, unit="draw", unit_scale=True, desc="sweeping", leave=False)
+    try:
+        res = run_sweep(ctx, scheduler=args.scheduler, targets=args.targets,
+                        progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_sweep(res, ctx, out, force=args.force, figures=not args.no_figures)
+    if not args.quiet:
+        for line in summary_lines(res):
+            print(line)
+        print(f"wrote {out}/sweep.nc, sweep.csv" + ("" if args.no_figures else " and figures/"))
+    return 0
