@@ -1,0 +1,52 @@
+"""``python -m sim solve FILE --target ID --probability 0.9 --lever PATH`` — required effort.
+
+Finds the least lever value (smallest when more is better, largest when less is better — the
+direction is read from P(met) at the bounds) that gives P(met) >= the probability, by
+bisection on common random numbers, and reports it with its Monte Carlo error.
+"""
+
+from __future__ import annotations
+
+import json
+
+HELP = "required effort: the least lever value giving P(target met) >= a probability"
+
+
+def add_arguments(p) -> None:
+    from sim.spec import SWEEP_PATHS
+
+    p.add_argument("file", help="scenario file (TOML)")
+    p.add_argument("--target", required=True, metavar="ID", help="target id (see `python -m sim targets`)")
+    p.add_argument("--probability", type=float, default=0.9, help="required P(met), in (0, 1) (default 0.9)")
+    p.add_argument("--lever", required=True, metavar="PATH",
+                   help="lever path to move: " + ", ".join(SWEEP_PATHS))
+    p.add_argument("--scenario", default="baseline", help="scenario to start from (default: baseline)")
+    p.add_argument("--bounds", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="search interval (default -10 10 for shift_pp, 0 200000 for units_per_year)")
+    p.add_argument("--xtol", type=float, help="stop when the bracket is narrower (default (HI-LO)/1000)")
+    p.add_argument("--draws", type=int, help="Monte Carlo draws (overrides [run].draws)")
+    p.add_argument("--seed", type=int, help="random seed (overrides [run].seed)")
+    p.add_argument("--data", help="history data directory (default: calibration/data)")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help="also write the result as JSON")
+
+
+def run(args) -> int:
+    from sim.errors import SimError
+    from sim.solve import solve
+    from sim.sweep import load_context, split_path
+
+    split_path(args.lever)  # a bad path fails before calibration
+    if not 0 < args.probability < 1:
+        raise SimError(f"--probability must be in (0, 1), got {args.probability:g}")
+    overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
+    ctx = load_context(args.file, overrides=overrides, data_dir=args.data)
+    res = solve(ctx, target=args.target, probability=args.probability, lever=args.lever,
+                scenario=args.scenario, bounds=tuple(args.bounds) if args.bounds else None,
+                xtol=args.xtol)
+    print(res.message())
+    if args.json_out:
+        out = {k: v for k, v in vars(res).items() if k != "evaluations"}
+        out["evaluations"] = [{"value": v, "p_met": p} for v, p in res.evaluations.items()]
+        with open(args.json_out, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, indent=1, default=float)
+    return 0 if res.status in ("ok", "always") else 1
