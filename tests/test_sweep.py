@@ -1,0 +1,182 @@
+"""Lever sweeps: the [sweep] table, designs, P(met) surfaces on common random numbers, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sim.cli import main
+from sim.errors import ProblemList, SimError
+from sim.scenario import load_scenario_file, resolved_toml
+from sim.spec import SweepSpec
+from sim.sweep import design, load_context, run_sweep, sweep_dataset, with_levers
+from sim.testing import synthetic_fitted
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "scenarios" / "baseline_2020.toml"
+CO2 = "co2_intensity_cum_2020_fyp13"
+GRID = """
+[sweep]
+scenario = "baseline"
+[sweep.levers]
+"energy_intensity.shift_pp" = { start = -3.0, stop = 0.0, num = 4 }
+"carbon_factor.shift_pp" = [-2.0, -1, 0.0]
+"""
+
+
+def run_cmd(name, argv):
+    """``python -m sim NAME ARGV`` (through sim.cli once the command is listed in COMMANDS)."""
+    import argparse
+    import importlib
+    import sys
+
+    from sim import cli
+
+    if name in cli.COMMANDS:
+        return main([name, *argv])
+    mod = importlib.import_module(f"sim.commands.{name}")
+    parser = argparse.ArgumentParser(prog=f"sim {name}")
+    mod.add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.command = name
+    try:
+        return mod.run(args)
+    except SimError as exc:
+        print(f"sim {name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def write(tmp_path, tail, name="sw.toml"):
+    p = tmp_path / name
+    p.write_text(SHIPPED.read_text(encoding="utf-8") + tail, encoding="utf-8")
+    return p
+
+
+def problems(path):
+    with pytest.raises(ProblemList) as exc:
+        load_scenario_file(path)
+    return [str(p).replace(str(path.parent) + "/", "") for p in exc.value.problems]
+
+
+def test_sweep_table_parsed_and_round_trips(tmp_path):
+    sf = load_scenario_file(write(tmp_path, GRID))
+    assert sf.sweep.method == "grid" and sf.sweep.scenario == "baseline"
+    assert sf.sweep.axes() == {"energy_intensity.shift_pp": (-3.0, -2.0, -1.0, 0.0),
+                               "carbon_factor.shift_pp": (-2.0, -1.0, 0.0)}
+    back = load_scenario_file(write(tmp_path, "", "x.toml").with_name("x.toml"))
+    assert back.sweep is None  # a file without [sweep] has none
+    text = resolved_toml(sf)
+    r = tmp_path / "resolved.toml"
+    r.write_text(text, encoding="utf-8")
+    again = load_scenario_file(r)
+    assert again.sweep == sf.sweep and again.scenarios == sf.scenarios
+    assert resolved_toml(again).splitlines()[2:] == text.splitlines()[2:]
+
+
+def test_nested_lever_tables_mean_the_same(tmp_path):
+    nested = "\n[sweep]\nmethod = \"lhs\"\npoints = 5\n[sweep.levers.energy_intensity]\nshift_pp = [-2.0, 0.0]\n"
+    sf = load_scenario_file(write(tmp_path, nested))
+    assert sf.sweep.levers == {"energy_intensity.shift_pp": (-2.0, 0.0)}
+
+
+def test_sweep_errors_pinned(tmp_path):
+    bad = write(tmp_path, '\n[sweep]\nscenario = "basline"\n[sweep.levers]\n'
+                          '"energy_intensity.shift_pp" = { start = 1.0, stop = 2.0, num = 1 }\n', "bad.toml")
+    assert problems(bad) == [
+        'bad.toml: sweep.levers."energy_intensity.shift_pp".num: out of range (expected >= 2, got 1)',
+        "bad.toml: sweep.scenario: unknown scenario 'basline' (did you mean 'baseline'?)",
+    ]
+    bad = write(tmp_path, '\n[sweep]\nmethod = "lhs"\n[sweep.levers]\n"energy_intensity.shift_pp" = [1.0]\n', "bad.toml")
+    assert problems(bad) == ["bad.toml: sweep: method 'lhs' needs points (expected an integer >= 1)"]
+    bad = write(tmp_path, '\n[sweep]\n[sweep.levers]\n"energy_intensity.shift" = [1.0]\n', "bad.toml")
+    (msg,) = problems(bad)
+    assert msg.startswith("bad.toml: sweep.levers: unknown lever path 'energy_intensity.shift' (expected one of gdp_real.shift_pp")
+    bad = write(tmp_path, '\n[sweep]\n[sweep.levers]\n"gdp_real.shift_pp" = [1.0, "a"]\n', "bad.toml")
+    assert problems(bad) == ["bad.toml: sweep.levers.\"gdp_real.shift_pp\"[1]: wrong type (expected number, got string 'a')"]
+
+
+def test_lhs_design_is_a_latin_hypercube():
+    spec = SweepSpec.model_validate({"method": "lhs", "points": 16, "seed": 3,
+                                     "levers": {"energy_intensity.shift_pp": [-2.0, 0.0],
+                                                "gdp_real.shift_pp": [-1.0, 1.0]}})
+    d = design(spec, run_seed=0)
+    assert d.points.shape == (16, 2) and d.grid is None
+    for j, (lo, hi) in enumerate([(-2.0, 0.0), (-1.0, 1.0)]):
+        strata = np.floor((d.points[:, j] - lo) / (hi - lo) * 16).astype(int)
+        assert sorted(strata) == list(range(16))          # one point per stratum
+    assert np.array_equal(design(spec, 0).points, d.points)
+
+
+def test_with_levers_sets_and_checks_values():
+    sf = load_scenario_file(SHIPPED)
+    low = sf.scenarios["low_carbon"]
+    s = with_levers(low, {"energy_intensity.shift_pp": -2.5, "gdp_real.shift_pp": 1.0,
+                          "affordable_housing.units_per_year": 90000.4}, name="p1")
+    assert s.levers["energy_intensity"].shift_pp == -2.5 and s.levers["energy_intensity"].from_year == 2017
+    assert s.levers["gdp_real"].shift_pp == 1.0 and s.levers["gdp_real"].from_year is None
+    assert s.levers["affordable_housing"].units_per_year == 90000
+    assert s.levers["affordable_housing"].programme_units is None
+    assert s.name == "p1" and low.levers["energy_intensity"].shift_pp == -1.0   # original untouched
+    with pytest.raises(SimError, match="energy_intensity.shift_pp = 80"):
+        with_levers(low, {"energy_intensity.shift_pp": 80.0})
+    with pytest.raises(SimError, match="unknown lever path 'gdp.shift_pp'"):
+        with_levers(low, {"gdp.shift_pp": 1.0})
+
+
+def test_grid_sweep_common_random_numbers(tmp_path):
+    ctx = load_context(write(tmp_path, GRID), overrides={"draws": 1200}, fitted=synthetic_fitted())
+    res = run_sweep(ctx, targets=[CO2, "gdp_2020_fyp13"], points_per_task=5, chunk_draws=500)
+    assert res.p.shape == (12, 2)
+    ds = sweep_dataset(res, ctx)
+    p = ds["p_met"].sel(target=CO2)
+    assert p.dims == ("energy_intensity__shift_pp", "carbon_factor__shift_pp")
+    # common random numbers: faster decline never lowers P(met) of a "<=" change target
+    assert np.all(np.diff(p.values, axis=0) <= 0) and np.all(np.diff(p.values, axis=1) <= 0)
+    assert p.values[0, 0] > p.values[-1, -1]
+    # the GDP target does not depend on these levers: identical at every point
+    assert np.unique(ds["p_met"].sel(target="gdp_2020_fyp13").values).size == 1
+    # each point equals a run of that scenario alone (same draws)
+    from sim.distributed import make_checks, tally_distributed
+    from sim.sweep import point_levers
+
+    lev = point_levers(ctx, "baseline", res.design.paths, res.design.points[[5]])
+    one = make_checks(ctx.catalogue, [dict(ctx.sf.baseline.target_values)], targets=[CO2])
+    t = tally_distributed(ctx.fitted, lev, one, horizon=2020, draws=1200, seed=ctx.sf.run.seed,
+                          block_size=ctx.sf.run.block_size)
+    assert t.met[0, 0] == res.met[5, 0]
+
+
+def test_sweep_on_cluster_equals_local(tmp_path):
+    pytest.importorskip("dask.distributed", reason="dask.distributed not installed (extra 'distributed')")
+    from sim.distributed import connect
+
+    lhs = '\n[sweep]\nmethod = "lhs"\npoints = 6\n[sweep.levers]\n"energy_intensity.shift_pp" = [-3.0, 0.0]\n'
+    ctx = load_context(write(tmp_path, lhs), overrides={"draws": 800}, fitted=synthetic_fitted())
+    a = run_sweep(ctx, targets=[CO2], points_per_task=4, chunk_draws=400)
+    with connect("local:2") as client:
+        b = run_sweep(ctx, targets=[CO2], points_per_task=4, chunk_draws=400, scheduler=client)
+    assert np.array_equal(a.met, b.met)
+    ds = sweep_dataset(b, ctx)
+    assert ds["p_met"].dims == ("point", "target") and ds["energy_intensity__shift_pp"].dims == ("point",)
+
+
+def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, capsys):
+    path = write(tmp_path, '\n[sweep]\n[sweep.levers]\n"energy_intensity.shift_pp" = [-2.0, -1.0, 0.0]\n'
+                           '"carbon_factor.shift_pp" = [-1.0, 0.0]\n')
+    out = tmp_path / "out"
+    assert run_cmd("sweep", [str(path), "--draws", "600", "--out", str(out), "--target", CO2,
+                 "--target", "gdp_2020_fyp13"]) == 0
+    text = capsys.readouterr().out
+    assert "6 points × 600 draws" in text
+    ds = xr.open_dataset(out / "sweep.nc", engine="h5netcdf")
+    assert set(ds["target"].values) == {CO2, "gdp_2020_fyp13"}
+    assert ds["p_met"].shape == (3, 2, 2)
+    assert (out / "figures" / f"sweep_{CO2}.png").exists() and (out / "sweep.csv").exists()
+
+
+def test_sweep_cli_needs_a_sweep_table(tmp_path, capsys):
+    assert run_cmd("sweep", [str(SHIPPED), "--draws", "100", "--out", str(tmp_path / "o")]) == 2
+    assert "no [sweep] table" in capsys.readouterr().err
