@@ -207,9 +207,10 @@ def evaluate_points(ctx: Context, levers, checks, *, draws: int, scheduler=None,
         distributed = _dask()
         threads = getattr(client, "_sim_threads", None)
         fit_f = client.scatter(ctx.fitted, broadcast=True)
-        futs = {}
+        futs, scattered = {}, []   # keep the scattered levers referenced until every task ran
         for g in groups:
             lev_f = client.scatter([levers[i] for i in g])
+            scattered.append(lev_f)
             for a, n in ranges:
                 futs[client.submit(tally_range, fit_f, lev_f, group_checks(g), first_draw=a,
                                    draws=n, threads=threads, pure=False, **kw)] = (g, n)
