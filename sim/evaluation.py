@@ -179,114 +179,175 @@ def indicator_for(ds, row) -> Indicator:
 @dataclass
 class Evaluation:
     table: pd.DataFrame                       # one row per (scenario, target)
-    met: dict = field(default_factory=dict)   # (scenario, target_id) -> bool (N,)
+    met: dict = field(default_factory=dict)   # (scenario, target_id) -> bool (N,) (unless streamed)
     joint: pd.DataFrame | None = None
 
 
 def evaluate(ds, catalogue: pd.DataFrame, target_values: dict[str, dict[str, float]] | None = None,
              history=None, quantiles=(0.025, 0.1, 0.5, 0.9, 0.975)) -> Evaluation:
-    """Evaluate every catalogue row on every scenario of ``ds``.
+    """Evaluate every catalogue row on every scenario of ``ds`` (all draws in memory).
 
     ``target_values[scenario][target_id]`` overrides or fills a plan value.
     ``history`` (optional, a :class:`sim.history.History`) supplies the observed value.
     """
-    target_values = target_values or {}
-    scenarios = [str(s) for s in ds["scenario"].values]
-    n = ds.sizes["draw"]
-    rows, met_all = [], {}
-    for _, row in catalogue.iterrows():
-        row = row.to_dict()
-        plan_value = _num(row.get("value"))
-        base = dict(target_id=row["id"], target_set=row["target_set"],
-                    indicator=row.get("indicator_en") or row.get("indicator_zh"),
-                    indicator_zh=row.get("indicator_zh"), series=row.get("series") or "",
-                    target_year=_int(row.get("target_year")), kind=row["kind"],
-                    comparator=row["comparator"], unit=row.get("unit"),
-                    base_year=_int(row.get("base_year")), binding=row.get("binding"))
-        observed, observed_year = _observed(history, row)
-        per_scenario = {}
-        for s_idx, scen in enumerate(scenarios):
-            override = target_values.get(scen, {}).get(row["id"])
-            value = _num(override) if override is not None else plan_value
-            out = dict(base, scenario=scen, value=value, value_high=_num(row.get("value_high")),
-                       value_source="scenario" if override is not None else "plan",
-                       observed=observed, observed_year=observed_year)
-            if value is None:
-                out.update(status="not evaluable", reason="no target value (left blank in the plan)")
-                rows.append(out)
-                continue
-            if row["id"] not in per_scenario:  # values (S, N) are computed once for all scenarios
-                per_scenario[row["id"]] = indicator_for(ds, row)
-            ind = per_scenario[row["id"]]
+    acc = EvaluationAccumulator(catalogue, [str(s) for s in ds["scenario"].values],
+                                target_values, quantiles, keep_met=True)
+    acc.add(ds)
+    return acc.result(history)
+
+
+class EvaluationAccumulator:
+    """Evaluation fed chunk by chunk of draws (``add``), so 10^7 draws need not fit in memory.
+
+    Exact over every draw: P(met) (hit counts), the paired ΔP and its standard error (sums of
+    ``d`` and ``d^2``, ``d = met_s - met_baseline``), and the joint distribution of the number
+    of targets met (a histogram of ``k`` per draw). Quantiles of the indicator use the first
+    ``keep_draws`` draws (all when None); the required rate uses the first chunk's medians.
+    """
+
+    def __init__(self, catalogue: pd.DataFrame, scenarios, target_values=None,
+                 quantiles=(0.025, 0.1, 0.5, 0.9, 0.975), keep_draws: int | None = None,
+                 keep_met: bool = False):
+        self.rows = [r.to_dict() for _, r in catalogue.iterrows()]
+        self.scenarios = list(scenarios)
+        self.target_values = target_values or {}
+        self.quantiles = tuple(quantiles)
+        self.keep_draws = keep_draws
+        self.keep_met = keep_met
+        self.n = 0
+        self.indicators: dict[str, Indicator] = {}     # first chunk's (values dropped)
+        self.hits: dict = {}
+        self.kept: dict = {}
+        self.met: dict = {}
+        self.dsum: dict = {}
+        self.dsq: dict = {}
+        self.k_hist: dict = {}
+
+    def value(self, row, scen) -> tuple[float | None, str]:
+        override = self.target_values.get(scen, {}).get(row["id"])
+        if override is not None:
+            return _num(override), "scenario"
+        return _num(row.get("value")), "plan"
+
+    def add(self, ds) -> None:
+        """Evaluate one chunk of draws (a Dataset in the :mod:`sim.ensemble` layout)."""
+        n = ds.sizes["draw"]
+        met_chunk = {}
+        for row in self.rows:
+            tid = row["id"]
+            ind = indicator_for(ds, row)
+            if tid not in self.indicators:
+                self.indicators[tid] = Indicator(None, ind.reason, ind.kind, ind.start, ind.done,
+                                                 ind.years_left, ind.required_unit,
+                                                 ind.observed_part)
             if ind.values is None:
-                out.update(status="not evaluable", reason=ind.reason)
-                rows.append(out)
                 continue
-            x = ind.values[s_idx]
-            ok = compare(x, row["comparator"], value, _num(row.get("value_high")), _num(row.get("tolerance")))
-            ok &= np.isfinite(x)
-            met_all[(scen, row["id"])] = ok
-            p = float(ok.mean())
-            lo, hi = wilson_interval(p, n)
-            qs = np.nanquantile(x, quantiles)
-            out.update(status="evaluated", reason="", probability=p,
-                       mc_se=math.sqrt(p * (1 - p) / n), ci_low=lo, ci_high=hi,
-                       likelihood=likelihood_word(p),
-                       required_annual=ind.required(value, s_idx), required_unit=ind.required_unit,
-                       achieved_before_as_of=ind.observed_part)
-            for q, v in zip(quantiles, qs):
-                out[_qname(q)] = float(v)
-            rows.append(out)
-    table = pd.DataFrame(rows)
-    table = _add_deltas(table, met_all, scenarios)
-    return Evaluation(table=table, met=met_all, joint=joint_table(table, met_all, scenarios, n))
+            for s_idx, scen in enumerate(self.scenarios):
+                value, _ = self.value(row, scen)
+                if value is None:
+                    continue
+                x = ind.values[s_idx]
+                ok = compare(x, row["comparator"], value, _num(row.get("value_high")),
+                             _num(row.get("tolerance"))) & np.isfinite(x)
+                key = (scen, tid)
+                met_chunk[key] = ok
+                self.hits[key] = self.hits.get(key, 0) + int(ok.sum())
+                kept = self.kept.setdefault(key, [])
+                room = (self.keep_draws - self.n) if self.keep_draws is not None else n
+                if room > 0:
+                    kept.append(np.array(x[:room]))
+                if self.keep_met:
+                    self.met[key] = np.concatenate([self.met[key], ok]) if key in self.met else ok
+        base = self.scenarios[0]
+        for (scen, tid), ok in met_chunk.items():
+            if scen == base or (base, tid) not in met_chunk:
+                continue
+            d = ok.astype(np.int64) - met_chunk[(base, tid)].astype(np.int64)
+            self.dsum[(scen, tid)] = self.dsum.get((scen, tid), 0) + int(d.sum())
+            self.dsq[(scen, tid)] = self.dsq.get((scen, tid), 0) + int((d * d).sum())
+        for scen in self.scenarios:
+            by_set: dict = {}
+            for row in self.rows:
+                if (scen, row["id"]) in met_chunk:
+                    by_set.setdefault(row["target_set"], []).append(row)
+            for tset, rows in by_set.items():
+                groups = (("binding", [r for r in rows if r.get("binding") == "binding"]),
+                          ("all", rows))
+                for label, grp in groups:
+                    if not grp:
+                        continue
+                    k = np.sum([met_chunk[(scen, r["id"])] for r in grp], axis=0)
+                    hist = np.bincount(k, minlength=len(grp) + 1)
+                    key = (scen, tset, label)
+                    self.k_hist[key] = self.k_hist.get(key, 0) + hist
+        self.n += n
+
+    def result(self, history=None) -> Evaluation:
+        """The evaluation table and joint table over every draw added so far."""
+        n, rows = self.n, []
+        for row in self.rows:
+            tid = row["id"]
+            observed, observed_year = _observed(history, row)
+            base = dict(target_id=tid, target_set=row["target_set"],
+                        indicator=row.get("indicator_en") or row.get("indicator_zh"),
+                        indicator_zh=row.get("indicator_zh"), series=row.get("series") or "",
+                        target_year=_int(row.get("target_year")), kind=row["kind"],
+                        comparator=row["comparator"], unit=row.get("unit"),
+                        base_year=_int(row.get("base_year")), binding=row.get("binding"),
+                        value_high=_num(row.get("value_high")),
+                        observed=observed, observed_year=observed_year)
+            ind = self.indicators.get(tid)
+            for s_idx, scen in enumerate(self.scenarios):
+                value, source = self.value(row, scen)
+                out = dict(base, scenario=scen, value=value, value_source=source)
+                key = (scen, tid)
+                if value is None:
+                    out.update(status="not evaluable", reason="no target value (left blank in the plan)")
+                elif key not in self.hits:
+                    out.update(status="not evaluable", reason=ind.reason if ind else "not evaluated")
+                else:
+                    p = self.hits[key] / n
+                    lo, hi = wilson_interval(p, n)
+                    x = np.concatenate(self.kept[key])
+                    out.update(status="evaluated", reason="", probability=p,
+                               mc_se=math.sqrt(p * (1 - p) / n), ci_low=lo, ci_high=hi,
+                               likelihood=likelihood_word(p),
+                               required_annual=ind.required(value, s_idx),
+                               required_unit=ind.required_unit,
+                               achieved_before_as_of=ind.observed_part)
+                    for q, v in zip(self.quantiles, np.nanquantile(x, self.quantiles)):
+                        out[_qname(q)] = float(v)
+                    if key in self.dsum:
+                        mean = self.dsum[key] / n
+                        var = (self.dsq[key] - n * mean * mean) / (n - 1) if n > 1 else math.nan
+                        out["delta_vs_baseline"] = mean
+                        out["delta_se"] = math.sqrt(max(var, 0.0) / n) if n > 1 else math.nan
+                rows.append(out)
+        table = pd.DataFrame(rows)
+        for col in ("delta_vs_baseline", "delta_se"):
+            if col not in table:
+                table[col] = math.nan
+        return Evaluation(table=table, met=self.met if self.keep_met else {},
+                          joint=self._joint())
+
+    def _joint(self) -> pd.DataFrame:
+        """P(all targets of a group met) and P(at least k of n met), per scenario and set."""
+        out = []
+        for (scen, tset, label), hist in self.k_hist.items():
+            m = len(hist) - 1
+            p = hist / self.n
+            rec = dict(scenario=scen, target_set=tset, group=label, n_targets=m,
+                       p_all=float(p[m]), expected_met=float(np.dot(np.arange(m + 1), p)))
+            rec["p_all_se"] = math.sqrt(rec["p_all"] * (1 - rec["p_all"]) / self.n)
+            tail = np.cumsum(p[::-1])[::-1]  # tail[j] = P(k >= j)
+            for j in range(1, m + 1):
+                rec[f"p_at_least_{j}"] = float(tail[j])
+            out.append(rec)
+        return pd.DataFrame(out)
 
 
 def _qname(q: float) -> str:
     return "median" if q == 0.5 else f"p{q * 100:g}".replace(".", "_")
-
-
-def _add_deltas(table: pd.DataFrame, met: dict, scenarios: list[str]) -> pd.DataFrame:
-    """ΔP against the baseline (first scenario) with the paired standard error."""
-    if table.empty:
-        return table
-    base = scenarios[0]
-    dp, se = [], []
-    for _, r in table.iterrows():
-        a, b = met.get((r["scenario"], r["target_id"])), met.get((base, r["target_id"]))
-        if a is None or b is None or r["scenario"] == base:
-            dp.append(math.nan)
-            se.append(math.nan)
-            continue
-        d = a.astype(float) - b.astype(float)
-        dp.append(float(d.mean()))
-        se.append(float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan)
-    table["delta_vs_baseline"] = dp
-    table["delta_se"] = se
-    return table
-
-
-def joint_table(table: pd.DataFrame, met: dict, scenarios: list[str], n: int) -> pd.DataFrame:
-    """P(all binding targets met) and P(at least k of n met), per scenario and target set."""
-    out = []
-    if table.empty:
-        return pd.DataFrame(out)
-    ev = table[(table["status"] == "evaluated")]
-    for scen in scenarios:
-        for tset, grp in ev[ev["scenario"] == scen].groupby("target_set"):
-            for label, sub in (("binding", grp[grp["binding"] == "binding"]), ("all", grp)):
-                ids = list(sub["target_id"])
-                if not ids:
-                    continue
-                k = np.sum([met[(scen, t)] for t in ids], axis=0)
-                rec = dict(scenario=scen, target_set=tset, group=label, n_targets=len(ids),
-                           p_all=float((k == len(ids)).mean()),
-                           expected_met=float(k.mean()))
-                rec["p_all_se"] = math.sqrt(rec["p_all"] * (1 - rec["p_all"]) / n)
-                for j in range(1, len(ids) + 1):
-                    rec[f"p_at_least_{j}"] = float((k >= j).mean())
-                out.append(rec)
-    return pd.DataFrame(out)
 
 
 def _observed(history, row) -> tuple[float | None, int | None]:

@@ -5,6 +5,7 @@ Kept apart from the CLI so tests, ``report`` and ``backtest`` call the same code
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import platform
@@ -40,33 +41,67 @@ def versions() -> dict:
             "pandas": pd.__version__}
 
 
+SUMMARY_CHUNK_DRAWS = 20_000    # draws per chunk in --summaries-only runs (~0.4 GB at 6 scenarios)
+SUMMARY_KEEP_DRAWS = 100_000    # draws of each target indicator kept for its quantiles
+# In --summaries-only runs the ensemble's series quantiles come from the first chunk.
+
+
+def prepare(sf, catalogue, *, data_dir=None, fitted=None):
+    """Fitted model (reused or calibrated) and the scenarios' lever arrays.
+
+    Returns ``(fitted, levers, ignored)``; ``ignored`` lists levers on drivers with no history.
+    """
+    from sim.calibrate import load_or_calibrate
+    from sim.engine import levers_from_spec
+
+    run = sf.run
+    if fitted is None:
+        base_years = sorted({int(b) for b in catalogue["base_year"].dropna() if int(b) < run.as_of}
+                            | {int(p) - 1 for p in catalogue["period_start"].dropna()
+                               if int(p) - 1 < run.as_of})
+        fitted = load_or_calibrate(run.as_of, run.vintage, data_dir=data_dir, base_years=base_years)
+    usable, ignored = usable_scenarios(sf, fitted)
+    levers = [levers_from_spec(sc, fitted, run.horizon) for sc in usable]
+    return fitted, levers, ignored
+
+
+def ensemble_attrs(sf, fitted, ignored) -> dict:
+    run = sf.run
+    return {
+        "title": f"sim ensemble: {Path(sf.path).name if sf.path else 'scenario'}",
+        "source": f"sim {__version__}",
+        "seed": int(run.seed), "draws": int(run.draws), "block_size": int(run.block_size),
+        "horizon": int(run.horizon), "vintage": run.vintage, "data_hash": fitted.data_hash,
+        "parameter_uncertainty": int(run.parameter_uncertainty),
+        "correlated_shocks": int(run.correlated_shocks),
+        "versions": versions(), "ignored_levers": list(ignored),
+    }
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="draw", unit_scale=True, desc="simulating", leave=False)
+
+
 def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitted=None):
     """Calibrate (or reuse) and simulate every scenario of a loaded scenario file.
 
-    Returns ``(fitted, simulation, dataset, timings)``.
+    Returns ``(fitted, simulation, dataset, timings)`` with every draw in memory.
     """
-    from sim.calibrate import load_or_calibrate
-    from sim.engine import levers_from_spec, series_paths, simulate
+    from sim.engine import series_paths, simulate
     from sim.ensemble import build_dataset
 
     timings = {}
     t0 = time.perf_counter()
     run = sf.run
-    if fitted is None:
-        base_years = sorted({int(b) for b in catalogue["base_year"].dropna()
-                             if int(b) < run.as_of} | {int(p) - 1 for p in catalogue["period_start"].dropna()
-                                                        if int(p) - 1 < run.as_of})
-        fitted = load_or_calibrate(run.as_of, run.vintage, data_dir=data_dir, base_years=base_years)
+    fitted, levers, ignored = prepare(sf, catalogue, data_dir=data_dir, fitted=fitted)
     timings["calibrate_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    usable, ignored = usable_scenarios(sf, fitted)
-    levers = [levers_from_spec(sc, fitted, run.horizon) for sc in usable]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=run.draws, unit="draw", unit_scale=True, desc="simulating", leave=False)
+    bar = _progress_bar(run.draws, progress)
     try:
         simulation = simulate(fitted, levers, horizon=run.horizon, draws=run.draws, seed=run.seed,
                               block_size=run.block_size,
@@ -79,21 +114,58 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
     timings["simulate_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    paths = series_paths(simulation, fitted)
-    attrs = {
-        "title": f"sim ensemble: {sf.path.name}",
-        "source": f"sim {__version__}",
-        "seed": int(run.seed), "draws": int(run.draws), "block_size": int(run.block_size),
-        "horizon": int(run.horizon), "vintage": run.vintage,
-        "data_hash": fitted.data_hash,
-        "parameter_uncertainty": int(run.parameter_uncertainty),
-        "correlated_shocks": int(run.correlated_shocks),
-        "versions": versions(),
-    }
-    dataset = build_dataset(simulation, fitted, paths, attrs)
-    dataset.attrs["ignored_levers"] = json.dumps(ignored, ensure_ascii=False)
+    dataset = build_dataset(simulation, fitted, series_paths(simulation, fitted),
+                            ensemble_attrs(sf, fitted, ignored))
     timings["ensemble_s"] = time.perf_counter() - t0
     return fitted, simulation, dataset, timings
+
+
+def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
+                chunk_draws=SUMMARY_CHUNK_DRAWS, keep_draws=SUMMARY_KEEP_DRAWS):
+    """Simulate in chunks of draws and evaluate as they come (``--summaries-only``).
+
+    Memory stays bounded by one chunk whatever the draw count. Returns ``(fitted, acc,
+    prefix, timings)``: the :class:`~sim.evaluation.EvaluationAccumulator` over every draw
+    and the Dataset of the first chunk (for the ensemble's series quantiles).
+    """
+    from sim.engine import series_paths, simulate_chunks
+    from sim.ensemble import build_dataset
+    from sim.evaluation import EvaluationAccumulator
+
+    run = sf.run
+    timings = {}
+    t0 = time.perf_counter()
+    fitted, levers, ignored = prepare(sf, catalogue, data_dir=data_dir, fitted=fitted)
+    timings["calibrate_s"] = time.perf_counter() - t0
+    target_values = {name: dict(sc.target_values) for name, sc in sf.scenarios.items()}
+    acc = EvaluationAccumulator(catalogue, list(sf.scenarios), target_values,
+                                tuple(sf.output.quantiles), keep_draws=keep_draws)
+    attrs = ensemble_attrs(sf, fitted, ignored)
+    prefix = None
+    t0 = time.perf_counter()
+    bar = _progress_bar(run.draws, progress)
+    try:
+        for chunk in simulate_chunks(fitted, levers, horizon=run.horizon, draws=run.draws,
+                                     seed=run.seed, chunk_draws=chunk_draws,
+                                     block_size=run.block_size,
+                                     parameter_uncertainty=run.parameter_uncertainty,
+                                     correlated_shocks=run.correlated_shocks):
+            ds = build_dataset(chunk, fitted, series_paths(chunk, fitted), attrs)
+            del chunk
+            acc.add(ds)
+            if prefix is None:
+                prefix = ds.copy(deep=True)
+            del ds
+            # xarray objects form reference cycles; a few huge arrays never trip the cyclic
+            # collector's object-count thresholds, so chunks would pile up (3.3 GB at 4e5 draws)
+            gc.collect()
+            if bar is not None:
+                bar.update(acc.n - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
+    timings["simulate_and_evaluate_s"] = time.perf_counter() - t0
+    return fitted, acc, prefix, timings
 
 
 def usable_scenarios(sf, fitted):
@@ -129,8 +201,11 @@ def usable_scenarios(sf, fitted):
 
 
 def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = None, force=False,
-             summaries_only=False, progress=False) -> RunOutput:
-    """``sim run``: everything, written atomically into ``out`` (default results/<stem>)."""
+             summaries_only=False, progress=False, figures=True) -> RunOutput:
+    """``sim run``: everything, written atomically into ``out`` (default results/<stem>).
+
+    ``figures=False`` skips the charts (as ``[output] figures = false`` does).
+    """
     from sim.ensemble import write_netcdf
     from sim.evaluation import evaluate
     from sim.history import load_history
@@ -140,30 +215,44 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
 
     t_start = time.perf_counter()
     sf = load_scenario_file(path, overrides=overrides or None)
+    summaries_only = bool(summaries_only or sf.output.summaries_only)
     out = Path(out) if out else DEFAULT_RESULTS_DIR / Path(path).stem
     check_writable(out, force)  # fail before minutes of simulation, not after
     history = load_history(data_dir)
     catalogue = targets_for_sets(list(sf.run.target_sets))
-    fitted, simulation, ds, timings = simulate_file(sf, history, catalogue, data_dir=data_dir,
-                                                    progress=progress)
-    ds.attrs["scenario_resolved"] = resolved_toml(sf)
-
-    t0 = time.perf_counter()
     target_values = {name: dict(sc.target_values) for name, sc in sf.scenarios.items()}
-    ev = evaluate(ds, catalogue, target_values, history=history,
-                  quantiles=tuple(sf.output.quantiles))
-    timings["evaluate_s"] = time.perf_counter() - t0
+
+    if summaries_only:
+        fitted, acc, prefix, timings = stream_file(sf, catalogue, data_dir=data_dir,
+                                                   progress=progress)
+        t0 = time.perf_counter()
+        ev = acc.result(history)
+        full_ds = prefix  # the figures' fans use the first chunk of draws
+        ds = _summaries(prefix, tuple(sf.output.quantiles))
+        timings["evaluate_s"] = time.perf_counter() - t0
+    else:
+        fitted, _, ds, timings = simulate_file(sf, history, catalogue, data_dir=data_dir,
+                                               progress=progress)
+        full_ds = ds
+        t0 = time.perf_counter()
+        ev = evaluate(ds, catalogue, target_values, history=history,
+                      quantiles=tuple(sf.output.quantiles))
+        timings["evaluate_s"] = time.perf_counter() - t0
+    ds.attrs["scenario_resolved"] = full_ds.attrs["scenario_resolved"] = resolved_toml(sf)
+    ignored = json.loads(ds.attrs.get("ignored_levers") or "[]")  # build_dataset stores JSON
 
     with atomic_folder(out, force) as tmp:
         ev.table.to_csv(tmp / "targets.csv", index=False)
         ev.joint.to_csv(tmp / "joint.csv", index=False)
         (tmp / "scenario.resolved.toml").write_text(resolved_toml(sf), encoding="utf-8")
         fitted.save(tmp / "fitted_model.json")
-        if summaries_only:
-            ds_out = _summaries(ds, tuple(sf.output.quantiles))
-        else:
-            ds_out = ds
-        write_netcdf(ds_out, tmp / "ensemble.nc")
+        write_netcdf(ds, tmp / "ensemble.nc")
+        from sim.report import write_outputs
+
+        outputs = write_outputs(tmp, full_ds, ev.table, ev.joint, history=history,
+                                catalogue=catalogue, figures=sf.output.figures and figures,
+                                table_formats=tuple(sf.output.table_formats))
+        timings.update(outputs["timings"])
         timings["total_s"] = time.perf_counter() - t_start
         manifest = {
             "sim_version": __version__,
@@ -173,9 +262,12 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
             "as_of": sf.run.as_of, "horizon": sf.run.horizon, "draws": sf.run.draws,
             "seed": sf.run.seed, "vintage": sf.run.vintage, "block_size": sf.run.block_size,
             "scenarios": list(sf.scenarios), "target_sets": list(sf.run.target_sets),
-            "summaries_only": bool(summaries_only),
+            "summaries_only": summaries_only,
+            "target_quantiles_from_draws": min(SUMMARY_KEEP_DRAWS, sf.run.draws)
+            if summaries_only else sf.run.draws,
+            "series_quantiles_from_draws": int(ds.attrs.get("quantiles_from_draws", sf.run.draws)),
             "fallbacks": list(fitted.fallbacks),
-            "ignored_levers": json.loads(ds.attrs.get("ignored_levers", "[]")),
+            "ignored_levers": ignored,
             "versions": versions(), "timings": {k: round(v, 3) for k, v in timings.items()},
             "files": sorted(p.name for p in tmp.iterdir()) + ["manifest.json"],
         }
@@ -185,8 +277,11 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
 
 
 def _summaries(ds, quantiles):
-    """Replace the draw dimension by quantiles (for very large runs)."""
+    """Replace the draw dimension by quantiles (``--summaries-only``)."""
     q = ds.quantile(list(quantiles), dim="draw", skipna=True)
+    for name in q.data_vars:
+        q[name].attrs.update(ds[name].attrs)
     q.attrs.update(ds.attrs)
     q.attrs["summaries_only"] = 1
+    q.attrs["quantiles_from_draws"] = int(ds.sizes["draw"])
     return q

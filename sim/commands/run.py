@@ -23,6 +23,8 @@ def add_arguments(p) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing results folder")
     p.add_argument("--summaries-only", action="store_true", dest="summaries_only",
                    help="keep quantiles instead of every draw in ensemble.nc")
+    p.add_argument("--no-figures", action="store_false", dest="figures",
+                   help="skip the charts (tables and report are still written)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
 
@@ -32,11 +34,11 @@ def run(args) -> int:
     overrides = {k: getattr(args, k) for k in ("draws", "seed", "as_of") if getattr(args, k) is not None}
     out = run_file(Path(args.file), overrides=overrides, data_dir=args.data,
                    out=Path(args.out) if args.out else None, force=args.force,
-                   summaries_only=args.summaries_only,
+                   summaries_only=args.summaries_only, figures=args.figures,
                    progress=(not args.quiet) and sys.stderr.isatty())
     import json
 
-    for msg in json.loads(out.dataset.attrs.get("ignored_levers", "[]")):
+    for msg in json.loads(out.dataset.attrs.get("ignored_levers") or "[]"):
         print(f"sim run: warning: {msg}", file=sys.stderr)
     if not args.quiet:
         from sim.tables import print_summary
