@@ -238,6 +238,12 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
         ev = evaluate(ds, catalogue, target_values, history=history,
                       quantiles=tuple(sf.output.quantiles))
         timings["evaluate_s"] = time.perf_counter() - t0
+    plan_start = load_scenario_file(path).run.as_of
+    if sf.run.as_of > plan_start:
+        t0 = time.perf_counter()
+        ev.table = add_midterm_columns(path, sf, ev.table, full_ds, history, catalogue,
+                                       plan_start, data_dir=data_dir)
+        timings["midterm_s"] = time.perf_counter() - t0
     ds.attrs["scenario_resolved"] = full_ds.attrs["scenario_resolved"] = resolved_toml(sf)
     ignored = json.loads(ds.attrs.get("ignored_levers") or "[]")  # build_dataset stores JSON
 
@@ -274,6 +280,47 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
                                            encoding="utf-8")
     return RunOutput(folder=out, table=ev.table, joint=ev.joint, dataset=ds)
+
+
+def add_midterm_columns(path, sf, table, ds_mid, history, catalogue, plan_start, *, data_dir=None):
+    """Mid-term evaluation: the same file simulated from the plan's start (its own as_of).
+
+    Adds ``p_at_plan_start``, ``delta_p_since_start`` and ``delta_p_since_start_se`` (two
+    calibrations: treated as independent, ``sqrt(se_mid^2 + se_start^2)``), and
+    ``achieved_annual`` — the constant annual rate observed from the plan's start (or the
+    target's base year) to as_of — next to ``required_annual``, the rate still needed.
+    """
+    from sim.backtest import _achieved
+    from sim.evaluation import evaluate, indicator_for
+    from sim.scenario import load_scenario_file
+
+    overrides = {"draws": sf.run.draws, "seed": sf.run.seed}
+    start_sf = load_scenario_file(path, overrides=overrides)
+    _, _, ds_start, _ = simulate_file(start_sf, history, catalogue, data_dir=data_dir)
+    tv = {name: dict(sc.target_values) for name, sc in start_sf.scenarios.items()}
+    start = evaluate(ds_start, catalogue, tv, history=history).table
+    start = start.set_index(["scenario", "target_id"])
+    table = table.copy()
+    p0, dp, dse, achieved = [], [], [], {}
+    for _, r in table.iterrows():
+        key = (r["scenario"], r["target_id"])
+        ps = start["probability"].get(key) if "probability" in start else None
+        if r.get("status") == "evaluated" and ps is not None and ps == ps:
+            p0.append(ps)
+            dp.append(r["probability"] - ps)
+            dse.append(float(np.hypot(r["mc_se"], start["mc_se"][key])))
+        else:
+            p0.append(np.nan), dp.append(np.nan), dse.append(np.nan)
+    rows = {row["id"]: row for row in (c.to_dict() for _, c in catalogue.iterrows())}
+    for tid in table["target_id"].unique():
+        achieved[tid] = _achieved(ds_start, ds_mid, rows[tid], plan_start, sf.run.as_of,
+                                  indicator_for)[0]
+    table["p_at_plan_start"] = p0
+    table["delta_p_since_start"] = dp
+    table["delta_p_since_start_se"] = dse
+    table["achieved_annual"] = table["target_id"].map(achieved)
+    table["plan_start_as_of"] = plan_start
+    return table
 
 
 def _summaries(ds, quantiles):

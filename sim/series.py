@@ -61,6 +61,13 @@ SERIES: dict[str, Series] = {s.name: s for s in (
     _s("so2_emissions", "吨", "log", "driver", "Sulphur dioxide emitted", "二氧化硫排放量"),
     _s("nox_emissions", "吨", "log", "driver", "Nitrogen oxides emitted", "氮氧化物排放量"),
     # --- housing ---
+    # Observations on another definition than the target's indicator: kept, never spliced into it
+    # (reference CONFLICTS.md: seed 002's 2014 figures predate the new survey definition / count).
+    _s("disposable_income_other_definition", "元", "log", "context",
+       "Per-capita disposable income, 2014 figure of seed 002 (definition not stated; not spliced)",
+       "居民人均可支配收入（口径未说明）"),
+    _s("library_books_per_capita_other_count", "册", "log", "context",
+       "Public-library holdings per capita, seed 002's count (not spliced)", "人均图书馆图书藏量（另一统计口径）"),
     _s("affordable_housing_planned", "套", "log", "context", "Affordable housing: programme units (plan)", "保障性住房计划套数"),
     _s("affordable_housing_supplied", "套", "log", "derived", "Affordable housing units supplied", "保障性住房供应套数"),
     # --- affordable housing counted in 套(间) (flats or rooms; since 2021 incl. affordable rental rooms).
