@@ -33,7 +33,9 @@ COMMANDS = (
     "report",
     "compare",
     "backtest",
+    "sweep",
     "solve",
+    "sensitivity",
 )
 
 

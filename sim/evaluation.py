@@ -57,7 +57,8 @@ def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # the interval contains p exactly (rounding put the upper end at 0.99999999 for p = 1)
+    return (min(max(0.0, centre - half), p), max(min(1.0, centre + half), p))
 
 
 def compare(x: np.ndarray, comparator: str, value: float, value_high: float | None,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
+from sim.errors import SimError
 from sim.paths import DEFAULT_RESULTS_DIR
 
 
@@ -86,10 +87,13 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="draw", unit_scale=True, desc="simulating", leave=False)
 
 
-def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitted=None):
+def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitted=None,
+                  scheduler=None):
     """Calibrate (or reuse) and simulate every scenario of a loaded scenario file.
 
-    Returns ``(fitted, simulation, dataset, timings)`` with every draw in memory.
+    Returns ``(fitted, simulation, dataset, timings)`` with every draw in memory. With
+    ``scheduler`` (``local[:N]`` or ``tcp://HOST:PORT``) the blocks of draws run as
+    dask.distributed tasks; the result is bit-identical.
     """
     from sim.engine import series_paths, simulate
     from sim.ensemble import build_dataset
@@ -102,12 +106,15 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
 
     t0 = time.perf_counter()
     bar = _progress_bar(run.draws, progress)
+    if scheduler:
+        from sim.distributed import simulate_distributed as simulate  # same signature + scheduler
     try:
         simulation = simulate(fitted, levers, horizon=run.horizon, draws=run.draws, seed=run.seed,
                               block_size=run.block_size,
                               parameter_uncertainty=run.parameter_uncertainty,
                               correlated_shocks=run.correlated_shocks,
-                              progress=(bar.update if bar is not None else None))
+                              progress=(bar.update if bar is not None else None),
+                              **({"scheduler": scheduler} if scheduler else {}))
     finally:
         if bar is not None:
             bar.close()
@@ -201,10 +208,13 @@ def usable_scenarios(sf, fitted):
 
 
 def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = None, force=False,
-             summaries_only=False, progress=False, figures=True) -> RunOutput:
+             summaries_only=False, progress=False, figures=True, scheduler=None,
+             tolerance=None, max_draws=10_000_000) -> RunOutput:
     """``sim run``: everything, written atomically into ``out`` (default results/<stem>).
 
-    ``figures=False`` skips the charts (as ``[output] figures = false`` does).
+    ``figures=False`` skips the charts (as ``[output] figures = false`` does). ``tolerance``
+    adds blocks of draws until every P(met) has SE < tolerance (at most ``max_draws``), then
+    runs with exactly that many draws (prefix-stable: the same draws the search measured).
     """
     from sim.ensemble import write_netcdf
     from sim.evaluation import evaluate
@@ -221,6 +231,21 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
     history = load_history(data_dir)
     catalogue = targets_for_sets(list(sf.run.target_sets))
     target_values = {name: dict(sc.target_values) for name, sc in sf.scenarios.items()}
+    adaptive = None
+    if tolerance:
+        from sim.distributed import make_checks, run_adaptive
+
+        if not 0 < tolerance < 0.5:
+            raise SimError(f"--tolerance {tolerance}: expected a standard error in (0, 0.5), e.g. 0.005")
+        fitted0, levers, _ = prepare(sf, catalogue, data_dir=data_dir)
+        checks = make_checks(catalogue, [dict(sc.target_values) for sc in sf.scenarios.values()])
+        adaptive = run_adaptive(fitted0, levers, checks, horizon=sf.run.horizon, seed=sf.run.seed,
+                                tolerance=tolerance, block_size=sf.run.block_size,
+                                max_draws=max_draws,
+                                parameter_uncertainty=sf.run.parameter_uncertainty,
+                                correlated_shocks=sf.run.correlated_shocks, scheduler=scheduler)
+        sf = sf.model_copy(update={"run": sf.run.model_copy(update={"draws": int(adaptive.draws)})})
+        summaries_only = summaries_only or adaptive.draws > 200_000
 
     if summaries_only:
         fitted, acc, prefix, timings = stream_file(sf, catalogue, data_dir=data_dir,
@@ -232,7 +257,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
         timings["evaluate_s"] = time.perf_counter() - t0
     else:
         fitted, _, ds, timings = simulate_file(sf, history, catalogue, data_dir=data_dir,
-                                               progress=progress)
+                                               progress=progress, scheduler=scheduler)
         full_ds = ds
         t0 = time.perf_counter()
         ev = evaluate(ds, catalogue, target_values, history=history,
@@ -269,6 +294,10 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
             "seed": sf.run.seed, "vintage": sf.run.vintage, "block_size": sf.run.block_size,
             "scenarios": list(sf.scenarios), "target_sets": list(sf.run.target_sets),
             "summaries_only": summaries_only,
+            "scheduler": scheduler or "single process",
+            "adaptive": None if adaptive is None else {
+                "tolerance": tolerance, "draws": int(adaptive.draws),
+                "converged": bool(adaptive.converged), "max_draws": int(max_draws)},
             "target_quantiles_from_draws": min(SUMMARY_KEEP_DRAWS, sf.run.draws)
             if summaries_only else sf.run.draws,
             "series_quantiles_from_draws": int(ds.attrs.get("quantiles_from_draws", sf.run.draws)),
@@ -325,7 +354,11 @@ def add_midterm_columns(path, sf, table, ds_mid, history, catalogue, plan_start,
 
 def _summaries(ds, quantiles):
     """Replace the draw dimension by quantiles (``--summaries-only``)."""
-    q = ds.quantile(list(quantiles), dim="draw", skipna=True)
+    import warnings
+
+    with warnings.catch_warnings():  # all-NaN slices by design (e.g. housing at as_of)
+        warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
+        q = ds.quantile(list(quantiles), dim="draw", skipna=True)
     for name in q.data_vars:
         q[name].attrs.update(ds[name].attrs)
     q.attrs.update(ds.attrs)

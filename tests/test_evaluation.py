@@ -39,6 +39,12 @@ def test_wilson_equals_statsmodels(p, n):
     assert ours == pytest.approx((lo, hi), abs=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 7, 2000, 20000, 10**7])
+def test_wilson_interval_contains_the_estimate_at_the_edges(n):
+    assert wilson_interval(1.0, n)[1] == 1.0
+    assert wilson_interval(0.0, n)[0] == 0.0
+
+
 def test_likelihood_words_follow_ipcc_bands():
     assert likelihood_word(0.995) == "virtually certain"
     assert likelihood_word(0.95) == "very likely"

@@ -26,6 +26,14 @@ def add_arguments(p) -> None:
     p.add_argument("--no-figures", action="store_false", dest="figures",
                    help="skip the charts (tables and report are still written)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    from sim.commands.sweep import add_scheduler_argument
+
+    add_scheduler_argument(p)
+    p.add_argument("--tolerance", type=float,
+                   help="add blocks of draws until every P(met) has a standard error below this "
+                        "(e.g. 0.005); draws are prefix-stable, so the result equals a fixed run")
+    p.add_argument("--max-draws", type=int, dest="max_draws", default=10_000_000,
+                   help="cap for --tolerance (default 10,000,000)")
 
 
 def run(args) -> int:
@@ -35,6 +43,7 @@ def run(args) -> int:
     out = run_file(Path(args.file), overrides=overrides, data_dir=args.data,
                    out=Path(args.out) if args.out else None, force=args.force,
                    summaries_only=args.summaries_only, figures=args.figures,
+                   scheduler=args.scheduler, tolerance=args.tolerance, max_draws=args.max_draws,
                    progress=(not args.quiet) and sys.stderr.isatty())
     import json
 

@@ -1,0 +1,143 @@
+"""`python -m sim run` end to end on the shipped scenarios and bundled data (few draws)."""
+
+import json
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from sim.cli import main
+from sim.ensemble import read_netcdf
+from sim.paths import SCENARIOS_DIR
+from sim.pipeline import run_file
+
+S2020 = SCENARIOS_DIR / "baseline_2020.toml"
+S2015 = SCENARIOS_DIR / "baseline_2015.toml"
+FAST = ["--draws", "2000", "--no-figures", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run2020(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "baseline_2020"
+    assert main(["run", str(S2020), "--out", str(out), *FAST]) == 0
+    return out
+
+
+def test_run_writes_the_results_folder(run2020):
+    names = {p.name for p in run2020.iterdir()}
+    assert {"ensemble.nc", "targets.csv", "joint.csv", "scenario.resolved.toml", "manifest.json",
+            "fitted_model.json", "report.html", "targets.xlsx", "targets.md"} <= names
+    t = pd.read_csv(run2020 / "targets.csv")
+    required = ["scenario", "target_id", "target_set", "target_year", "kind", "comparator", "value",
+                "unit", "probability", "mc_se", "ci_low", "ci_high", "median", "p10", "p90",
+                "observed", "status"]
+    assert set(required) <= set(t.columns)
+    scen = tomllib.loads((run2020 / "scenario.resolved.toml").read_text())["scenarios"]
+    assert set(t["scenario"]) == set(scen)
+    ev = t[t["status"] == "evaluated"]
+    assert ev["probability"].between(0, 1).all()
+    assert (ev["ci_low"] <= ev["probability"]).all() and (ev["probability"] <= ev["ci_high"]).all()
+    # every not-evaluable row says why
+    assert t.loc[t["status"] != "evaluated", "reason"].fillna("").str.len().gt(0).all()
+    m = json.loads((run2020 / "manifest.json").read_text())
+    assert m["draws"] == 2000 and m["as_of"] == 2015 and m["data_hash"]
+
+
+def test_key_2020_targets_are_evaluated_and_sensible(run2020):
+    t = pd.read_csv(run2020 / "targets.csv").set_index(["scenario", "target_id"])
+    gdp = t.loc[("baseline", "gdp_2020_fyp13")]
+    assert gdp["status"] == "evaluated" and gdp["value"] == 26000
+    # the 2015 GDP (17,503 亿元) needs only ~8%/yr nominal to reach 26,000: likely met
+    assert gdp["probability"] > 0.5
+    blank = t.loc[("baseline", "energy_intensity_cum_2020_fyp13")]
+    assert blank["status"] == "not evaluable"
+    assert blank["reason"] == "no target value (left blank in the plan)"
+    # the housing programme scenario raises the odds of the 35万套 supply target
+    h = "affordable_housing_supply_2016_2020_fyp13"
+    assert t.loc[("housing_push", h), "probability"] > t.loc[("baseline", h), "probability"]
+    assert t.loc[("housing_push", h), "delta_vs_baseline"] > 0
+
+
+def test_same_seed_gives_identical_targets_csv(run2020, tmp_path):
+    out = tmp_path / "again"
+    assert main(["run", str(S2020), "--out", str(out), *FAST]) == 0
+    assert (out / "targets.csv").read_bytes() == (run2020 / "targets.csv").read_bytes()
+
+
+def test_ensemble_round_trips_through_xarray(tmp_path):
+    out = run_file(S2020, overrides={"draws": 500}, out=tmp_path / "r", figures=False)
+    disk = read_netcdf(tmp_path / "r" / "ensemble.nc")
+    for name, var in out.dataset.data_vars.items():
+        assert np.array_equal(disk[name].values, var.values, equal_nan=True), name
+        assert disk[name].attrs.get("units") == var.attrs.get("units")
+    assert disk["year"].dtype.kind == "i" and disk["draw"].attrs["standard_name"] == "realization"
+    assert disk.attrs["seed"] == out.dataset.attrs["seed"]
+    assert "[scenarios.baseline]" in disk.attrs["scenario_resolved"]
+
+
+def test_existing_folder_needs_force(run2020, capsys):
+    before = (run2020 / "targets.csv").read_bytes()
+    assert main(["run", str(S2020), "--out", str(run2020), *FAST]) == 2
+    assert "results folder exists; pass --force" in capsys.readouterr().err
+    assert (run2020 / "targets.csv").read_bytes() == before
+
+
+def test_interrupted_run_leaves_the_previous_results(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "targets.csv").write_text("previous results")
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.report.write_outputs", interrupted)
+    assert main(["run", str(S2020), "--out", str(out), "--force", *FAST]) == 130
+    assert (out / "targets.csv").read_text() == "previous results"
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_summaries_only_gives_the_same_probabilities(run2020, tmp_path):
+    out = tmp_path / "s"
+    assert main(["run", str(S2020), "--out", str(out), "--summaries-only", *FAST]) == 0
+    a, b = pd.read_csv(run2020 / "targets.csv"), pd.read_csv(out / "targets.csv")
+    for col in ("probability", "mc_se", "median", "delta_vs_baseline", "delta_se"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-12, equal_nan=True)
+    ds = xr.open_dataset(out / "ensemble.nc")
+    assert "quantile" in ds.dims and "draw" not in ds.dims
+
+
+def test_midterm_run_adds_progress_since_plan_start(run2020, tmp_path):
+    out = tmp_path / "m"
+    assert main(["run", str(S2020), "--as-of", "2018", "--out", str(out), *FAST]) == 0
+    mid = pd.read_csv(out / "targets.csv").set_index(["scenario", "target_id"])
+    start = pd.read_csv(run2020 / "targets.csv").set_index(["scenario", "target_id"])
+    key = ("baseline", "gdp_2020_fyp13")
+    assert mid.loc[key, "p_at_plan_start"] == start.loc[key, "probability"]
+    assert mid.loc[key, "delta_p_since_start"] == pytest.approx(
+        mid.loc[key, "probability"] - start.loc[key, "probability"])
+    assert np.isfinite(mid.loc[key, "achieved_annual"]) and np.isfinite(mid.loc[key, "required_annual"])
+
+
+def test_lever_on_a_driver_without_history_is_ignored_with_a_warning(tmp_path, capsys):
+    out = tmp_path / "r15"
+    assert main(["run", str(S2015), "--out", str(out), *FAST]) == 0
+    err = capsys.readouterr().err
+    msg = ("scenario 'water_and_housing_push': lever on water_intensity ignored: no history of "
+           "water_intensity up to as_of 2010 to calibrate it")
+    assert msg in err
+    assert msg in json.loads((out / "manifest.json").read_text())["ignored_levers"]
+    t = pd.read_csv(out / "targets.csv").set_index(["scenario", "target_id"])
+    assert t.loc[("baseline", "gdp_2015_fyp12"), "status"] == "evaluated"
+
+
+def test_bad_scenario_file_exits_2_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[run]\nas_of = 2015\nhorizon = 2020\ndraws = "many"\nseed = 1\n'
+                   'target_sets = ["fyp13_2020"]\n[scenarios.baseline]\ndescription = "x"\n')
+    assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "run.draws: wrong type (expected integer, got string 'many')" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
