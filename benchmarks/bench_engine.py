@@ -17,8 +17,11 @@ Prints ``speedup_vs_numpy = b / a``, ``ratio_to_rng_floor = a / c`` and the peak
 (a) on one thread (``kernel_1thread_s``, ``speedup_vs_numpy_1thread``), since (b) uses one core.
 Timings are best-of-N with (a) and (c) interleaved; on a shared machine they still move with the
 load (``loadavg_1min_at_end``).
-``cold_run_s`` / ``warm_run_s`` (a full ``sim run``) are measured by the run command's owner and
-reported as null here.
+``cold_run_s`` / ``warm_run_s``: a full ``sim run scenarios/baseline_2020.toml`` (``--run-draws``
+draws, no figures) in a child process with an empty ``NUMBA_CACHE_DIR`` (first-call compile),
+then again with the same cache (warm). ``--summaries-draws N`` also times ``sim run
+--summaries-only --draws N`` and reports the child's peak RSS (``summaries_peak_rss_mb``; the
+goal is < 4 GiB at 10^7 draws).
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ def main(argv=None) -> int:
     ap.add_argument("--numpy-draws", type=int, default=None,
                     help="draws for (b), scaled linearly to --draws (default: all)")
     ap.add_argument("--json", action="store_true", help="print one JSON line")
+    ap.add_argument("--run-draws", type=int, default=20_000,
+                    help="draws of the cold/warm full `sim run` (default 20,000)")
+    ap.add_argument("--summaries-draws", type=int, default=None,
+                    help="also time `sim run --summaries-only` at this many draws (e.g. 10000000)")
+    ap.add_argument("--skip-runs", action="store_true", help="no full `sim run` timings")
     args = ap.parse_args(argv)
 
     fitted = synthetic_fitted(as_of=2015)
@@ -121,16 +129,55 @@ def main(argv=None) -> int:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "warmup_s": round(warmup_s, 3),
         "loadavg_1min_at_end": os.getloadavg()[0],
-        "cold_run_s": None,
-        "warm_run_s": None,
-        "note": "cold_run_s/warm_run_s: full `sim run`, measured by the run command (null here)",
     }
+    if not args.skip_runs:
+        res.update(full_runs(args.run_draws, args.summaries_draws))
     if args.json:
         print(json.dumps(res))
     else:
         for k, v in res.items():
             print(f"{k:>20}: {v}")
     return 0
+
+
+def _child_run(argv, env) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MB) of ``python -m sim run ...`` in a child process."""
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", *argv], env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"sim run failed ({proc.returncode}):\n{proc.stderr}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # max over children so far
+    return wall, usage.ru_maxrss / 1024
+
+
+def full_runs(run_draws: int, summaries_draws: int | None) -> dict:
+    """Cold (empty numba cache) and warm full runs; optionally a --summaries-only run."""
+    import tempfile
+    from pathlib import Path
+
+    from sim.paths import SCENARIOS_DIR
+
+    scenario = str(SCENARIOS_DIR / "baseline_2020.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba_cache"))
+        common = [scenario, "--draws", str(run_draws), "--no-figures", "--quiet", "--force",
+                  "--out", str(Path(tmp) / "out")]
+        cold, _ = _child_run(common, env)
+        warm, _ = _child_run(common, env)
+        out = {"run_draws": run_draws, "cold_run_s": round(cold, 2), "warm_run_s": round(warm, 2)}
+        if summaries_draws:
+            wall, _ = _child_run([scenario, "--draws", str(summaries_draws), "--summaries-only",
+                                  "--no-figures", "--quiet", "--force",
+                                  "--out", str(Path(tmp) / "big")], env)
+            out.update(summaries_draws=summaries_draws, summaries_run_s=round(wall, 1),
+                       summaries_peak_rss_mb=round(
+                           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1))
+    return out
 
 
 if __name__ == "__main__":
