@@ -217,8 +217,9 @@ class EvaluationAccumulator:
         self.keep_met = keep_met
         self.n = 0
         self.indicators: dict[str, Indicator] = {}     # first chunk's (values dropped)
+        self.indicators_from = None                    # first draw of that chunk
         self.hits: dict = {}
-        self.kept: dict = {}
+        self.kept: dict = {}                           # key -> {first_draw: values}
         self.met: dict = {}
         self.dsum: dict = {}
         self.dsq: dict = {}
@@ -230,14 +231,19 @@ class EvaluationAccumulator:
             return _num(override), "scenario"
         return _num(row.get("value")), "plan"
 
-    def add(self, ds) -> None:
-        """Evaluate one chunk of draws (a Dataset in the :mod:`sim.ensemble` layout)."""
+    def add(self, ds, first_draw: int | None = None) -> None:
+        """Evaluate one chunk of draws (a Dataset in the :mod:`sim.ensemble` layout) whose
+        first draw has global index ``first_draw`` (default: right after the draws so far)."""
         n = ds.sizes["draw"]
+        first = self.n if first_draw is None else int(first_draw)
+        take_indicators = self.indicators_from is None or first < self.indicators_from
+        if take_indicators:
+            self.indicators_from = first
         met_chunk = {}
         for row in self.rows:
             tid = row["id"]
             ind = indicator_for(ds, row)
-            if tid not in self.indicators:
+            if take_indicators:
                 self.indicators[tid] = Indicator(None, ind.reason, ind.kind, ind.start, ind.done,
                                                  ind.years_left, ind.required_unit,
                                                  ind.observed_part)
@@ -253,10 +259,9 @@ class EvaluationAccumulator:
                 key = (scen, tid)
                 met_chunk[key] = ok
                 self.hits[key] = self.hits.get(key, 0) + int(ok.sum())
-                kept = self.kept.setdefault(key, [])
-                room = (self.keep_draws - self.n) if self.keep_draws is not None else n
+                room = (self.keep_draws - first) if self.keep_draws is not None else n
                 if room > 0:
-                    kept.append(np.array(x[:room]))
+                    self.kept.setdefault(key, {})[first] = np.array(x[:room])
                 if self.keep_met:
                     self.met[key] = np.concatenate([self.met[key], ok]) if key in self.met else ok
         base = self.scenarios[0]
@@ -282,6 +287,22 @@ class EvaluationAccumulator:
                     key = (scen, tset, label)
                     self.k_hist[key] = self.k_hist.get(key, 0) + hist
         self.n += n
+
+    def merge(self, other: "EvaluationAccumulator") -> "EvaluationAccumulator":
+        """Add the counts of ``other`` (a disjoint range of draws of the same run) to this one."""
+        for name in ("hits", "dsum", "dsq", "k_hist"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for key, v in theirs.items():
+                mine[key] = mine[key] + v if key in mine else v
+        for key, pieces in other.kept.items():
+            self.kept.setdefault(key, {}).update(pieces)
+        if other.indicators_from is not None and (
+                self.indicators_from is None or other.indicators_from < self.indicators_from):
+            self.indicators, self.indicators_from = other.indicators, other.indicators_from
+        if self.keep_met:
+            self.met.update(other.met)  # only meaningful for a single range
+        self.n += other.n
+        return self
 
     def result(self, history=None) -> Evaluation:
         """The evaluation table and joint table over every draw added so far."""
@@ -309,7 +330,7 @@ class EvaluationAccumulator:
                 else:
                     p = self.hits[key] / n
                     lo, hi = wilson_interval(p, n)
-                    x = np.concatenate(self.kept[key])
+                    x = np.concatenate([v for _, v in sorted(self.kept[key].items())])
                     out.update(status="evaluated", reason="", probability=p,
                                mc_se=math.sqrt(p * (1 - p) / n), ci_low=lo, ci_high=hi,
                                likelihood=likelihood_word(p),

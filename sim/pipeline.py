@@ -127,17 +127,51 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
     return fitted, simulation, dataset, timings
 
 
-def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
-                chunk_draws=SUMMARY_CHUNK_DRAWS, keep_draws=SUMMARY_KEEP_DRAWS):
-    """Simulate in chunks of draws and evaluate as they come (``--summaries-only``).
+def evaluate_range(fitted, levers, catalogue, scenarios, target_values, quantiles, keep_draws,
+                   attrs, run, first_draw: int, draws: int, want_dataset: bool = False,
+                   threads: int | None = None):
+    """Simulate draws ``first_draw .. first_draw+draws-1`` and evaluate them.
 
-    Memory stays bounded by one chunk whatever the draw count. Returns ``(fitted, acc,
-    prefix, timings)``: the :class:`~sim.evaluation.EvaluationAccumulator` over every draw
-    and the Dataset of the first chunk (for the ensemble's series quantiles).
+    Returns ``(accumulator, dataset or None)``: an
+    :class:`~sim.evaluation.EvaluationAccumulator` of just these draws (mergeable with the
+    others) and, when ``want_dataset``, their ensemble Dataset. Runs in this process or in a
+    dask worker (``threads`` limits numba there).
     """
-    from sim.engine import series_paths, simulate_chunks
+    from sim.engine import series_paths, simulate
     from sim.ensemble import build_dataset
     from sim.evaluation import EvaluationAccumulator
+
+    if threads:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    chunk = simulate(fitted, levers, horizon=run.horizon, draws=draws, seed=run.seed,
+                     block_size=run.block_size, parameter_uncertainty=run.parameter_uncertainty,
+                     correlated_shocks=run.correlated_shocks, first_draw=first_draw)
+    ds = build_dataset(chunk, fitted, series_paths(chunk, fitted), attrs)
+    del chunk
+    acc = EvaluationAccumulator(catalogue, scenarios, target_values, quantiles,
+                                keep_draws=keep_draws)
+    acc.add(ds, first_draw=first_draw)
+    out = (acc, ds.copy(deep=True) if want_dataset else None)
+    del ds
+    # xarray objects form reference cycles; a few huge arrays never trip the cyclic
+    # collector's object-count thresholds, so chunks would pile up (3.3 GB at 4e5 draws)
+    gc.collect()
+    return out
+
+
+def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
+                chunk_draws=SUMMARY_CHUNK_DRAWS, keep_draws=SUMMARY_KEEP_DRAWS, scheduler=None):
+    """Simulate in chunks of draws and evaluate as they come (``--summaries-only``).
+
+    Memory stays bounded by one chunk whatever the draw count. With ``scheduler`` every chunk
+    is a dask task that returns only its partial evaluation (client memory stays flat); the
+    result is identical to the single-process one. Returns ``(fitted, acc, prefix, timings)``:
+    the :class:`~sim.evaluation.EvaluationAccumulator` over every draw and the Dataset of the
+    first chunk (for the ensemble's series quantiles).
+    """
+    from sim.distributed import connect, draw_ranges
 
     run = sf.run
     timings = {}
@@ -145,29 +179,38 @@ def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
     fitted, levers, ignored = prepare(sf, catalogue, data_dir=data_dir, fitted=fitted)
     timings["calibrate_s"] = time.perf_counter() - t0
     target_values = {name: dict(sc.target_values) for name, sc in sf.scenarios.items()}
-    acc = EvaluationAccumulator(catalogue, list(sf.scenarios), target_values,
-                                tuple(sf.output.quantiles), keep_draws=keep_draws)
-    attrs = ensemble_attrs(sf, fitted, ignored)
-    prefix = None
+    args = (catalogue, list(sf.scenarios), target_values, tuple(sf.output.quantiles),
+            keep_draws, ensemble_attrs(sf, fitted, ignored), run)
+    chunk = max(1, -(-int(chunk_draws) // run.block_size)) * run.block_size
+    ranges = draw_ranges(run.draws, run.block_size, -(-run.draws // chunk))
+    acc, prefix = None, None
+
+    def take(part, ds):
+        nonlocal acc, prefix
+        acc = part if acc is None else acc.merge(part)
+        if ds is not None:
+            prefix = ds
+        if bar is not None:
+            bar.update(part.n)
+
     t0 = time.perf_counter()
     bar = _progress_bar(run.draws, progress)
     try:
-        for chunk in simulate_chunks(fitted, levers, horizon=run.horizon, draws=run.draws,
-                                     seed=run.seed, chunk_draws=chunk_draws,
-                                     block_size=run.block_size,
-                                     parameter_uncertainty=run.parameter_uncertainty,
-                                     correlated_shocks=run.correlated_shocks):
-            ds = build_dataset(chunk, fitted, series_paths(chunk, fitted), attrs)
-            del chunk
-            acc.add(ds)
-            if prefix is None:
-                prefix = ds.copy(deep=True)
-            del ds
-            # xarray objects form reference cycles; a few huge arrays never trip the cyclic
-            # collector's object-count thresholds, so chunks would pile up (3.3 GB at 4e5 draws)
-            gc.collect()
-            if bar is not None:
-                bar.update(acc.n - bar.n)
+        if scheduler:
+            from dask.distributed import as_completed
+
+            with connect(scheduler) as client:
+                threads = getattr(client, "_sim_threads", None)
+                fit_f = client.scatter(fitted, broadcast=True)
+                lev_f = client.scatter(list(levers), broadcast=True)
+                futures = [client.submit(evaluate_range, fit_f, lev_f, *args, a, n, a == 0,
+                                         threads, pure=False) for a, n in ranges]
+                for fut in as_completed(futures):
+                    take(*fut.result())
+                    fut.release()
+        else:
+            for a, n in ranges:
+                take(*evaluate_range(fitted, levers, *args, a, n, want_dataset=(a == 0)))
     finally:
         if bar is not None:
             bar.close()
@@ -249,7 +292,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
 
     if summaries_only:
         fitted, acc, prefix, timings = stream_file(sf, catalogue, data_dir=data_dir,
-                                                   progress=progress)
+                                                   progress=progress, scheduler=scheduler)
         t0 = time.perf_counter()
         ev = acc.result(history)
         full_ds = prefix  # the figures' fans use the first chunk of draws
