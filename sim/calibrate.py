@@ -769,7 +769,8 @@ def calibrate(history, as_of: int, vintage: str = "revised", base_years=None) ->
         as_of=as_of, vintage=vintage, data_hash=str(history.data_hash), drivers=drivers,
         anchors=anchors, shock_names=shock_names, shock_corr=corr, shrinkage=lam,
         base_years=by, observations_used=used, fallbacks=tuple(fallbacks),
-        notes=tuple(dict.fromkeys(notes)), calibrator=calibrator_id())
+        notes=tuple(dict.fromkeys(notes)), calibrator=calibrator_id(),
+        not_fitted={name: why for name, why in skipped.items()})
 
 
 def calibrator_id() -> str:

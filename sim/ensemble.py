@@ -5,6 +5,7 @@ Layout (CF conventions where they apply)::
     dims    scenario (S), draw (N, a CF "realization"), year (Y+1: as_of..horizon, integer)
     <series>(scenario, draw, year)   natural-scale value; for a series with no observed level
                                      (``attrs["relative_to_as_of"] = 1``) an index with as_of = 1
+    attrs["not_simulated"]           JSON {series: why calibration could not fit it}
     <series>_log_change_since_<b>(draw)
                                      log(S_as_of / S_b) for base years b < as_of — the part of a
                                      cumulative-change window already behind as_of, drawn from
@@ -94,6 +95,8 @@ def build_dataset(sim, fitted: FittedModel, paths: dict[str, np.ndarray], attrs:
                      for k, v in attrs.items()})
     ds.attrs["Conventions"] = "CF-1.10"
     ds.attrs["as_of"] = int(fitted.as_of)
+    ds.attrs["not_simulated"] = json.dumps(dict(getattr(fitted, "not_fitted", {}) or {}),
+                                           ensure_ascii=False)
     return ds
 
 

@@ -105,6 +105,28 @@ class Indicator:
         return math.nan
 
 
+def _no_history_reason(ds, series: str, as_of: int) -> str:
+    """Why a series is not in the ensemble, as precisely as calibration recorded it."""
+    import json
+
+    from sim.series import SERIES
+
+    meta = SERIES.get(series)
+    if meta is not None and meta.role == "context":
+        return (f"not modelled: {series} ({meta.label_en}) is kept as context, not simulated "
+                f"(see the target's note for how it differs from what the model projects)")
+    why = json.loads(ds.attrs.get("not_simulated") or "{}").get(series)
+    if why:
+        return f"no history for {series} up to as_of {as_of} to calibrate it ({why})"
+    from sim.model import COMPOSITION
+
+    missing = [d for d, _ in COMPOSITION.get(series, ()) if d not in ds]
+    if missing:
+        return (f"{series} is not simulated as of {as_of}: it needs "
+                f"{', '.join(missing)}, which could not be calibrated")
+    return f"no history for {series} up to as_of {as_of}"
+
+
 def _num(v) -> float | None:
     try:
         f = float(v)
@@ -127,7 +149,7 @@ def indicator_for(ds, row) -> Indicator:
     if not isinstance(series, str) or not series:
         return Indicator(None, "not modelled: no series measures this indicator")
     if series not in ds:
-        return Indicator(None, f"no history for {series}")
+        return Indicator(None, _no_history_reason(ds, series, as_of))
     var = ds[series]
     relative = bool(var.attrs.get("relative_to_as_of", 0))
     if y is None or y > horizon:

@@ -113,6 +113,7 @@ class FittedModel:
     fallbacks: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     calibrator: str = ""   # version + hash of the calibration code that produced this fit
+    not_fitted: dict = field(default_factory=dict)  # series -> why it could not be calibrated
 
     # --- persistence: one JSON file, arrays as nested lists -----------------------------
     def to_json(self) -> str:
@@ -169,7 +170,8 @@ class FittedModel:
             shrinkage=float(raw["shrinkage"]), base_years=tuple(raw["base_years"]),
             observations_used=raw.get("observations_used", []),
             fallbacks=tuple(raw.get("fallbacks", ())), notes=tuple(raw.get("notes", ())),
-            calibrator=str(raw.get("calibrator", "")))
+            calibrator=str(raw.get("calibrator", "")),
+            not_fitted=dict(raw.get("not_fitted", {})))
 
 
 def fitted_filename(as_of: int, vintage: str) -> str:

@@ -111,13 +111,23 @@ def test_not_evaluable_targets_say_why():
     n = 3
     vals = np.ones((1, n, 3))
     ds = make_ds(vals, scenarios=("baseline",), relative=True)
-    rows = [target(id="blank", value=None), target(id="nohist", series="water_use"),
+    ds.attrs["not_simulated"] = '{"water_intensity": "no usable observation dated 2015 or earlier"}'
+    rows = [target(id="blank", value=None), target(id="nohist", series="pm25"),
+            target(id="notfitted", series="water_intensity"),
+            target(id="derived", series="water_use"),
+            target(id="context", series="affordable_housing_planned"),
             target(id="unmodelled", series=""), target(id="late", target_year=2030),
             target(id="nolevel")]
     ev = evaluate(ds, pd.DataFrame(rows))
     why = dict(zip(ev.table["target_id"], ev.table["reason"]))
     assert why["blank"] == "no target value (left blank in the plan)"
-    assert why["nohist"] == "no history for water_use"
+    assert why["nohist"] == "no history for pm25 up to as_of 2015"
+    assert why["notfitted"] == ("no history for water_intensity up to as_of 2015 to calibrate it "
+                                "(no usable observation dated 2015 or earlier)")
+    assert why["context"].startswith("not modelled: affordable_housing_planned (Affordable "
+                                      "housing: programme units (plan)) is kept as context")
+    assert why["derived"] == ("water_use is not simulated as of 2015: it needs gdp_real, "
+                              "water_intensity, which could not be calibrated")
     assert why["unmodelled"].startswith("not modelled")
     assert why["late"] == "target year 2030 is after the horizon 2017"
     assert why["nolevel"] == "no observed level of gdp_nominal to anchor a level target"
