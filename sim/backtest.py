@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sim import scores
+from sim.evaluation import as_number
 from sim.errors import SimError
 from sim.references import LABELS, REFERENCES, reference_forecasts
 
@@ -65,19 +66,13 @@ def observed_value(history, row, vintage: str = "revised") -> float | None:
     return value
 
 
-def _num(v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def _met(y: float, row, value: float) -> bool:
     from sim.evaluation import compare
 
-    return bool(compare(np.array([y]), row["comparator"], value, _num(row.get("value_high")),
-                        _num(row.get("tolerance")))[0])
+    return bool(compare(np.array([y]), row["comparator"], value, as_number(row.get("value_high")),
+                        as_number(row.get("tolerance")))[0])
 
 
 def score_scale(row):
@@ -260,13 +255,13 @@ def run_backtest(origins, target_sets=None, vintage: str = "first", draws: int =
                 row = cr.to_dict()
                 tr = table.loc[row["id"]]
                 y = realised[row["id"]]
-                value = _num(tr.get("value"))
+                value = as_number(tr.get("value"))
                 rec = dict(origin=origin, vintage=vintage, scenario_file=path.name,
                            target_set=row["target_set"], target_id=row["id"], series=row["series"],
                            kind=row["kind"], comparator=row["comparator"], value=value,
-                           value_high=_num(row.get("value_high")),
-                           base_year=_num(row.get("base_year")),
-                           period_start=_num(row.get("period_start")),
+                           value_high=as_number(row.get("value_high")),
+                           base_year=as_number(row.get("base_year")),
+                           period_start=as_number(row.get("period_start")),
                            target_year=int(row["target_year"]),
                            horizon=int(row["target_year"]) - origin, realised=y)
                 if value is None or tr["status"] != "evaluated":
@@ -531,7 +526,7 @@ def midterm_table(path, mid_as_of: int, start_as_of: int | None = None, draws: i
                    unit=row.get("unit"), status=tm.get("status"), reason=tm.get("reason"),
                    p_start=ts.get("probability"), p_mid=tm.get("probability"),
                    required_annual=tm.get("required_annual"), required_unit=tm.get("required_unit"))
-        ps, pm = _num(rec["p_start"]), _num(rec["p_mid"])
+        ps, pm = as_number(rec["p_start"]), as_number(rec["p_mid"])
         if ps is not None and pm is not None:
             rec["delta_p"] = pm - ps
             rec["delta_se"] = math.sqrt(float(ts["mc_se"]) ** 2 + float(tm["mc_se"]) ** 2)

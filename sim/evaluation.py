@@ -127,7 +127,8 @@ def _no_history_reason(ds, series: str, as_of: int) -> str:
     return f"no history for {series} up to as_of {as_of}"
 
 
-def _num(v) -> float | None:
+def as_number(v) -> float | None:
+    """A finite float, or None for blanks, text and NaN (catalogue cells, table cells)."""
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -136,7 +137,7 @@ def _num(v) -> float | None:
 
 
 def _int(v) -> int | None:
-    f = _num(v)
+    f = as_number(v)
     return int(f) if f is not None else None
 
 
@@ -250,8 +251,8 @@ class EvaluationAccumulator:
     def value(self, row, scen) -> tuple[float | None, str]:
         override = self.target_values.get(scen, {}).get(row["id"])
         if override is not None:
-            return _num(override), "scenario"
-        return _num(row.get("value")), "plan"
+            return as_number(override), "scenario"
+        return as_number(row.get("value")), "plan"
 
     def add(self, ds, first_draw: int | None = None) -> None:
         """Evaluate one chunk of draws (a Dataset in the :mod:`sim.ensemble` layout) whose
@@ -276,8 +277,8 @@ class EvaluationAccumulator:
                 if value is None:
                     continue
                 x = ind.values[s_idx]
-                ok = compare(x, row["comparator"], value, _num(row.get("value_high")),
-                             _num(row.get("tolerance"))) & np.isfinite(x)
+                ok = compare(x, row["comparator"], value, as_number(row.get("value_high")),
+                             as_number(row.get("tolerance"))) & np.isfinite(x)
                 key = (scen, tid)
                 met_chunk[key] = ok
                 self.hits[key] = self.hits.get(key, 0) + int(ok.sum())
@@ -338,7 +339,7 @@ class EvaluationAccumulator:
                         target_year=_int(row.get("target_year")), kind=row["kind"],
                         comparator=row["comparator"], unit=row.get("unit"),
                         base_year=_int(row.get("base_year")), binding=row.get("binding"),
-                        value_high=_num(row.get("value_high")),
+                        value_high=as_number(row.get("value_high")),
                         observed=observed, observed_year=observed_year)
             ind = self.indicators.get(tid)
             for s_idx, scen in enumerate(self.scenarios):

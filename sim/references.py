@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.evaluation import compare
+from sim.evaluation import as_number, compare
 
 REFERENCES = ("line", "rw", "plan")
 LABELS = {"model": "model (sim)", "line": "straight line, last 5 years",
@@ -206,21 +206,15 @@ def _isna(v) -> bool:
 
 
 def _met(x: np.ndarray, row, value: float) -> float:
-    ok = compare(x, row["comparator"], value, _num(row.get("value_high")), _num(row.get("tolerance")))
+    ok = compare(x, row["comparator"], value, as_number(row.get("value_high")), as_number(row.get("tolerance")))
     return float((ok & np.isfinite(x)).mean())
 
 
-def _num(v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def plan_point(row, value: float) -> float:
     """The indicator value 'the plan is met' forecasts: the target value (range: its midpoint)."""
-    hi = _num(row.get("value_high"))
+    hi = as_number(row.get("value_high"))
     return (value + hi) / 2.0 if row["comparator"] == "range" and hi is not None else value
 
 

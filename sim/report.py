@@ -630,12 +630,7 @@ def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool 
     # compare.md and compare.html
     first = table.drop_duplicates("target_id").set_index("target_id")
     head = ["指标 Indicator", "目标 Target"] + [f"{labels.get(g, '')} {g}".strip() for g in groups]
-    md_rows = []
-    for tid, r in wide.iterrows():
-        f = first.loc[tid].to_dict()
-        md_rows.append([f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
-                        f"{T.target_text(f)} ({T._i(f.get('target_year'))})"]
-                       + [f"{T.LIGHT_MARK[T.light(v)]} {T.fmt_pct(v)}".strip() for v in r.values])
+    md_rows = T.pmet_rows(wide, first)
     runs_txt = "\n".join(f"- **{r['label']}**: `{r['folder']}` (as of "
                          f"{(r['doc'].get('run') or {}).get('as_of', '?')}, "
                          f"{(r['doc'].get('run') or {}).get('draws', '?')} draws)" for r in runs)

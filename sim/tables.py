@@ -319,6 +319,20 @@ MD_HEAD = ("指标", "Indicator", "属性 Type", "单位 Unit", "基期 Base", "
            "可能性 Likelihood", "所需年均变化 Required")
 
 
+def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame) -> list[list[str]]:
+    """Rows of the P(met) overview: indicator, target, then a traffic light and P per column.
+
+    ``wide`` is targets × scenarios (or runs) of P(met); ``first`` one catalogue row per target.
+    """
+    rows = []
+    for tid, r in wide.iterrows():
+        f = first.loc[tid].to_dict()
+        rows.append([f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
+                     f"{target_text(f)} ({_i(f.get('target_year'))})"]
+                    + [f"{LIGHT_MARK[light(v)]} {fmt_pct(v)}".strip() for v in r.values])
+    return rows
+
+
 def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
              scenario_labels: dict | None = None) -> str:
     """``targets.md``: P(met) overview, one evaluation table per scenario, the non-evaluable list."""
@@ -331,13 +345,7 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
                   "🟢 ≥ 66% (likely) · 🟡 33–66% · 🔴 < 33% (unlikely)", ""]
         head = ["指标 Indicator", "目标 Target"] + [
             f"{scenario_labels.get(s, '')} {s}".strip() for s in wide.columns]
-        rows = []
-        for tid, r in wide.iterrows():
-            f = first.loc[tid].to_dict()
-            rows.append([f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
-                         f"{target_text(f)} ({_i(f.get('target_year'))})"]
-                        + [f"{LIGHT_MARK[light(v)]} {fmt_pct(v)}".strip() for v in r.values])
-        parts += [_md_table(head, rows), ""]
+        parts += [_md_table(head, pmet_rows(wide, first)), ""]
     for scen in dict.fromkeys(plan["scenario"]):
         sub = plan[(plan["scenario"] == scen) & (plan["p_met_text"] != "")]
         label = scenario_labels.get(scen, "")
