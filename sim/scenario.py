@@ -152,8 +152,11 @@ class _Reader:
     def __init__(self, file: str):
         self.file = file
         self.problems: list[Problem] = []
+        self.overridden: set[str] = set()   # [run] keys set on the command line
 
     def add(self, loc: Loc, message: str) -> None:
+        if len(loc) == 2 and loc[0] == "run" and loc[1] in self.overridden:
+            message += f" (set on the command line: --{str(loc[1]).replace('_', '-')})"
         self.problems.append(Problem(self.file, format_loc(loc), message))
 
     # -- sections -------------------------------------------------------------------------
@@ -219,6 +222,7 @@ class _Reader:
             return None, None, None
         file_years = _window(run_raw.get("as_of"), run_raw.get("horizon"))
         run_raw = {**run_raw, **overrides}
+        self.overridden = set(overrides)
         run, bad = self._validate(RunSpec, run_raw, ("run",))
         as_of, horizon = run_raw.get("as_of"), run_raw.get("horizon")
         if "as_of" in bad or "horizon" in bad or as_of is None or horizon is None:

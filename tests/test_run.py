@@ -141,3 +141,10 @@ def test_bad_scenario_file_exits_2_without_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "run.draws: wrong type (expected integer, got string 'many')" in err
     assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_a_bad_command_line_override_is_named_as_such(tmp_path, capsys):
+    assert main(["run", str(S2020), "--as-of", "2020", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert ("run.as_of: as_of 2020 is equal to horizon 2020 (expected as_of < horizon) "
+            "(set on the command line: --as-of)") in err

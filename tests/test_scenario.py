@@ -171,9 +171,10 @@ def test_overrides_apply_to_run(tmp_path):
     sf = load_scenario_file(path, overrides={"draws": 10, "seed": 7})
     assert (sf.run.draws, sf.run.seed, sf.run.as_of) == (10, 7, 2015)
     assert problems(path, overrides={"draws": "x", "colour": 1}) == [
-        "ok.toml: run.draws: wrong type (expected integer, got string 'x')",
+        "ok.toml: run.draws: wrong type (expected integer, got string 'x') "
+        "(set on the command line: --draws)",
         "ok.toml: run.colour: unknown key (expected one of as_of, horizon, draws, seed, target_sets, vintage, "
-        "parameter_uncertainty, correlated_shocks, block_size)",
+        "parameter_uncertainty, correlated_shocks, block_size) (set on the command line: --colour)",
     ]
 
 
