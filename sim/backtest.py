@@ -8,7 +8,7 @@ fall after ``o`` and whose outcomes are in the data:
 2. simulate the file's **baseline** scenario with ``as_of = o`` (the scenario loader fits lever
    years to the new window) and evaluate every target (:func:`sim.evaluation.evaluate`);
 3. for each target whose realised value is known — the observation of the indicator in the target
-   year (level, cumulative change or period sum, as :func:`sim.evaluation._observed`), in the same
+   year (level, cumulative change or period sum, as :func:`sim.evaluation.observation_for`), in the same
    vintage — record P(met), the outcome, and for the indicator's predictive ensemble the median,
    the 80 % / 95 % central intervals, PIT and CRPS; the same for the three reference forecasters
    of :mod:`sim.references` (which see only the target's own series up to ``o``).
@@ -49,7 +49,7 @@ INTERVALS = (0.8, 0.95)
 # outcomes
 # --------------------------------------------------------------------------------------------
 class _VintageView:
-    """A History whose ``select`` prefers one vintage (for :func:`sim.evaluation._observed`)."""
+    """A History whose ``select`` prefers one vintage (for :func:`sim.evaluation.observation_for`)."""
 
     def __init__(self, history, vintage):
         self._h, self._v = history, vintage
@@ -60,10 +60,15 @@ class _VintageView:
 
 def observed_value(history, row, vintage: str = "revised") -> float | None:
     """Realised value of a target's indicator in its target year (``None`` when not in the data)."""
-    from sim.evaluation import _observed
+    obs = outcome(history, row, vintage)
+    return None if obs is None else obs["value"]
 
-    value, _ = _observed(_VintageView(history, vintage), row)
-    return value
+
+def outcome(history, row, vintage: str = "revised") -> dict | None:
+    """The outcome row (value, year, source, vintage) of a target, in the chosen vintage."""
+    from sim.evaluation import observation_for
+
+    return observation_for(_VintageView(history, vintage), row)
 
 
 
@@ -220,8 +225,9 @@ def run_backtest(origins, target_sets=None, vintage: str = "first", draws: int =
         catalogue = targets_for_sets(list(sets))
         if series_filter is not None:
             catalogue = catalogue[catalogue["series"].isin(list(series_filter))].reset_index(drop=True)
-        realised = {r["id"]: observed_value(history, r, vintage)
+        outcomes = {r["id"]: outcome(history, r, vintage)
                     for r in (rr.to_dict() for _, rr in catalogue.iterrows())}
+        realised = {k: (None if o is None else o["value"]) for k, o in outcomes.items()}
         known = catalogue[catalogue["id"].map(lambda i: realised[i] is not None)].reset_index(drop=True)
         for origin in origins:
             tag = f"{path.name} as of {origin}"
@@ -263,7 +269,9 @@ def run_backtest(origins, target_sets=None, vintage: str = "first", draws: int =
                            base_year=as_number(row.get("base_year")),
                            period_start=as_number(row.get("period_start")),
                            target_year=int(row["target_year"]),
-                           horizon=int(row["target_year"]) - origin, realised=y)
+                           horizon=int(row["target_year"]) - origin, realised=y,
+                           outcome_source=outcomes[row["id"]]["source"],
+                           outcome_vintage=outcomes[row["id"]]["vintage"])
                 if value is None or tr["status"] != "evaluated":
                     rec.update(status="not evaluable",
                                reason=tr.get("reason") or "no target value")

@@ -332,7 +332,7 @@ class EvaluationAccumulator:
         n, rows = self.n, []
         for row in self.rows:
             tid = row["id"]
-            observed, observed_year = _observed(history, row)
+            obs = observation_for(history, row) or {}
             base = dict(target_id=tid, target_set=row["target_set"],
                         indicator=row.get("indicator_en") or row.get("indicator_zh"),
                         indicator_zh=row.get("indicator_zh"), series=row.get("series") or "",
@@ -340,7 +340,8 @@ class EvaluationAccumulator:
                         comparator=row["comparator"], unit=row.get("unit"),
                         base_year=_int(row.get("base_year")), binding=row.get("binding"),
                         value_high=as_number(row.get("value_high")),
-                        observed=observed, observed_year=observed_year)
+                        observed=obs.get("value"), observed_year=obs.get("year"),
+                        observed_source=obs.get("source"))
             ind = self.indicators.get(tid)
             for s_idx, scen in enumerate(self.scenarios):
                 value, source = self.value(row, scen)
@@ -395,17 +396,21 @@ def _qname(q: float) -> str:
     return "median" if q == 0.5 else f"p{q * 100:g}".replace(".", "_")
 
 
-def _observed(history, row) -> tuple[float | None, int | None]:
-    """The observed value of the target's indicator in the target year, from the data (if any)."""
+def observation_for(history, row) -> dict | None:
+    """The observed value of a target's indicator in its target year, from the data.
+
+    Returns ``{"value", "year", "source", "vintage"}`` of the matching history row (the
+    history's vintage choice applies), or None. This is the outcome a backtest scores against.
+    """
     if history is None:
-        return None, None
+        return None
     series, kind, y = row.get("series"), row["kind"], _int(row.get("target_year"))
     if not isinstance(series, str) or not series or y is None:
-        return None, None
+        return None
     try:
         obs = history.select(series)
-    except Exception:
-        return None, None
+    except Exception:  # a series the history does not know: no observation
+        return None
     if kind in ("level", "share", "count"):
         hit = obs[(obs["kind"] == "level") & (obs["year"] == y)]
     elif kind == "cumulative_change":
@@ -417,7 +422,9 @@ def _observed(history, row) -> tuple[float | None, int | None]:
         hit = obs[(obs["kind"] == "period_sum") & (obs["year"] == y)
                   & (obs["base_year"].astype("Float64") == (p0 - 1 if p0 else None))]
     else:
-        return None, None
+        return None
     if hit.empty:
-        return None, None
-    return float(hit["value"].iloc[0]), y
+        return None
+    first = hit.iloc[0]
+    return {"value": float(first["value"]), "year": y, "source": str(first.get("source", "")),
+            "vintage": str(first.get("vintage", ""))}

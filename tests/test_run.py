@@ -148,3 +148,11 @@ def test_a_bad_command_line_override_is_named_as_such(tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("run.as_of: as_of 2020 is equal to horizon 2020 (expected as_of < horizon) "
             "(set on the command line: --as-of)") in err
+
+
+def test_observed_outcomes_carry_their_source(run2020):
+    t = pd.read_csv(run2020 / "targets.csv").set_index(["scenario", "target_id"])
+    gdp = t.loc[("baseline", "gdp_2020_fyp13")]
+    # 2020 GDP is in the bundled data (after as_of 2015: shown, never used by the fit)
+    assert gdp["observed_year"] == 2020 and gdp["observed"] > 26000
+    assert isinstance(gdp["observed_source"], str) and gdp["observed_source"]
