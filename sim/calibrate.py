@@ -429,7 +429,7 @@ def _fit_series(so: SeriesObs, as_of: int, base_years, generic: bool, pooled_sig
                 bad = degenerate or ([] if pf.converged else [p for p in pf.free])
                 if not bad:
                     break
-                why = (f"estimate on the edge of its range" if degenerate else
+                why = ("estimate on the edge of its range" if degenerate else
                        f"optimizer did not converge ({pf.message})")
                 for p in bad:
                     i = PARAM_NAMES.index(p)

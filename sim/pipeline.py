@@ -107,9 +107,13 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
     t0 = time.perf_counter()
     bar = _progress_bar(run.draws, progress)
     if scheduler:
-        from sim.distributed import simulate_distributed as simulate  # same signature + scheduler
+        from sim.distributed import simulate_distributed
+
+        run_sim = simulate_distributed  # same signature plus scheduler, bit-identical result
+    else:
+        run_sim = simulate
     try:
-        simulation = simulate(fitted, levers, horizon=run.horizon, draws=run.draws, seed=run.seed,
+        simulation = run_sim(fitted, levers, horizon=run.horizon, draws=run.draws, seed=run.seed,
                               block_size=run.block_size,
                               parameter_uncertainty=run.parameter_uncertainty,
                               correlated_shocks=run.correlated_shocks,

@@ -638,7 +638,7 @@ def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool 
           f"{len(wide)} evaluated in at least one run.\n\n" + T._md_table(head, md_rows) + "\n")
     (out / "compare.md").write_text(md, encoding="utf-8")
     files.append("compare.md")
-    body = [f"<h1>情景比较 · Scenario comparison</h1><ul>"
+    body = ["<h1>情景比较 · Scenario comparison</h1><ul>"
             + "".join(f"<li><b>{T.esc(r['label'])}</b>: {T.esc(str(r['folder']))} — as of "
                       f"{T.esc((r['doc'].get('run') or {}).get('as_of', '?'))}, "
                       f"{T.esc((r['doc'].get('run') or {}).get('draws', '?'))} draws</li>" for r in runs)

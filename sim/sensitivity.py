@@ -192,7 +192,7 @@ def sensitivity(ctx, *, targets: Sequence[str] | None = None, scenario: str = "b
                 draws: int = 2000, bootstrap: int = 100, pooled: bool = True) -> Sensitivity:
     """Grouped Sobol indices of every chosen target's met indicator in one scenario."""
     from sim import kernels
-    from sim.distributed import Checks, make_checks, met_of
+    from sim.distributed import make_checks, met_of
     from sim.engine import Simulation, driver_names, levers_from_spec, pack
     from sim.rng import block_normals, split_seed
     from sim.sweep import scenario_spec
