@@ -15,4 +15,4 @@ DEFAULT_FITTED_DIR = REPO_DIR / "calibration" / "fitted"
 DEFAULT_RESULTS_DIR = REPO_DIR / "results"
 SCENARIOS_DIR = REPO_DIR / "scenarios"
 TARGET_CATALOGUE = PACKAGE_DIR / "data" / "targets.csv"
-SEEDS_DIR_HINT = "../shared/seeds"
+SEEDS_DIR = REPO_DIR / "calibration" / "seeds"   # the plans the targets were extracted from
