@@ -484,17 +484,23 @@ def _row_label(r: dict) -> str:
     return f"{zh} {target_text(r)} ({y}, {tag})\n{en}"
 
 
+def _evaluated(table: pd.DataFrame, column: str):
+    """Evaluated rows, the ``column`` values and the target ids, in order (None when empty)."""
+    ev = table[table["status"] == "evaluated"] if not table.empty else table
+    if ev.empty:
+        return None, [], []
+    return ev, list(dict.fromkeys(ev[column])), list(dict.fromkeys(ev["target_id"]))
+
+
 def pmet_chart(table: pd.DataFrame, path: Path, *, column: str = "scenario",
                labels: dict | None = None, title: str = "") -> Path | None:
     """Dot-and-whisker: P(met) with its Wilson 95 % interval, per target (rows) and ``column``."""
     import matplotlib
     from matplotlib.lines import Line2D
 
-    ev = table[table["status"] == "evaluated"] if not table.empty else table
-    if ev.empty:
+    ev, groups, targets = _evaluated(table, column)
+    if ev is None:
         return None
-    groups = list(dict.fromkeys(ev[column]))
-    targets = list(dict.fromkeys(ev["target_id"]))
     first = ev.drop_duplicates("target_id").set_index("target_id")
     labels = labels or {}
     height = 0.55 * len(targets) * max(1.0, len(groups) / 5) + 1.6
@@ -537,11 +543,9 @@ def pmet_heatmap(table: pd.DataFrame, path: Path, *, column: str = "scenario",
     """Traffic-light heat map: targets (rows) × scenarios (columns), cells = P(met)."""
     import matplotlib
 
-    ev = table[table["status"] == "evaluated"] if not table.empty else table
-    if ev.empty:
+    ev, groups, targets = _evaluated(table, column)
+    if ev is None:
         return None
-    groups = list(dict.fromkeys(ev[column]))
-    targets = list(dict.fromkeys(ev["target_id"]))
     wide = ev.pivot_table(index="target_id", columns=column, values="probability", sort=False)
     wide = wide.reindex(index=targets, columns=groups)
     first = ev.drop_duplicates("target_id").set_index("target_id")

@@ -1,7 +1,7 @@
 """Regenerate the synthetic history fixture of tests/test_calibrate.py (values are made up by
 the model itself with a fixed seed; they are not Shenzhen data).
 
-    /tmp/venv/bin/python tests/data/calibrate/make_fixture.py
+    python tests/data/calibrate/make_fixture.py
 """
 
 from __future__ import annotations
