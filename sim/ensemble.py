@@ -124,6 +124,72 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     return Path(path)
 
 
+class EnsembleWriter:
+    """Write ``ensemble.nc`` chunk by chunk of draws, so a run never holds every draw.
+
+    The file is created at its full size (``draws``) from the first chunk's layout; each chunk
+    (a Dataset of :func:`build_dataset`, any order) is written into its ``draw`` slice and can
+    then be dropped. Reading the file with xarray gives the same Dataset as
+    :func:`write_netcdf` of the whole ensemble. Chunking: one scenario × 10,000 draws × all
+    years (one HDF5 chunk per scenario and block of draws), zlib level 4.
+    """
+
+    def __init__(self, path: Path, draws: int):
+        self.path, self.draws = Path(path), int(draws)
+        self.file = None
+        self.written = 0
+
+    def _create(self, ds: xr.Dataset) -> None:
+        import h5netcdf
+        import h5py
+
+        f = h5netcdf.File(self.path, "w")
+        n, years = self.draws, np.asarray(ds["year"].values, dtype=np.int64)
+        f.dimensions = {"scenario": ds.sizes["scenario"], "draw": n, "year": len(years)}
+        sc = f.create_variable("scenario", ("scenario",), dtype=h5py.string_dtype())
+        sc[:] = np.array([str(v) for v in ds["scenario"].values], dtype=object)
+        for name, values in (("draw", np.arange(n, dtype=np.int64)), ("year", years)):
+            var = f.create_variable(name, (name,), dtype="int64")
+            var[:] = values
+            var.attrs.update(ds[name].attrs)
+        for name, da in ds.data_vars.items():
+            chunks = ((1, min(n, 10_000), len(years)) if da.ndim == 3 else (min(n, 65_536),))
+            var = f.create_variable(name, da.dims, dtype="float64", chunks=chunks,
+                                    compression="gzip", compression_opts=4, fillvalue=np.nan)
+            var.attrs.update(da.attrs)
+        f.attrs.update(ds.attrs)
+        self.file = f
+
+    def write(self, ds: xr.Dataset, first_draw: int) -> None:
+        """Write the chunk whose draw 0 is global draw ``first_draw``."""
+        if self.file is None:
+            self._create(ds)
+        a, b = int(first_draw), int(first_draw) + ds.sizes["draw"]
+        for name, da in ds.data_vars.items():
+            var = self.file.variables[name]
+            if da.ndim == 3:
+                var[:, a:b, :] = da.values
+            else:
+                var[a:b] = da.values
+        self.written += b - a
+
+    def close(self, attrs: dict | None = None) -> Path:
+        """Add global ``attrs`` (e.g. the resolved scenario) and close; every draw must be in."""
+        if self.file is None:
+            raise SimError(f"{self.path}: no chunk was written")
+        if self.written != self.draws:
+            raise SimError(f"{self.path}: {self.written} of {self.draws} draws written")
+        self.file.attrs.update(attrs or {})
+        self.file.close()
+        self.file = None
+        return self.path
+
+    def abort(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
 def read_netcdf(path: Path) -> xr.Dataset:
     """Open ``ensemble.nc`` fully into memory; a clear error when it is missing or not ours."""
     path = Path(path)

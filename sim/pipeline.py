@@ -42,7 +42,7 @@ def versions() -> dict:
             "pandas": pd.__version__}
 
 
-SUMMARY_CHUNK_DRAWS = 20_000    # draws per chunk in --summaries-only runs (~0.4 GB at 6 scenarios)
+SUMMARY_CHUNK_DRAWS = 20_000    # draws per streamed chunk (~0.4 GB at 6 scenarios)
 SUMMARY_KEEP_DRAWS = 100_000    # draws of each target indicator kept for its quantiles
 # In --summaries-only runs the ensemble's series quantiles come from the first chunk.
 
@@ -166,12 +166,15 @@ def evaluate_range(fitted, levers, catalogue, scenarios, target_values, quantile
 
 
 def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
-                chunk_draws=SUMMARY_CHUNK_DRAWS, keep_draws=SUMMARY_KEEP_DRAWS, scheduler=None):
+                chunk_draws=SUMMARY_CHUNK_DRAWS, keep_draws=SUMMARY_KEEP_DRAWS, scheduler=None,
+                on_chunk=None):
     """Simulate in chunks of draws and evaluate as they come (``--summaries-only``).
 
     Memory stays bounded by one chunk whatever the draw count. With ``scheduler`` every chunk
     is a dask task that returns only its partial evaluation (client memory stays flat); the
-    result is identical to the single-process one. Returns ``(fitted, acc, prefix, timings)``:
+    result is identical to the single-process one. ``on_chunk(ds, first_draw)`` receives every
+    chunk's Dataset on this process (e.g. :class:`~sim.ensemble.EnsembleWriter.write`), in
+    completion order. Returns ``(fitted, acc, prefix, timings)``:
     the :class:`~sim.evaluation.EvaluationAccumulator` over every draw and the Dataset of the
     first chunk (for the ensemble's series quantiles).
     """
@@ -189,10 +192,12 @@ def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
     ranges = draw_ranges(run.draws, run.block_size, -(-run.draws // chunk))
     acc, prefix = None, None
 
-    def take(part, ds):
+    def take(part, ds, first):
         nonlocal acc, prefix
         acc = part if acc is None else acc.merge(part)
-        if ds is not None:
+        if on_chunk is not None:
+            on_chunk(ds, first)
+        if first == 0:
             prefix = ds
         if bar is not None:
             bar.update(part.n)
@@ -207,14 +212,16 @@ def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
                 threads = getattr(client, "_sim_threads", None)
                 fit_f = client.scatter(fitted, broadcast=True)
                 lev_f = client.scatter(list(levers), broadcast=True)
-                futures = [client.submit(evaluate_range, fit_f, lev_f, *args, a, n, a == 0,
-                                         threads, pure=False) for a, n in ranges]
+                futures = {client.submit(evaluate_range, fit_f, lev_f, *args, a, n,
+                                         a == 0 or on_chunk is not None, threads,
+                                         pure=False): a for a, n in ranges}
                 for fut in as_completed(futures):
-                    take(*fut.result())
+                    take(*fut.result(), futures[fut])
                     fut.release()
         else:
             for a, n in ranges:
-                take(*evaluate_range(fitted, levers, *args, a, n, want_dataset=(a == 0)))
+                take(*evaluate_range(fitted, levers, *args, a, n,
+                                     want_dataset=(a == 0 or on_chunk is not None)), a)
     finally:
         if bar is not None:
             bar.close()
@@ -263,8 +270,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
     adds blocks of draws until every P(met) has SE < tolerance (at most ``max_draws``), then
     runs with exactly that many draws (prefix-stable: the same draws the search measured).
     """
-    from sim.ensemble import write_netcdf
-    from sim.evaluation import evaluate
+    from sim.ensemble import EnsembleWriter, write_netcdf
     from sim.history import load_history
     from sim.results import atomic_folder, check_writable
     from sim.scenario import load_scenario_file, resolved_toml
@@ -277,7 +283,6 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
     check_writable(out, force)  # fail before minutes of simulation, not after
     history = load_history(data_dir)
     catalogue = targets_for_sets(list(sf.run.target_sets))
-    target_values = {name: dict(sc.target_values) for name, sc in sf.scenarios.items()}
     adaptive = None
     if tolerance:
         from sim.distributed import make_checks, run_adaptive
@@ -294,37 +299,44 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
         sf = sf.model_copy(update={"run": sf.run.model_copy(update={"draws": int(adaptive.draws)})})
         summaries_only = summaries_only or adaptive.draws > 200_000
 
-    if summaries_only:
-        fitted, acc, prefix, timings = stream_file(sf, catalogue, data_dir=data_dir,
-                                                   progress=progress, scheduler=scheduler)
+    plan_start = load_scenario_file(path).run.as_of
+    resolved = resolved_toml(sf)
+    with atomic_folder(out, force) as tmp:
+        # every draw streams: chunks are evaluated as they come and, unless summaries only,
+        # written straight into their slice of ensemble.nc (memory: one chunk, any draw count)
+        writer = None if summaries_only else EnsembleWriter(tmp / "ensemble.nc", sf.run.draws)
+        try:
+            fitted, acc, prefix, timings = stream_file(
+                sf, catalogue, data_dir=data_dir, progress=progress, scheduler=scheduler,
+                keep_draws=SUMMARY_KEEP_DRAWS if summaries_only else None,
+                on_chunk=writer.write if writer is not None else None)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
         t0 = time.perf_counter()
         ev = acc.result(history)
-        full_ds = prefix  # the figures' fans use the first chunk of draws
-        ds = _summaries(prefix, tuple(sf.output.quantiles))
         timings["evaluate_s"] = time.perf_counter() - t0
-    else:
-        fitted, _, ds, timings = simulate_file(sf, history, catalogue, data_dir=data_dir,
-                                               progress=progress, scheduler=scheduler)
-        full_ds = ds
-        t0 = time.perf_counter()
-        ev = evaluate(ds, catalogue, target_values, history=history,
-                      quantiles=tuple(sf.output.quantiles))
-        timings["evaluate_s"] = time.perf_counter() - t0
-    plan_start = load_scenario_file(path).run.as_of
-    if sf.run.as_of > plan_start:
-        t0 = time.perf_counter()
-        ev.table = add_midterm_columns(path, sf, ev.table, full_ds, history, catalogue,
-                                       plan_start, data_dir=data_dir)
-        timings["midterm_s"] = time.perf_counter() - t0
-    ds.attrs["scenario_resolved"] = full_ds.attrs["scenario_resolved"] = resolved_toml(sf)
-    ignored = json.loads(ds.attrs.get("ignored_levers") or "[]")  # build_dataset stores JSON
-
-    with atomic_folder(out, force) as tmp:
+        full_ds = prefix  # figures and mid-term use the first chunk (every draw when <= 20,000)
+        full_ds.attrs["scenario_resolved"] = resolved
+        ignored = json.loads(full_ds.attrs.get("ignored_levers") or "[]")  # JSON in attrs
+        if summaries_only:
+            ds_out = _summaries(prefix, tuple(sf.output.quantiles))
+            ds_out.attrs["scenario_resolved"] = resolved
+            write_netcdf(ds_out, tmp / "ensemble.nc")
+            series_q_draws = int(ds_out.attrs["quantiles_from_draws"])
+        else:
+            writer.close({"scenario_resolved": resolved})
+            series_q_draws = sf.run.draws
+        if sf.run.as_of > plan_start:
+            t0 = time.perf_counter()
+            ev.table = add_midterm_columns(path, sf, ev.table, full_ds, history, catalogue,
+                                           plan_start, data_dir=data_dir)
+            timings["midterm_s"] = time.perf_counter() - t0
         ev.table.to_csv(tmp / "targets.csv", index=False)
         ev.joint.to_csv(tmp / "joint.csv", index=False)
-        (tmp / "scenario.resolved.toml").write_text(resolved_toml(sf), encoding="utf-8")
+        (tmp / "scenario.resolved.toml").write_text(resolved, encoding="utf-8")
         fitted.save(tmp / "fitted_model.json")
-        write_netcdf(ds, tmp / "ensemble.nc")
         from sim.report import write_outputs
 
         outputs = write_outputs(tmp, full_ds, ev.table, ev.joint, history=history,
@@ -341,13 +353,16 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
             "seed": sf.run.seed, "vintage": sf.run.vintage, "block_size": sf.run.block_size,
             "scenarios": list(sf.scenarios), "target_sets": list(sf.run.target_sets),
             "summaries_only": summaries_only,
-            "scheduler": scheduler or "single process",
+            "scheduler": (scheduler if isinstance(scheduler, str) else
+                          f"dask client {getattr(scheduler, 'scheduler', '')}".strip()
+                          if scheduler else "single process"),
             "adaptive": None if adaptive is None else {
                 "tolerance": tolerance, "draws": int(adaptive.draws),
                 "converged": bool(adaptive.converged), "max_draws": int(max_draws)},
             "target_quantiles_from_draws": min(SUMMARY_KEEP_DRAWS, sf.run.draws)
             if summaries_only else sf.run.draws,
-            "series_quantiles_from_draws": int(ds.attrs.get("quantiles_from_draws", sf.run.draws)),
+            "series_quantiles_from_draws": series_q_draws,
+            "figures_from_draws": int(full_ds.sizes["draw"]),
             "fallbacks": list(fitted.fallbacks),
             "ignored_levers": ignored,
             "versions": versions(), "timings": {k: round(v, 3) for k, v in timings.items()},
@@ -355,7 +370,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
                                            encoding="utf-8")
-    return RunOutput(folder=out, table=ev.table, joint=ev.joint, dataset=ds)
+    return RunOutput(folder=out, table=ev.table, joint=ev.joint, dataset=full_ds)
 
 
 def add_midterm_columns(path, sf, table, ds_mid, history, catalogue, plan_start, *, data_dir=None):
