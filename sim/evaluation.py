@@ -136,7 +136,8 @@ def as_number(v) -> float | None:
     return f if np.isfinite(f) else None
 
 
-def _int(v) -> int | None:
+def as_int(v) -> int | None:
+    """A whole number (years, counts) from a cell, or None for blanks, text and NaN."""
     f = as_number(v)
     return int(f) if f is not None else None
 
@@ -146,7 +147,7 @@ def indicator_for(ds, row) -> Indicator:
     series = row.get("series") or ""
     kind = row["kind"]
     as_of, horizon = int(ds.attrs["as_of"]), int(ds["year"].values[-1])
-    y = _int(row.get("target_year"))
+    y = as_int(row.get("target_year"))
     if not isinstance(series, str) or not series:
         return Indicator(None, "not modelled: no series measures this indicator")
     if series not in ds:
@@ -166,7 +167,7 @@ def indicator_for(ds, row) -> Indicator:
         return Indicator(x, kind="level", start=start, years_left=y - as_of, required_unit="%/yr")
 
     if kind == "cumulative_change":
-        b = _int(row.get("base_year"))
+        b = as_int(row.get("base_year"))
         if b is None:
             return Indicator(None, "cumulative change without a base year")
         log_to_y = np.log(var.sel(year=y).values)
@@ -185,7 +186,7 @@ def indicator_for(ds, row) -> Indicator:
                          observed_part=100 * math.expm1(done) if b < as_of else math.nan)
 
     if kind == "cumulative_sum":
-        p0, p1 = _int(row.get("period_start")), _int(row.get("period_end")) or y
+        p0, p1 = as_int(row.get("period_start")), as_int(row.get("period_end")) or y
         if p0 is None:
             return Indicator(None, "cumulative sum without a period start")
         if p0 <= as_of:
@@ -336,9 +337,9 @@ class EvaluationAccumulator:
             base = dict(target_id=tid, target_set=row["target_set"],
                         indicator=row.get("indicator_en") or row.get("indicator_zh"),
                         indicator_zh=row.get("indicator_zh"), series=row.get("series") or "",
-                        target_year=_int(row.get("target_year")), kind=row["kind"],
+                        target_year=as_int(row.get("target_year")), kind=row["kind"],
                         comparator=row["comparator"], unit=row.get("unit"),
-                        base_year=_int(row.get("base_year")), binding=row.get("binding"),
+                        base_year=as_int(row.get("base_year")), binding=row.get("binding"),
                         value_high=as_number(row.get("value_high")),
                         observed=obs.get("value"), observed_year=obs.get("year"),
                         observed_source=obs.get("source"))
@@ -404,7 +405,7 @@ def observation_for(history, row) -> dict | None:
     """
     if history is None:
         return None
-    series, kind, y = row.get("series"), row["kind"], _int(row.get("target_year"))
+    series, kind, y = row.get("series"), row["kind"], as_int(row.get("target_year"))
     if not isinstance(series, str) or not series or y is None:
         return None
     try:
@@ -414,11 +415,11 @@ def observation_for(history, row) -> dict | None:
     if kind in ("level", "share", "count"):
         hit = obs[(obs["kind"] == "level") & (obs["year"] == y)]
     elif kind == "cumulative_change":
-        b = _int(row.get("base_year"))
+        b = as_int(row.get("base_year"))
         hit = obs[(obs["kind"] == "cumulative_change_pct") & (obs["year"] == y)
                   & (obs["base_year"].astype("Float64") == b)]
     elif kind == "cumulative_sum":
-        p0 = _int(row.get("period_start"))
+        p0 = as_int(row.get("period_start"))
         hit = obs[(obs["kind"] == "period_sum") & (obs["year"] == y)
                   & (obs["base_year"].astype("Float64") == (p0 - 1 if p0 else None))]
     else:

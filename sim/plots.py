@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.evaluation import as_int
 from sim.tables import fmt_number, fmt_pct, fmt_pm, target_text
 
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "NotoSansSC-sim-subset.otf"
@@ -150,14 +151,6 @@ class FanSpec:
         return f"overlay_{self.stem}.png"
 
 
-def _int(v) -> int | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return int(f) if math.isfinite(f) else None
-
-
 def series_variables(ds) -> list[str]:
     """Names of the simulated series in ``ds`` (variables over scenario × draw × year)."""
     return [n for n, v in ds.data_vars.items()
@@ -174,13 +167,13 @@ def target_view(ds, row: dict, windows: dict | None = None) -> FanSpec | None:
     if kind in ("level", "share", "count"):
         return FanSpec(series)
     if kind == "cumulative_change":
-        b = _int(row.get("base_year"))
+        b = as_int(row.get("base_year"))
         if b is None or (b < as_of and f"{series}{SINCE}{b}" not in ds):
             return None
         return FanSpec(series, "change", b)
     if kind == "cumulative_sum":
         p0, p1 = (windows or {}).get(row.get("target_id"), (None, None))
-        p1 = p1 or _int(row.get("target_year"))
+        p1 = p1 or as_int(row.get("target_year"))
         if p0 is None or p0 <= as_of or p1 is None:
             return None
         return FanSpec(series, "sum", p0, p1)
@@ -340,7 +333,7 @@ def _draw_targets(ax, rows: pd.DataFrame, as_of: int) -> list[str]:
     if rows is None or rows.empty:
         return lines
     for r in rows.to_dict("records"):
-        v, y = r.get("value"), _int(r.get("target_year"))
+        v, y = r.get("value"), as_int(r.get("target_year"))
         tag = SET_LABELS.get(r.get("target_set"), r.get("target_set", ""))
         if y is None:
             continue
@@ -480,7 +473,7 @@ def _row_label(r: dict) -> str:
     zh = r.get("indicator_zh") or ""
     en = r.get("indicator") or ""
     tag = SET_LABELS.get(r.get("target_set"), r.get("target_set", ""))
-    y = _int(r.get("target_year"))
+    y = as_int(r.get("target_year"))
     return f"{zh} {target_text(r)} ({y}, {tag})\n{en}"
 
 

@@ -69,7 +69,7 @@ def target_windows(catalogue: pd.DataFrame | None = None) -> dict:
     out = {}
     for r in catalogue.to_dict("records"):
         if "period_start" in r:
-            out[r["id"]] = (T._i(r.get("period_start")), T._i(r.get("period_end")))
+            out[r["id"]] = (T.as_int(r.get("period_start")), T.as_int(r.get("period_end")))
     return out
 
 
@@ -269,7 +269,7 @@ def _delta_section(table: pd.DataFrame, labels: dict) -> str:
         dp, se = r["delta_vs_baseline"], r.get("delta_se")
         rows.append([f"{labels.get(r['scenario'], '')} {r['scenario']}".strip(),
                      f"{r.get('indicator_zh', '')} / {r.get('indicator', '')}",
-                     f"{T.target_text(r)} ({T._i(r.get('target_year'))})",
+                     f"{T.target_text(r)} ({T.as_int(r.get('target_year'))})",
                      f"{100 * dp:+.1f} pp ± {100 * se:.1f}" if np.isfinite(se) else f"{100 * dp:+.1f} pp"])
         sig = np.isfinite(se) and abs(dp) > 1.96 * se
         classes.append(["", "", "nowrap", "num " + (("green" if dp > 0 else "red") if sig else "")])

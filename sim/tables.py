@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.evaluation import as_int
+
 #: IPCC likelihood terms in Chinese (IPCC AR5 Chinese edition wording)
 LIKELIHOOD_ZH = {
     "virtually certain": "几乎确定",
@@ -101,11 +103,6 @@ def _f(v) -> float:
     return x
 
 
-def _i(v) -> int | None:
-    x = _f(v)
-    return int(x) if math.isfinite(x) else None
-
-
 def fmt_number(x) -> str:
     """15000 → '15,000'; 0.4123 → '0.412'; 6.50 → '6.5'; NaN → '–'."""
     x = _f(x)
@@ -168,7 +165,7 @@ def _latest(ds, row: dict) -> tuple[float, str]:
     kind = row.get("kind")
     if kind == "cumulative_change":
         done = _f(row.get("achieved_before_as_of"))
-        b = _i(row.get("base_year"))
+        b = as_int(row.get("base_year"))
         if b is not None and as_of is not None and b == as_of:
             return 0.0, f"0% ({b} = 基期 base)"
         if math.isfinite(done) and b is not None:
@@ -191,11 +188,11 @@ def _latest(ds, row: dict) -> tuple[float, str]:
 def _base_text(row: dict, windows: dict | None) -> str:
     kind = row.get("kind")
     if kind == "cumulative_change":
-        b = _i(row.get("base_year"))
+        b = as_int(row.get("base_year"))
         return f"{b}" if b is not None else ""
     if kind == "cumulative_sum":
         p0, p1 = (windows or {}).get(row.get("target_id"), (None, None))
-        p0, p1 = _i(p0), _i(p1) or _i(row.get("target_year"))
+        p0, p1 = as_int(p0), as_int(p1) or as_int(row.get("target_year"))
         return f"{p0}–{p1} 累计 total" if p0 is not None else "累计 total"
     return ""
 
@@ -232,7 +229,7 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "base": _base_text(r, windows),
             "target": target_text(r),
             "target_value": _f(r.get("value")),
-            "target_year": _i(r.get("target_year")),
+            "target_year": as_int(r.get("target_year")),
             "latest_actual": latest_t,
             "latest_value": latest_v,
             "projection": (f"{fmt_number(med)} [{fmt_number(lo)}, {fmt_number(hi)}]"
@@ -278,7 +275,7 @@ def not_evaluable(table: pd.DataFrame) -> pd.DataFrame:
         scen = list(g["scenario"])
         out.append(dict(target_id=tid, target_set=first["target_set"],
                         indicator_zh=first.get("indicator_zh"), indicator=first.get("indicator"),
-                        target_year=_i(first.get("target_year")),
+                        target_year=as_int(first.get("target_year")),
                         reason=reason if isinstance(reason, str) else "",
                         scenarios="all" if len(scen) == len(all_scen) else ", ".join(scen)))
     return pd.DataFrame(out, columns=cols)
@@ -328,7 +325,7 @@ def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame) -> list[list[str]]:
     for tid, r in wide.iterrows():
         f = first.loc[tid].to_dict()
         rows.append([f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
-                     f"{target_text(f)} ({_i(f.get('target_year'))})"]
+                     f"{target_text(f)} ({as_int(f.get('target_year'))})"]
                     + [f"{LIGHT_MARK[light(v)]} {fmt_pct(v)}".strip() for v in r.values])
     return rows
 
@@ -463,7 +460,7 @@ def write_xlsx(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, joint: pd
     for tid, r in wide.iterrows():
         f = first.loc[tid].to_dict()
         ws2.append([tid, f.get("indicator_zh"), f.get("indicator"), target_text(f),
-                    _i(f.get("target_year"))] + [clean(v) for v in r.values])
+                    as_int(f.get("target_year"))] + [clean(v) for v in r.values])
     if len(wide) and scen:
         rng = f"F2:{get_column_letter(5 + len(scen))}{ws2.max_row}"
         for row in ws2[rng]:
@@ -572,7 +569,7 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
     for tid in ids:
         f = first.loc[tid].to_dict()
         row = [f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
-               f"{target_text(f)} ({_i(f.get('target_year'))}, {f.get('target_set')})",
+               f"{target_text(f)} ({as_int(f.get('target_year'))}, {f.get('target_set')})",
                BINDING_TEXT.get(f.get("binding"), f.get("binding"))]
         cls = ["", "nowrap", "nowrap"]
         for g in groups:
