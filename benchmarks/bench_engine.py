@@ -5,13 +5,13 @@
 In one process, on a synthetic fitted model with every driver (``sim.testing``), horizon
 as_of+1..2020 (2016-2020), one scenario:
 
-(a) ``kernels``: the numba kernel :func:`sim.kernels.simulate_range` over every draw, warm
+(a) ``kernels``: the numba kernel :func:`sim.engine.kernels.simulate_range` over every draw, warm
     (compiled beforehand), outputs preallocated; ``simulate_s`` is the full ``engine.simulate``
     call (allocation and packing included);
 (b) ``numpy``: the same model in plain NumPy vectorised over the draws of each block
-    (:func:`sim.reference.simulate_rng`, the twin, same random numbers);
+    (:func:`sim.engine.reference.simulate_rng`, the twin, same random numbers);
 (c) ``rng_floor``: drawing the same normal variates with the same generator and threads
-    (:func:`sim.kernels.normals_floor`).
+    (:func:`sim.engine.kernels.normals_floor`).
 
 Prints ``speedup_vs_numpy = b / a``, ``ratio_to_rng_floor = a / c`` and the peak RSS; also
 (a) on one thread (``kernel_1thread_s``, ``speedup_vs_numpy_1thread``), since (b) uses one core.
@@ -35,8 +35,8 @@ import time
 import numba
 import numpy as np
 
-from sim import engine, kernels, reference
-from sim.rng import split_seed
+from sim.engine import kernels, simulation as engine, reference
+from sim.engine.rng import split_seed
 from sim.testing import synthetic_fitted
 
 

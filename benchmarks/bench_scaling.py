@@ -31,13 +31,13 @@ TARGETS = ["co2_intensity_cum_2020_fyp13", "water_intensity_cum_2020_fyp13", "gd
 
 def _ctx(draws):
     sys.path.insert(0, str(ROOT))
-    from sim.sweep import load_context
+    from sim.analysis.sweep import load_context
 
     return load_context(SCENARIO, overrides={"draws": int(draws)})
 
 
 def _sweep():
-    from sim.spec import SweepSpec
+    from sim.scenario.spec import SweepSpec
 
     return SweepSpec.model_validate({"levers": {
         "energy_intensity.shift_pp": {"start": -3.5, "stop": 0.0, "num": 8},
@@ -47,8 +47,8 @@ def _sweep():
 def scaling(draws: int, workers: list[int], points_per_task: int, chunk: int) -> dict:
     import numpy as np
 
-    from sim.distributed import connect
-    from sim.sweep import run_sweep
+    from sim.engine.dispatch import connect
+    from sim.analysis.sweep import run_sweep
 
     ctx = _ctx(draws)
     sweep = _sweep()
@@ -72,8 +72,8 @@ def scaling(draws: int, workers: list[int], points_per_task: int, chunk: int) ->
 
 def memory_probe(draws: int) -> None:
     """Child process: reduce DRAWS draws of the baseline on a 2-worker cluster; print peak RSS."""
-    from sim.distributed import connect, make_checks, tally_distributed
-    from sim.engine import levers_from_spec
+    from sim.engine.dispatch import connect, make_checks, tally_distributed
+    from sim.engine.simulation import levers_from_spec
 
     ctx = _ctx(draws)
     run = ctx.sf.run

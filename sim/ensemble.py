@@ -24,8 +24,9 @@ import numpy as np
 import xarray as xr
 
 from sim.errors import SimError
-from sim.model import COMPOSITION, FittedModel
-from sim.series import SERIES
+from sim.model import FittedModel
+from sim.vocabulary import COMPOSITION
+from sim.vocabulary import SERIES
 
 SINCE = "_log_change_since_"
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.ensemble import SINCE
+from sim.scenario.spec import DEFAULT_QUANTILES
 
 Z95 = 1.959963984540054
 
@@ -109,7 +110,7 @@ def _no_history_reason(ds, series: str, as_of: int) -> str:
     """Why a series is not in the ensemble, as precisely as calibration recorded it."""
     import json
 
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
 
     meta = SERIES.get(series)
     if meta is not None and meta.role == "context":
@@ -118,7 +119,7 @@ def _no_history_reason(ds, series: str, as_of: int) -> str:
     why = json.loads(ds.attrs.get("not_simulated") or "{}").get(series)
     if why:
         return f"no history for {series} up to as_of {as_of} to calibrate it ({why})"
-    from sim.model import COMPOSITION
+    from sim.vocabulary import COMPOSITION
 
     missing = [d for d, _ in COMPOSITION.get(series, ()) if d not in ds]
     if missing:
@@ -209,7 +210,7 @@ class Evaluation:
 
 
 def evaluate(ds, catalogue: pd.DataFrame, target_values: dict[str, dict[str, float]] | None = None,
-             history=None, quantiles=(0.025, 0.1, 0.5, 0.9, 0.975)) -> Evaluation:
+             history=None, quantiles=DEFAULT_QUANTILES) -> Evaluation:
     """Evaluate every catalogue row on every scenario of ``ds`` (all draws in memory).
 
     ``target_values[scenario][target_id]`` overrides or fills a plan value.
@@ -231,7 +232,7 @@ class EvaluationAccumulator:
     """
 
     def __init__(self, catalogue: pd.DataFrame, scenarios, target_values=None,
-                 quantiles=(0.025, 0.1, 0.5, 0.9, 0.975), keep_draws: int | None = None,
+                 quantiles=DEFAULT_QUANTILES, keep_draws: int | None = None,
                  keep_met: bool = False):
         self.rows = [r.to_dict() for _, r in catalogue.iterrows()]
         self.scenarios = list(scenarios)

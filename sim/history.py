@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
-from sim.series import KINDS, SERIES, VINTAGES, expected_unit
+from sim.vocabulary import KINDS, SERIES, VINTAGES, expected_unit
 
 COLUMNS = ("series", "year", "base_year", "kind", "value", "unit", "vintage", "source", "note")
 YEAR_MIN, YEAR_MAX = 1978, 2100

@@ -39,24 +39,13 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import SimError
+from sim.vocabulary import COMPOSITION  # noqa: F401  (re-exported for FittedModel users)
 
 FORMAT_VERSION = 1
 
 CHANGE_PARAMS = ("atanh_phi", "log_sigma_noise", "log_sigma_level")
 RATIO_PARAMS = ("mu", "log_sigma")
 
-# Derived series = product of drivers (sum of log levels) with a sign; units are handled by the
-# anchor, which is an observed level of the derived series itself.
-COMPOSITION: dict[str, tuple[tuple[str, int], ...]] = {
-    "gdp_nominal": (("gdp_real", 1), ("gdp_deflator", 1)),
-    "gdp_per_capita": (("gdp_real", 1), ("gdp_deflator", 1), ("population_resident", -1)),
-    "gdp_per_capita_usd": (
-        ("gdp_real", 1), ("gdp_deflator", 1), ("population_resident", -1), ("usdcny", -1)),
-    "energy_consumption": (("gdp_real", 1), ("energy_intensity", 1)),
-    "co2_emissions": (("gdp_real", 1), ("energy_intensity", 1), ("carbon_factor", 1)),
-    "co2_intensity": (("energy_intensity", 1), ("carbon_factor", 1)),
-    "water_use": (("gdp_real", 1), ("water_intensity", 1)),
-}
 
 
 @dataclass(frozen=True)

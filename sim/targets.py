@@ -17,7 +17,8 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Iterable
+from dataclasses import dataclass, fields
+from typing import Any, Iterable, Mapping
 
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
 
@@ -58,7 +59,7 @@ def _number(text: str) -> float | None:
 
 def _check_row(row: dict[str, str], where: str, file: str, seen: dict[str, str]) -> list[Problem]:
     """Every problem of one catalogue row."""
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
 
     out = []
 
@@ -163,3 +164,73 @@ def targets_for_sets(names: Iterable[str], path: str | Path | None = None):
     check_set_names(names)
     df = load_catalogue(path)
     return df[df["target_set"].isin(names)].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One catalogue row, typed: what the plan asks of one indicator in one year.
+
+    Numbers are floats or None (blank), years ints or None, text str ("" when blank). ``value``
+    is the plan's value (None when the plan left it blank; a scenario may supply one).
+    """
+
+    id: str
+    target_set: str
+    series: str
+    indicator_zh: str
+    indicator_en: str
+    domain: str
+    target_year: int | None
+    kind: str
+    comparator: str
+    value: float | None
+    value_high: float | None
+    tolerance: float | None
+    unit: str
+    base_year: int | None
+    period_start: int | None
+    period_end: int | None
+    binding: str
+    value_status: str
+    source: str
+    source_section: str
+    quote_zh: str
+    note: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Target":
+        """From a catalogue row (a dict or a pandas row); blanks and NaN become None / ""."""
+        def num(v: Any) -> float | None:
+            try:
+                f = float(v)
+            except (TypeError, ValueError):
+                return None
+            return f if math.isfinite(f) else None
+
+        def year(v: Any) -> int | None:
+            f = num(v)
+            return int(f) if f is not None else None
+
+        def text(v: Any) -> str:
+            return v if isinstance(v, str) else ""
+
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            v = row.get(f.name)
+            out[f.name] = (num(v) if f.name in NUMERIC else year(v) if f.name in YEARS
+                           else text(v))
+        return cls(**out)
+
+    @property
+    def indicator(self) -> str:
+        """English indicator name, else the Chinese one."""
+        return self.indicator_en or self.indicator_zh
+
+    @property
+    def is_binding(self) -> bool:
+        return self.binding == "binding"
+
+
+def as_targets(catalogue) -> list[Target]:
+    """The rows of a catalogue DataFrame (:func:`load_catalogue`) as :class:`Target` objects."""
+    return [Target.from_row(r) for r in catalogue.to_dict("records")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.vocabulary import HOUSING_DRIVER
 from sim.model import CHANGE_PARAMS, RATIO_PARAMS, Anchor, DriverFit, FittedModel
 
 #: name -> (mean annual change as a fraction, transformed level at as_of or None if unknown)
@@ -27,7 +28,7 @@ CHANGE_DRIVERS: dict[str, tuple[float, float | None]] = {
     "nox_emissions": (-0.03, np.log(40000.0)),
 }
 GENERIC = "forest_cover_pct"       # a share on the logit scale, generic model (phi = 0)
-HOUSING = "affordable_housing_delivery"
+HOUSING = HOUSING_DRIVER
 ALL_DRIVERS = tuple(CHANGE_DRIVERS) + (GENERIC, HOUSING)
 
 

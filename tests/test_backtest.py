@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import backtest as bt
-from sim import scores
+from sim.backtest import hindcast as bt
+from sim.backtest import scores
 from sim.cli import main
 from sim.history import History, load_history
 from sim.paths import DEFAULT_DATA_DIR
-from sim.references import reference_forecasts, series_index
+from sim.backtest.references import reference_forecasts, series_index
 
 DRAWS = 200
 

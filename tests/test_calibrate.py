@@ -1,4 +1,4 @@
-"""Calibration (sim.calibrate) and ``python -m sim calibrate``: as_of isolation, derived
+"""Calibration (sim.calibrate.fit) and ``python -m sim calibrate``: as_of isolation, derived
 observations, fallbacks, bad data, the command end to end on a synthetic fixture and on the
 bundled data."""
 
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibrate import (DRIVERS, HOUSING_DRIVER, calibrate, load_or_calibrate,
+from sim.calibrate.cache import load_or_calibrate
+from sim.calibrate.fit import (DRIVERS, HOUSING_DRIVER, calibrate,
                            shock_correlation)
 from sim.cli import main
 from sim.errors import SimError
@@ -315,31 +316,31 @@ def test_load_or_calibrate_reuses_a_fit_of_the_same_data(tmp_path, monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(FIXTURE, data, ignore=shutil.ignore_patterns("*.py"))
     out = tmp_path / "fitted"
-    fm = load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out)
+    fm = load_or_calibrate(2012, "revised", data_dir=data, cache_dir=out)
     assert (out / fitted_filename(2012, "revised")).exists()
 
     def boom(*a, **k):
         raise AssertionError("should have reused the saved fit")
 
-    monkeypatch.setattr("sim.calibrate.calibrate", boom)
-    assert load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out).to_json() == fm.to_json()
+    monkeypatch.setattr("sim.calibrate.cache.calibrate", boom)
+    assert load_or_calibrate(2012, "revised", data_dir=data, cache_dir=out).to_json() == fm.to_json()
     with pytest.raises(AssertionError, match="reused"):     # a base year the file lacks
-        load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out, base_years=[2003])
-    monkeypatch.setattr("sim.calibrate.calibrator_id", lambda: "0.0+othercode")
+        load_or_calibrate(2012, "revised", data_dir=data, cache_dir=out, base_years=[2003])
+    monkeypatch.setattr("sim.calibrate.cache.calibrator_id", lambda: "0.0+othercode")
     with pytest.raises(AssertionError, match="reused"):     # fitted by other calibration code
-        load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out)
+        load_or_calibrate(2012, "revised", data_dir=data, cache_dir=out)
     monkeypatch.undo()
-    monkeypatch.setattr("sim.calibrate.calibrate", boom)
+    monkeypatch.setattr("sim.calibrate.cache.calibrate", boom)
     with open(data / "other_indicators.csv", "a", encoding="utf-8") as fh:
         fh.write("pm25,2013,,level,30,μg/m3,first,test,\n")   # data changed: hash differs
     with pytest.raises(AssertionError, match="reused"):
-        load_or_calibrate(2012, "revised", data_dir=data, fitted_dir=out)
+        load_or_calibrate(2012, "revised", data_dir=data, cache_dir=out)
 
 
 def test_flat_likelihood_variance_is_capped_keeping_correlation():
     from types import SimpleNamespace
 
-    from sim.calibrate import MAX_THETA_VAR, _cap_theta_variance
+    from sim.calibrate.fit import MAX_THETA_VAR, _cap_theta_variance
 
     cov = np.array([[0.5, 0.0, 0.3], [0.0, 0.1, 0.0], [0.3, 0.0, 21.78]])
     pf = SimpleNamespace(theta_cov=cov.copy())

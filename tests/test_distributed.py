@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from sim.distributed import (Tally, draw_ranges, make_checks, met_of, parse_scheduler, run_adaptive,
+from sim.engine.dispatch import (Tally, draw_ranges, make_checks, met_of, parse_scheduler, run_adaptive,
                              sketch_edges, tally_distributed)
-from sim.engine import levers_from_spec, series_paths, simulate
+from sim.engine.simulation import levers_from_spec, series_paths, simulate
 from sim.ensemble import build_dataset
 from sim.errors import SimError
 from sim.evaluation import evaluate
-from sim.sweep import load_context
+from sim.analysis.sweep import load_context
 from sim.testing import synthetic_fitted
 
 SHIPPED = "scenarios/baseline_2020.toml"
@@ -39,7 +39,7 @@ def checks(ctx):
 @pytest.fixture(scope="module")
 def client():
     pytest.importorskip("dask.distributed", reason="dask.distributed not installed (extra 'distributed')")
-    from sim.distributed import connect
+    from sim.engine.dispatch import connect
 
     with connect("local:2") as c:
         yield c
@@ -100,7 +100,7 @@ def test_scheduler_strings():
 
 
 def test_without_dask_the_flag_explains(monkeypatch, ctx, levers):
-    from sim.distributed import simulate_distributed
+    from sim.engine.dispatch import simulate_distributed
 
     monkeypatch.setitem(sys.modules, "dask", None)
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
@@ -110,7 +110,7 @@ def test_without_dask_the_flag_explains(monkeypatch, ctx, levers):
 
 
 def test_local_cluster_bit_identical(client, ctx, levers, checks):
-    from sim.distributed import simulate_distributed
+    from sim.engine.dispatch import simulate_distributed
 
     fm = ctx.fitted
     kw = dict(horizon=2020, draws=2500, seed=20160315, block_size=1000)
@@ -165,8 +165,8 @@ def test_tally_adds():
 def test_streamed_summaries_on_cluster_equal_one_process(client, ctx):
     """`run --summaries-only --scheduler`: each worker evaluates its own chunk and returns a
     partial evaluation; merged on the client they equal the single-process stream exactly."""
-    from sim.pipeline import stream_file
-    from sim.scenario import load_scenario_file
+    from sim.run.pipeline import stream_file
+    from sim.scenario.read import load_scenario_file
 
     sf = load_scenario_file(SHIPPED, overrides={"draws": 3000, "block_size": 1000})
     kw = dict(fitted=ctx.fitted, chunk_draws=1000, keep_draws=1500)
@@ -186,7 +186,7 @@ def test_full_run_on_cluster_writes_the_same_files(client, tmp_path):
     ensemble.nc on the client; targets.csv and ensemble.nc equal the single-process run."""
     import xarray as xr
 
-    from sim.pipeline import run_file
+    from sim.run.pipeline import run_file
 
     kw = dict(overrides={"draws": 3000, "block_size": 1000}, figures=False)
     run_file(SHIPPED, out=tmp_path / "one", **kw)

@@ -10,9 +10,10 @@ import numba
 import numpy as np
 import pytest
 
-from sim import engine, reference
+from sim.engine import reference
+from sim.engine import simulation as engine
 from sim.errors import SimError
-from sim.rng import normals_np, split_seed
+from sim.engine.rng import normals_np, split_seed
 from sim.testing import synthetic_fitted
 
 H = 2020
@@ -80,7 +81,7 @@ def test_threads_do_not_change_results():
 
 
 def test_numba_num_threads_env_does_not_change_results():
-    code = ("import hashlib, numpy as np; from sim import engine; from sim.testing import synthetic_fitted;"
+    code = ("import hashlib, numpy as np; from sim.engine import simulation as engine; from sim.testing import synthetic_fitted;"
             "f = synthetic_fitted(seed=2); s = engine.simulate(f, [engine.no_levers(f, 2020)], horizon=2020,"
             " draws=500, seed=3, block_size=100);"
             "print(hashlib.sha256(s.delta.tobytes() + s.cum0.tobytes()).hexdigest())")
@@ -191,7 +192,7 @@ def test_levers_from_spec_shift_shock_path_housing():
 
 
 def test_levers_from_spec_with_the_real_spec_model():
-    spec_mod = pytest.importorskip("sim.spec")
+    spec_mod = pytest.importorskip("sim.scenario.spec")
     sc = spec_mod.ScenarioSpec(
         name="alt", description="test",
         levers={"energy_intensity": {"shift_pp": -1.0}, "usdcny": {"path": {2016: 6.6}},

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.engine import no_levers, series_paths, simulate
+from sim.engine.simulation import no_levers, series_paths, simulate
 from sim.ensemble import SINCE, build_dataset, read_netcdf, write_netcdf
 from sim.testing import synthetic_fitted
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import engine, kernels, reference
+from sim.engine import kernels, simulation as engine, reference
 from sim.testing import synthetic_fitted
 
 H = 2020

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import plots as P
+from sim.output import plots as P
 from test_report import make_dataset
 
 
 def test_shipped_font_covers_all_chinese_text():
     from fontTools.ttLib import TTFont
 
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
     from sim.targets import load_catalogue
 
     assert P.FONT_FILE.exists()

@@ -110,7 +110,7 @@ def make_results(folder: Path, *, seed: int = 0, shift: float = 0.0, outputs: bo
     from sim.ensemble import write_netcdf
     from sim.evaluation import evaluate
     from sim.history import load_history
-    from sim.report import write_outputs
+    from sim.output.report import write_outputs
     from sim.targets import targets_for_sets
 
     folder = Path(folder)
@@ -170,7 +170,7 @@ def test_report_names_every_not_evaluable_target_and_reason(results):
 def test_report_shows_probabilities_scenarios_and_provenance(results):
     import html
 
-    from sim.tables import fmt_pm
+    from sim.output.tables import fmt_pm
 
     page = html.unescape((results / "report.html").read_text(encoding="utf-8"))
     table = pd.read_csv(results / "targets.csv")
@@ -184,8 +184,8 @@ def test_report_shows_probabilities_scenarios_and_provenance(results):
 
 def test_figures_exist_per_indicator_view(results):
     from sim.ensemble import read_netcdf
-    from sim.plots import fan_specs
-    from sim.report import target_windows
+    from sim.output.plots import fan_specs
+    from sim.output.report import target_windows
 
     ds = read_netcdf(results / "ensemble.nc")
     table = pd.read_csv(results / "targets.csv")

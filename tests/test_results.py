@@ -3,7 +3,7 @@
 import pytest
 
 from sim.errors import SimError
-from sim.results import atomic_folder
+from sim.output.folder import atomic_folder
 
 
 def test_interrupted_write_leaves_previous_results(tmp_path):

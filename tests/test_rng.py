@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.rng import block_normals, normals_np, philox_np, philox_words, split_seed
+from sim.engine.rng import block_normals, normals_np, philox_np, philox_words, split_seed
 
 # Random123 tests/kat_vectors, the three "philox4x32 10" lines: counter[4], key[2] -> output[4].
 KAT = [

@@ -11,7 +11,7 @@ import xarray as xr
 from sim.cli import main
 from sim.ensemble import read_netcdf
 from sim.paths import SCENARIOS_DIR
-from sim.pipeline import run_file
+from sim.run.pipeline import run_file
 
 S2020 = SCENARIOS_DIR / "baseline_2020.toml"
 S2015 = SCENARIOS_DIR / "baseline_2015.toml"
@@ -92,7 +92,7 @@ def test_interrupted_run_leaves_the_previous_results(tmp_path, monkeypatch, caps
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.report.write_outputs", interrupted)
+    monkeypatch.setattr("sim.output.report.write_outputs", interrupted)
     assert main(["run", str(S2020), "--out", str(out), "--force", *FAST]) == 130
     assert (out / "targets.csv").read_text() == "previous results"
     assert [p.name for p in tmp_path.iterdir()] == ["r"]

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from sim.cli import main
 from sim.errors import ProblemList
-from sim.scenario import json_schema, load_scenario_file, resolved_toml
-from sim.spec import LEVER_DRIVERS, RATE_DRIVERS, FxLever, HousingLever, RateLever, ScenarioFile
+from sim.scenario.read import json_schema, load_scenario_file, resolved_toml
+from sim.scenario.spec import LEVER_DRIVERS, RATE_DRIVERS, FxLever, HousingLever, RateLever, ScenarioFile
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))

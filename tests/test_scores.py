@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import scores
+from sim.backtest import scores
 
 sr = pytest.importorskip("scoringrules")
 

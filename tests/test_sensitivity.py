@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.sensitivity import pick_freeze, sensitivity, variate_groups
-from sim.sweep import load_context
+from sim.analysis.sensitivity import pick_freeze, sensitivity, variate_groups
+from sim.analysis.sweep import load_context
 from sim.testing import synthetic_fitted
 from test_sweep import SHIPPED, run_cmd
 
@@ -40,7 +40,7 @@ def test_linear_model_grouped_indices_and_bootstrap_se():
 
 
 def test_model_groups_partition_the_variates():
-    from sim.engine import levers_from_spec, pack, driver_names
+    from sim.engine.simulation import levers_from_spec, pack, driver_names
 
     fm = synthetic_fitted()
     ctx = load_context(SHIPPED, fitted=fm)

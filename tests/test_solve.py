@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sim.errors import SimError
-from sim.solve import bisect_monotone, crossing, solve
-from sim.sweep import load_context
+from sim.analysis.solve import bisect_monotone, crossing, solve
+from sim.analysis.sweep import load_context
 from sim.testing import synthetic_fitted
 from test_sweep import SHIPPED, run_cmd
 
@@ -62,7 +62,7 @@ def ctx():
 
 
 def test_solve_on_common_random_numbers(ctx):
-    from sim.solve import LeverProbability
+    from sim.analysis.solve import LeverProbability
 
     r = solve(ctx, target=CO2, probability=0.8, lever="energy_intensity.shift_pp", bounds=(-10, 5),
               xtol=0.01, bootstrap=50)

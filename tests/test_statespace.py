@@ -1,4 +1,4 @@
-"""The change-process state-space model (sim.statespace): exact handling of cumulative and
+"""The change-process state-space model (sim.calibrate.statespace): exact handling of cumulative and
 missing observations, and recovery of known parameters from series the model generates."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.statespace import (MEASUREMENT_SD, ChangeProcess, Obs, annual_info_years,
+from sim.calibrate.statespace import (MEASUREMENT_SD, ChangeProcess, Obs, annual_info_years,
                             fit_process)
 
 

@@ -10,9 +10,9 @@ import xarray as xr
 
 from sim.cli import main
 from sim.errors import ProblemList, SimError
-from sim.scenario import load_scenario_file, resolved_toml
-from sim.spec import SweepSpec
-from sim.sweep import design, load_context, run_sweep, sweep_dataset, with_levers
+from sim.scenario.read import load_scenario_file, resolved_toml
+from sim.scenario.spec import SweepSpec
+from sim.analysis.sweep import design, load_context, run_sweep, sweep_dataset, with_levers
 from sim.testing import synthetic_fitted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,8 +135,8 @@ def test_grid_sweep_common_random_numbers(tmp_path):
     # the GDP target does not depend on these levers: identical at every point
     assert np.unique(ds["p_met"].sel(target="gdp_2020_fyp13").values).size == 1
     # each point equals a run of that scenario alone (same draws)
-    from sim.distributed import make_checks, tally_distributed
-    from sim.sweep import point_levers
+    from sim.engine.dispatch import make_checks, tally_distributed
+    from sim.analysis.sweep import point_levers
 
     lev = point_levers(ctx, "baseline", res.design.paths, res.design.points[[5]])
     one = make_checks(ctx.catalogue, [dict(ctx.sf.baseline.target_values)], targets=[CO2])
@@ -147,7 +147,7 @@ def test_grid_sweep_common_random_numbers(tmp_path):
 
 def test_sweep_on_cluster_equals_local(tmp_path):
     pytest.importorskip("dask.distributed", reason="dask.distributed not installed (extra 'distributed')")
-    from sim.distributed import connect
+    from sim.engine.dispatch import connect
 
     lhs = '\n[sweep]\nmethod = "lhs"\npoints = 6\n[sweep.levers]\n"energy_intensity.shift_pp" = [-3.0, 0.0]\n'
     ctx = load_context(write(tmp_path, lhs), overrides={"draws": 800}, fitted=synthetic_fitted())

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import tables as T
+from sim.output import tables as T
 from test_report import EXTERNAL, make_dataset, make_results
 
 

@@ -88,7 +88,7 @@ def test_declines_are_negative_with_le(cat):
 
 
 def test_series_units_match_the_series_vocabulary(cat):
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
 
     with_series = cat[cat["series"] != ""]
     assert len(with_series) >= 30

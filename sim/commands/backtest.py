@@ -1,5 +1,5 @@
 """``python -m sim backtest`` — hindcast the shipped plans from past origins and score the
-probabilities against what happened, next to three simple references (:mod:`sim.backtest`).
+probabilities against what happened, next to three simple references (:mod:`sim.backtest.hindcast`).
 
 Writes into ``--out`` (default ``results/backtest_<vintage>``, atomically): ``rows.csv`` (one row
 per origin and target with a known outcome), ``skipped.csv``, ``scores.json`` and ``scores.txt``,
@@ -64,9 +64,9 @@ def run(args) -> int:
     if args.midterm:
         return _run_midterm(args)
 
-    from sim import backtest as bt
+    from sim.backtest import hindcast as bt
     from sim.paths import DEFAULT_RESULTS_DIR
-    from sim.results import atomic_folder, check_writable
+    from sim.output.folder import atomic_folder, check_writable
     from sim.targets import check_set_names
 
     origins = bt.parse_origins(args.origins)
@@ -106,7 +106,7 @@ def run(args) -> int:
         if vint is not None:
             vint.to_csv(tmp / "vintages.csv", index=False)
         if not args.no_figures:
-            from sim.backtest_plots import write_all
+            from sim.backtest.plots import write_all
 
             write_all(res.rows, summary, cov, tmp / "figures")
         manifest = dict(command="backtest", argv=sys.argv[1:], settings=res.settings,
@@ -156,9 +156,9 @@ def _json(o):
 
 
 def _run_midterm(args) -> int:
-    from sim.backtest import midterm_table
+    from sim.backtest.hindcast import midterm_table
     from sim.paths import DEFAULT_RESULTS_DIR
-    from sim.results import atomic_folder, check_writable
+    from sim.output.folder import atomic_folder, check_writable
 
     path = Path(args.midterm)
     if not path.exists():

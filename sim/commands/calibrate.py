@@ -32,7 +32,7 @@ def default_as_of(history) -> int:
 
 
 def run(args) -> int:
-    from sim.calibrate import calibrate
+    from sim.calibrate.fit import calibrate
     from sim.history import load_history
     from sim.model import fitted_filename
     from sim.paths import DEFAULT_FITTED_DIR

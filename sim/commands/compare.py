@@ -22,7 +22,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.report import compare_runs, print_compare
+    from sim.output.report import compare_runs, print_compare
 
     result = compare_runs([Path(f) for f in args.folders], Path(args.out) if args.out else None,
                           figures=not args.no_figures)

@@ -47,7 +47,7 @@ def series_table(history):
     """One row per series: label, kinds with their years, vintages, count, short sources."""
     import pandas as pd
 
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
 
     rows = []
     for name in history.series_names():

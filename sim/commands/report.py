@@ -22,12 +22,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.report import rebuild
+    from sim.output.report import rebuild
 
     out = rebuild(Path(args.folder), data_dir=args.data,
                   figures=False if args.no_figures else None)
     if not args.quiet:
-        from sim.tables import print_summary
+        from sim.output.tables import print_summary
 
         print_summary(out["table"], out["folder"])
         t = out["timings"]

@@ -37,7 +37,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.pipeline import run_file
+    from sim.run.pipeline import run_file
 
     overrides = {k: getattr(args, k) for k in ("draws", "seed", "as_of") if getattr(args, k) is not None}
     out = run_file(Path(args.file), overrides=overrides, data_dir=args.data,
@@ -50,7 +50,7 @@ def run(args) -> int:
     for msg in json.loads(out.dataset.attrs.get("ignored_levers") or "[]"):
         print(f"sim run: warning: {msg}", file=sys.stderr)
     if not args.quiet:
-        from sim.tables import print_summary
+        from sim.output.tables import print_summary
 
         print_summary(out.table, out.folder)
     return 0

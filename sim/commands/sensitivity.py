@@ -30,9 +30,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from sim.paths import DEFAULT_RESULTS_DIR
-    from sim.results import check_writable
-    from sim.sensitivity import sensitivity, summary_lines, write_sensitivity
-    from sim.sweep import load_context
+    from sim.output.folder import check_writable
+    from sim.analysis.sensitivity import sensitivity, summary_lines, write_sensitivity
+    from sim.analysis.sweep import load_context
 
     out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"{Path(args.file).stem}_sensitivity"
     check_writable(out, args.force)

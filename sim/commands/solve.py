@@ -13,7 +13,7 @@ HELP = "required effort: the least lever value giving P(target met) >= a probabi
 
 
 def add_arguments(p) -> None:
-    from sim.spec import SWEEP_PATHS
+    from sim.scenario.spec import SWEEP_PATHS
 
     p.add_argument("file", help="scenario file (TOML)")
     p.add_argument("--target", required=True, metavar="ID", help="target id (see `python -m sim targets`)")
@@ -32,8 +32,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from sim.errors import SimError
-    from sim.solve import solve
-    from sim.sweep import load_context, split_path
+    from sim.analysis.solve import solve
+    from sim.analysis.sweep import load_context, split_path
 
     split_path(args.lever)  # a bad path fails before calibration
     if not 0 < args.probability < 1:

@@ -35,11 +35,11 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from sim.paths import DEFAULT_RESULTS_DIR
-    from sim.results import check_writable
-    from sim.sweep import load_context, run_sweep, summary_lines, write_sweep
+    from sim.output.folder import check_writable
+    from sim.analysis.sweep import load_context, run_sweep, summary_lines, write_sweep
 
     if args.scheduler:
-        from sim.distributed import parse_scheduler
+        from sim.engine.dispatch import parse_scheduler
 
         parse_scheduler(args.scheduler)
     overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
@@ -50,7 +50,7 @@ def run(args) -> int:
     if not args.quiet and sys.stderr.isatty() and ctx.sf.sweep is not None:
         from tqdm import tqdm
 
-        from sim.sweep import design
+        from sim.analysis.sweep import design
 
         n = len(design(ctx.sf.sweep, ctx.sf.run.seed).points) * ctx.sf.run.draws
         bar = tqdm(total=n, unit="draw", unit_scale=True, desc="sweeping", leave=False)

@@ -14,7 +14,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.scenario import load_scenario_file
+    from sim.scenario.read import load_scenario_file
 
     failed = False
     for file in args.files:

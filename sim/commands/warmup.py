@@ -20,8 +20,8 @@ def warmup() -> float:
     t0 = time.perf_counter()
     import numpy as np
 
-    from sim import engine, kernels
-    from sim.rng import split_seed
+    from sim.engine import kernels, simulation as engine
+    from sim.engine.rng import split_seed
     from sim.testing import synthetic_fitted
 
     fitted = synthetic_fitted(as_of=2015)
@@ -30,7 +30,7 @@ def warmup() -> float:
     p = engine.pack(fitted, levers, 2017)
     k0, k1 = split_seed(0)
     kernels.normals_floor(k0, k1, 4, 0, 4, p.n_var, p.g_start)
-    from sim.reference import empty_outputs
+    from sim.engine.reference import empty_outputs
 
     kernels.simulate_injected(p, np.zeros((2, p.n_var)), *empty_outputs(p, 2))
     return time.perf_counter() - t0

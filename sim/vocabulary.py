@@ -118,3 +118,32 @@ def get_series(name: str) -> Series:
 def expected_unit(series: Series, kind: str) -> str:
     """Unit an observation of ``kind`` must carry: ``%`` for changes, the series unit otherwise."""
     return "%" if kind in ("change_pct", "cumulative_change_pct") else series.unit
+
+
+# --------------------------------------------------------------------------------------------
+# The structural model's names (their single home; DESIGN.md "Model")
+# --------------------------------------------------------------------------------------------
+#: Drivers simulated as an annual change of a transformed level (calibrated by sim.calibrate).
+CHANGE_DRIVERS: tuple[str, ...] = (
+    "gdp_real", "gdp_deflator", "population_resident", "usdcny", "energy_intensity",
+    "carbon_factor", "water_intensity", "cod_emissions", "nh3n_emissions", "so2_emissions",
+    "nox_emissions")
+HOUSING_DRIVER = "affordable_housing_delivery"    # fitted delivery ratio (iid log-normal)
+HOUSING_LEVER = "affordable_housing"              # scenario lever: programme units per year
+HOUSING_SERIES = "affordable_housing_supplied"    # simulated series: units supplied per year
+HOUSING_PLANNED = "affordable_housing_planned"    # observed series: units planned per year
+#: Drivers a scenario can move (keys of ``levers``; ``shocks[].driver``), in canonical order.
+LEVER_DRIVERS: tuple[str, ...] = CHANGE_DRIVERS + (HOUSING_LEVER,)
+
+#: Derived series = product of drivers (sum of log levels) with a sign; units are handled by
+#: the anchor, which is an observed level of the derived series itself.
+COMPOSITION: dict[str, tuple[tuple[str, int], ...]] = {
+    "gdp_nominal": (("gdp_real", 1), ("gdp_deflator", 1)),
+    "gdp_per_capita": (("gdp_real", 1), ("gdp_deflator", 1), ("population_resident", -1)),
+    "gdp_per_capita_usd": (
+        ("gdp_real", 1), ("gdp_deflator", 1), ("population_resident", -1), ("usdcny", -1)),
+    "energy_consumption": (("gdp_real", 1), ("energy_intensity", 1)),
+    "co2_emissions": (("gdp_real", 1), ("energy_intensity", 1), ("carbon_factor", 1)),
+    "co2_intensity": (("energy_intensity", 1), ("carbon_factor", 1)),
+    "water_use": (("gdp_real", 1), ("water_intensity", 1)),
+}

@@ -2,7 +2,7 @@
 
 Every chart is drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot, no
 global backend switch), inside an ``rc_context`` that selects the CJK font shipped in
-``sim/fonts/`` (Noto Sans SC, subset; see ``sim/fonts/build_subset.py``), so Chinese labels render
+``sim/output/fonts/`` (Noto Sans SC, subset; see ``sim/output/fonts/build_subset.py``), so Chinese labels render
 on a machine without any CJK font installed.
 
 Fan charts follow the Bank of England layout: observed history as a solid line, the projection
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int
-from sim.tables import fmt_number, fmt_pct, fmt_pm, target_text
+from sim.output.tables import fmt_number, fmt_pct, fmt_pm, target_text
 
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "NotoSansSC-sim-subset.otf"
 FONT_FAMILY = "Noto Sans SC sim"
@@ -187,7 +187,7 @@ def fan_specs(ds, table: pd.DataFrame, windows: dict | None = None) -> list[FanS
     ``windows[target_id] = (period_start, period_end)`` for cumulative-sum targets (from the
     catalogue; ``targets.csv`` does not carry the window).
     """
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
 
     with_targets = set(table["series"].dropna()) if "series" in table else set()
     specs = [FanSpec(s) for s in series_variables(ds)
@@ -290,7 +290,7 @@ def history_points(hist: pd.DataFrame | None, spec: FanSpec, as_of: int, relativ
 
 def series_labels(ds, series: str) -> tuple[str, str, str]:
     """(Chinese label, English label, unit) of a series, from the Dataset attrs or the vocabulary."""
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
 
     attrs = ds[series].attrs if series in ds else {}
     meta = SERIES.get(series)

@@ -1,6 +1,6 @@
 """Scoring rules for probability forecasts of targets and for ensemble forecasts of indicators.
 
-Two kinds of forecast are scored in a backtest (:mod:`sim.backtest`):
+Two kinds of forecast are scored in a backtest (:mod:`sim.backtest.hindcast`):
 
 * a **probability** ``p`` that a target is met, against the binary outcome ``o ∈ {0, 1}``
   (Brier score, log score, reliability diagram);

@@ -1,7 +1,7 @@
 """Which uncertain inputs drive each target's P(met): grouped Sobol indices on the kernel's normals.
 
 Every draw is a deterministic function of its independent standard normals ``z`` (layout in
-:mod:`sim.kernels`): parameter variates, state-at-as_of variates and, per year, the level
+:mod:`sim.engine.kernels`): parameter variates, state-at-as_of variates and, per year, the level
 innovations ``eta_d`` and the *pre-correlation* shocks ``z_d``. The output is the indicator
 ``Y = 1{target met}``, so ``Var(Y) = P (1 - P)`` and the indices split the Monte Carlo
 uncertainty of "met or not" among groups of inputs. Groups (:func:`variate_groups`) are
@@ -18,7 +18,7 @@ columns of ``g`` taken from ``B``::
     ST_g = mean((f(A) - f(AB_g))^2) / (2 V)         total effect (Jansen 1999)
 
 Cost: ``N (2 + G)`` draws; standard errors by bootstrap over the N rows. The draws are
-simulated with :func:`sim.kernels.simulate_injected` from normals generated with the run's seed
+simulated with :func:`sim.engine.kernels.simulate_injected` from normals generated with the run's seed
 (``A`` = draws 0..N-1 of block 0.., ``B`` = the next N), so the analysis is reproducible.
 :func:`pick_freeze` works on any function (tests check it on the Ishigami function).
 """
@@ -111,9 +111,9 @@ def pick_freeze(f: Callable[[np.ndarray], np.ndarray], A: np.ndarray, B: np.ndar
 # --------------------------------------------------------------------------------------------
 def variate_groups(p, drivers: Sequence[str], *, keep: Sequence[str] | None = None,
                    pooled: bool = True) -> dict[str, list[int]]:
-    """Columns of the normal-variate layout (:mod:`sim.kernels`) by ``kind:driver``.
+    """Columns of the normal-variate layout (:mod:`sim.engine.kernels`) by ``kind:driver``.
 
-    ``p`` is the packed model (:class:`sim.kernels.Packed`). Groups whose variates cannot act
+    ``p`` is the packed model (:class:`sim.engine.kernels.Packed`). Groups whose variates cannot act
     (zero Cholesky factor: parameter uncertainty off, a known state) are left out; ``keep``
     restricts the drivers. With ``pooled`` the three kinds are added as ``kind:all``.
     """
@@ -155,8 +155,8 @@ def variate_groups(p, drivers: Sequence[str], *, keep: Sequence[str] | None = No
 
 def drivers_of(series: str, drivers: Sequence[str]) -> set[str]:
     """The simulated drivers a series is made of (itself, or its :data:`sim.model.COMPOSITION`)."""
-    from sim.engine import HOUSING_SERIES
-    from sim.model import COMPOSITION
+    from sim.vocabulary import HOUSING_SERIES
+    from sim.vocabulary import COMPOSITION
 
     if series == HOUSING_SERIES:
         return {"affordable_housing"}
@@ -191,11 +191,11 @@ class Sensitivity:
 def sensitivity(ctx, *, targets: Sequence[str] | None = None, scenario: str = "baseline",
                 draws: int = 2000, bootstrap: int = 100, pooled: bool = True) -> Sensitivity:
     """Grouped Sobol indices of every chosen target's met indicator in one scenario."""
-    from sim import kernels
-    from sim.distributed import make_checks, met_of
-    from sim.engine import Simulation, driver_names, levers_from_spec, pack
-    from sim.rng import block_normals, split_seed
-    from sim.sweep import scenario_spec
+    from sim.engine import kernels
+    from sim.engine.dispatch import make_checks, met_of
+    from sim.engine.simulation import Simulation, driver_names, levers_from_spec, pack
+    from sim.engine.rng import block_normals, split_seed
+    from sim.analysis.sweep import scenario_spec
 
     run = ctx.sf.run
     fitted = ctx.fitted
@@ -267,7 +267,7 @@ def tornado(sens: Sensitivity, t: int, path: Path, top: int = 12) -> Path:
     """Horizontal bars per group (pooled kinds excluded): total effect (light) and first order (dark)."""
     import matplotlib
 
-    from sim.plots import _figure, save_png, style
+    from sim.output.plots import _figure, save_png, style
 
     ix = sens.indices
     rows = [g for g, name in enumerate(ix.groups) if not name.endswith(":all")]
@@ -312,7 +312,7 @@ def summary_lines(sens: Sensitivity, top: int = 5) -> list[str]:
 
 
 def write_sensitivity(sens: Sensitivity, out: Path, *, force: bool = False, figures: bool = True) -> Path:
-    from sim.results import atomic_folder, check_writable
+    from sim.output.folder import atomic_folder, check_writable
 
     out = Path(out)
     check_writable(out, force)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.references import LABELS
+from sim.backtest.references import LABELS
 
 COLORS = {"model": "#1f5fa8", "line": "#d9822b", "rw": "#6a9f3a", "plan": "#9b4f96"}
 
@@ -67,7 +67,7 @@ def pit_histograms(rows: pd.DataFrame, path) -> Path:
     """Histogram of PIT values per forecaster (flat = calibrated; U-shape = too narrow; hump =
     too wide; slope = biased)."""
     plt = _plt()
-    from sim.backtest import FORECASTERS, INDICATOR_KEY, _dedupe, _pre
+    from sim.backtest.hindcast import FORECASTERS, INDICATOR_KEY, _dedupe, _pre
 
     sc = _dedupe(rows[rows["status"] == "scored"], INDICATOR_KEY) if len(rows) else rows
     fig, axes = plt.subplots(1, len(FORECASTERS), figsize=(3.2 * len(FORECASTERS), 3), sharey=True)
@@ -106,7 +106,7 @@ def p_met_over_origins(rows: pd.DataFrame, path, max_panels: int = 30) -> Path:
     """P(met) of each target against the forecast origin (how the odds moved as data arrived),
     with the references; the outcome is the background (green: met, red: missed)."""
     plt = _plt()
-    from sim.backtest import _pre
+    from sim.backtest.hindcast import _pre
 
     sc = rows[rows["status"] == "scored"] if len(rows) else rows
     ids = list(dict.fromkeys(sc["target_id"])) if len(sc) else []

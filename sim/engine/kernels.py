@@ -1,7 +1,7 @@
 """Monte Carlo kernels (numba): one draw of every driver, every scenario, on plain arrays.
 
-This module imports only numpy and numba. :mod:`sim.engine` packs a fitted model and the
-scenarios' levers into a :class:`Packed` tuple of arrays; :mod:`sim.reference` is the NumPy twin.
+This module imports only numpy and numba. :mod:`sim.engine.simulation` packs a fitted model and the
+scenarios' levers into a :class:`Packed` tuple of arrays; :mod:`sim.engine.reference` is the NumPy twin.
 
 Shapes: ``D`` change drivers (in ``Simulation.drivers`` order), ``Y`` simulated years
 (``as_of+1 .. horizon``), ``S`` scenarios, ``B`` base years, ``N`` draws, ``SM`` the largest
@@ -23,7 +23,7 @@ Model of one draw (see :mod:`sim.model`)
    ``delta_t = fixed - L_T`` instead (the level is forced to the fixed transformed level).
 5. Housing: ``units[s,t] = prog[s,t] * exp(mu + sigma * z_t)``.
 
-Normal-variate layout of one draw (index ``k``; see :mod:`sim.rng` for how ``k`` is keyed)
+Normal-variate layout of one draw (index ``k``; see :mod:`sim.engine.rng` for how ``k`` is keyed)
 ----------------------------------------------------------------------------------------
 * ``k = 3d + {0,1,2}``: parameter variates of change driver ``d`` (atanh_phi, log_sigma_noise,
   log_sigma_level); ``k = 3D + {0,1}``: housing ``(mu, log_sigma)`` when there is a housing
@@ -44,7 +44,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from sim.rng import fill_normals
+from sim.engine.rng import fill_normals
 
 FLOOR = 1e-12   # lower bound of exp(x) + shift, so a huge negative shift cannot take log(<=0)
 

@@ -1,4 +1,4 @@
-"""Scenario files: TOML in, resolved :class:`~sim.spec.ScenarioFile` out, and back to TOML.
+"""Scenario files: TOML in, resolved :class:`~sim.scenario.spec.ScenarioFile` out, and back to TOML.
 
 ``load_scenario_file`` reads a file, applies command-line overrides to ``[run]``, validates every
 section, expands ``extends`` and checks the resolved scenarios against the run's years and target
@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 
 from sim.errors import Problem, ProblemList, did_you_mean
 from sim.targets import TARGET_SETS
-from sim.spec import (
+from sim.scenario.spec import (
     BASELINE,
     LEVER_DRIVERS,
     NAME_PATTERN,

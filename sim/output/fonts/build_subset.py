@@ -10,7 +10,7 @@ Noto has none, but the renamed family keeps it clear).
 
 Usage::
 
-    python sim/fonts/build_subset.py [/path/to/NotoSansCJK-Regular.ttc]
+    python sim/output/fonts/build_subset.py [/path/to/NotoSansCJK-Regular.ttc]
 """
 
 from __future__ import annotations

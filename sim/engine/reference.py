@@ -1,17 +1,17 @@
-"""Plain-NumPy twin of :mod:`sim.kernels`: the same model, vectorised over draws (test oracle).
+"""Plain-NumPy twin of :mod:`sim.engine.kernels`: the same model, vectorised over draws (test oracle).
 
 Every function here mirrors a kernel operation for operation (same summation order), so the
 twin equals the kernels exactly except where NumPy's SIMD ``exp``/``log``/``tanh`` round
 differently from libm (at most an ulp or two per call; tests allow 1e-12).
-See :mod:`sim.kernels` for the model equations and the normal-variate layout.
+See :mod:`sim.engine.kernels` for the model equations and the normal-variate layout.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.kernels import FLOOR, Packed
-from sim.rng import normals_np
+from sim.engine.kernels import FLOOR, Packed
+from sim.engine.rng import normals_np
 
 
 def _lower_mv(mean, chol, z, z0, n):

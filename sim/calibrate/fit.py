@@ -1,7 +1,7 @@
 """Calibration: history (≤ as_of, one vintage) → :class:`sim.model.FittedModel`.
 
 Every driver and every generic indicator is the change process of :mod:`sim.model`, fitted by
-maximum likelihood with :class:`sim.statespace.ChangeProcess` on all the observations the data
+maximum likelihood with :class:`sim.calibrate.statespace.ChangeProcess` on all the observations the data
 hold for it — levels, annual changes and multi-year cumulative changes — on the transformed
 scale (``log``, or ``logit`` for shares). Missing years stay missing.
 
@@ -32,7 +32,7 @@ Too little data for a parameter → a documented prior, recorded in ``DriverFit.
   ``sigma_noise`` estimated from their own data by the other series of the same group (drivers,
   or generic indicators; the other group when a group has none; ``DEFAULT_SIGMA_NOISE`` when
   none at all);
-* an estimate on the edge of ``sim.statespace.THETA_BOUNDS`` (degenerate) is replaced by the
+* an estimate on the edge of ``sim.calibrate.statespace.THETA_BOUNDS`` (degenerate) is replaced by the
   same prior and the rest re-estimated — except ``sigma_noise`` on its *lower* edge (a series
   so smooth that the moving mean explains every change), which stays fixed at that edge (the
   likelihood's maximum; another series' volatility would be the wrong scale); once
@@ -68,16 +68,14 @@ import pandas as pd
 from sim.errors import SimError
 from sim.model import (CHANGE_PARAMS, RATIO_PARAMS, Anchor, DriverFit, FittedModel,
                        fitted_filename)
-from sim.series import SERIES, expected_unit
-from sim.statespace import MEASUREMENT_SD
+from sim.vocabulary import (CHANGE_DRIVERS, HOUSING_DRIVER, HOUSING_PLANNED, HOUSING_SERIES,
+                            SERIES, expected_unit)
+from sim.calibrate.statespace import MEASUREMENT_SD
 
 # --- what is fitted ---------------------------------------------------------------------------
-DRIVERS = ("gdp_real", "gdp_deflator", "population_resident", "usdcny", "energy_intensity",
-           "carbon_factor", "water_intensity", "cod_emissions", "nh3n_emissions",
-           "so2_emissions", "nox_emissions")
+DRIVERS = CHANGE_DRIVERS
 REQUIRED_DRIVERS = ("gdp_real",)
-HOUSING_DRIVER = "affordable_housing_delivery"   # as in sim.testing
-HOUSING_PAIR = ("affordable_housing_planned", "affordable_housing_supplied")
+HOUSING_PAIR = (HOUSING_PLANNED, HOUSING_SERIES)
 ANCHOR_SERIES = ("gdp_nominal", "gdp_per_capita", "gdp_per_capita_usd", "population_resident",
                  "usdcny", "energy_intensity", "energy_consumption", "co2_emissions",
                  "water_intensity", "water_use", "cod_emissions", "nh3n_emissions",
@@ -110,12 +108,12 @@ class SeriesObs:
 
     name: str
     scale: str
-    obs: list = field(default_factory=list)       # sim.statespace.Obs
+    obs: list = field(default_factory=list)       # sim.calibrate.statespace.Obs
     used: list = field(default_factory=list)      # dicts for FittedModel.observations_used
     notes: list = field(default_factory=list)
 
     def add(self, year, kind, value, base_year=None, record=None):
-        from sim.statespace import Obs
+        from sim.calibrate.statespace import Obs
         self.obs.append(Obs(int(year), kind, float(value),
                             None if base_year is None else int(base_year)))
         rec = {"driver": self.name, "year": int(year), "kind": kind,
@@ -399,7 +397,7 @@ class _Fit:
 
 def _fit_series(so: SeriesObs, as_of: int, base_years, generic: bool, pooled_sigma: float | None,
                 pooled_from: str = "") -> _Fit:
-    from sim.statespace import PARAM_NAMES, THETA_BOUNDS, ChangeProcess, fit_process
+    from sim.calibrate.statespace import PARAM_NAMES, THETA_BOUNDS, ChangeProcess, fit_process
 
     n_inf = so.n_informative()
     fixed, fallbacks = {}, []
@@ -477,7 +475,7 @@ def _cap_theta_variance(pf, fallbacks: list[str]) -> None:
     drawing from it produces sigmas of 50 and paths that overflow. The cap keeps the
     correlations and is recorded as a fallback.
     """
-    from sim.statespace import PARAM_NAMES
+    from sim.calibrate.statespace import PARAM_NAMES
 
     var = np.diag(pf.theta_cov).copy()
     scale = np.ones_like(var)
@@ -780,38 +778,7 @@ def calibrator_id() -> str:
     from sim import __version__
 
     h = hashlib.sha256()
-    for module in ("calibrate.py", "statespace.py", "model.py"):
-        h.update((Path(__file__).parent / module).read_bytes())
+    here = Path(__file__).resolve().parent
+    for path in (here / "fit.py", here / "statespace.py", here.parent / "model.py"):
+        h.update(path.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
-
-
-def load_or_calibrate(as_of: int, vintage: str = "revised", data_dir=None, fitted_dir=None,
-                      base_years=None) -> FittedModel:
-    """Reuse ``<fitted_dir>/fitted_asof<Y>_<vintage>.json`` when it was fitted on the same data
-    (same ``data_hash``) by the same calibration code (``calibrator_id``) and has a
-    ``cum_from_b`` state for every requested base year, else
-    calibrate (base years: ``DEFAULT_BASE_YEARS``, the requested ones and those of the old file)
-    and save it."""
-    from sim.history import load_history
-    from sim.paths import DEFAULT_FITTED_DIR
-
-    as_of = int(as_of)
-    history = load_history(data_dir)
-    path = Path(fitted_dir or DEFAULT_FITTED_DIR) / fitted_filename(as_of, vintage)
-    wanted = {int(b) for b in (*DEFAULT_BASE_YEARS, *(base_years or ())) if int(b) < as_of}
-    if path.exists():
-        try:
-            fm = FittedModel.load(path)
-        except (SimError, KeyError, TypeError, ValueError):
-            fm = None
-        if fm is not None and fm.data_hash == history.data_hash and fm.as_of == as_of \
-                and fm.vintage == vintage and fm.calibrator == calibrator_id():
-            if wanted <= set(fm.base_years):
-                return fm
-            wanted |= set(fm.base_years)
-    fm = calibrate(history, as_of, vintage, base_years=sorted(wanted))
-    try:
-        fm.save(path)
-    except OSError:
-        pass
-    return fm

@@ -102,8 +102,8 @@ class LeverProbability:
 
     def __init__(self, ctx, target: str, lever: str, scenario: str = "baseline", *,
                  draws: int | None = None, chunk_draws: int = 5000):
-        from sim.distributed import make_checks
-        from sim.sweep import scenario_spec, split_path
+        from sim.engine.dispatch import make_checks
+        from sim.analysis.sweep import scenario_spec, split_path
 
         split_path(lever)
         self.ctx, self.lever, self.scenario = ctx, lever, scenario
@@ -116,9 +116,9 @@ class LeverProbability:
 
     def met_at(self, values: Sequence[float]) -> np.ndarray:
         """(V, N) bool: does draw i meet the target at lever value v."""
-        from sim.distributed import Checks, draw_ranges, met_of
-        from sim.engine import simulate
-        from sim.sweep import point_levers
+        from sim.engine.dispatch import Checks, draw_ranges, met_of
+        from sim.engine.simulation import simulate
+        from sim.analysis.sweep import point_levers
 
         values = [float(v) for v in values]
         todo = [v for v in dict.fromkeys(values) if v not in self.met]

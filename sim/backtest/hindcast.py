@@ -3,7 +3,7 @@
 For every origin ``o`` (the as_of of a forecast) and every shipped scenario file whose targets
 fall after ``o`` and whose outcomes are in the data:
 
-1. calibrate on the observations dated ≤ ``o`` (:func:`sim.calibrate.calibrate` reads only
+1. calibrate on the observations dated ≤ ``o`` (:func:`sim.calibrate.fit.calibrate` reads only
    ``History.upto(o)``; with vintage ``first`` it uses GDP as first published);
 2. simulate the file's **baseline** scenario with ``as_of = o`` (the scenario loader fits lever
    years to the new window) and evaluate every target (:func:`sim.evaluation.evaluate`);
@@ -11,7 +11,7 @@ fall after ``o`` and whose outcomes are in the data:
    year (level, cumulative change or period sum, as :func:`sim.evaluation.observation_for`), in the same
    vintage — record P(met), the outcome, and for the indicator's predictive ensemble the median,
    the 80 % / 95 % central intervals, PIT and CRPS; the same for the three reference forecasters
-   of :mod:`sim.references` (which see only the target's own series up to ``o``).
+   of :mod:`sim.backtest.references` (which see only the target's own series up to ``o``).
 
 Scores (:func:`summarize`) are means over rows with cluster-bootstrap intervals (a cluster = one
 indicator in one target year: the rows of different origins and plans share the outcome).
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import scores
+from sim.backtest import scores
 from sim.evaluation import as_number
 from sim.errors import SimError
-from sim.references import LABELS, REFERENCES, reference_forecasts
+from sim.backtest.references import LABELS, REFERENCES, reference_forecasts
 
 FORECASTERS = ("model",) + REFERENCES
 DEFAULT_ORIGINS = (2008, 2018)
@@ -84,8 +84,8 @@ def score_scale(row):
     """Transform under which CRPS is comparable across indicators: ``log(1 + x/100)`` for a
     cumulative % change, ``logit(x/100)`` for a share series, ``log x`` otherwise — so CRPS is
     roughly a relative error (0.1 ≈ 10 %)."""
-    from sim.references import to_scale
-    from sim.series import SERIES
+    from sim.backtest.references import to_scale
+    from sim.vocabulary import SERIES
 
     if row["kind"] == "cumulative_change":
         return lambda x: np.log1p(np.maximum(np.asarray(x, float), -99.9999) / 100.0)
@@ -132,7 +132,7 @@ def scenario_files(target_sets=None, scenario_dir=None) -> list[tuple[Path, tupl
     Raises SimError for a requested set no shipped file evaluates.
     """
     from sim.paths import SCENARIOS_DIR
-    from sim.scenario import load_scenario_file
+    from sim.scenario.read import load_scenario_file
     from sim.targets import check_set_names
 
     sdir = Path(scenario_dir) if scenario_dir else SCENARIOS_DIR
@@ -158,7 +158,7 @@ def scenario_files(target_sets=None, scenario_dir=None) -> list[tuple[Path, tupl
 
 
 def _base_years(catalogue, as_of):
-    # the same choice as sim.pipeline.simulate_file
+    # the same choice as sim.run.pipeline.simulate_file
     return sorted({int(b) for b in catalogue["base_year"].dropna() if int(b) < as_of}
                   | {int(p) - 1 for p in catalogue["period_start"].dropna() if int(p) - 1 < as_of})
 
@@ -209,11 +209,11 @@ def run_backtest(origins, target_sets=None, vintage: str = "first", draws: int =
     progress : callable(str), optional
         Called with a short message per origin.
     """
-    from sim.calibrate import calibrate
+    from sim.calibrate.fit import calibrate
     from sim.evaluation import evaluate, indicator_for
     from sim.history import load_history
-    from sim.pipeline import simulate_file
-    from sim.scenario import load_scenario_file
+    from sim.run.pipeline import simulate_file
+    from sim.scenario.read import load_scenario_file
     from sim.targets import targets_for_sets
 
     if vintage not in ("first", "revised"):
@@ -501,11 +501,11 @@ def midterm_table(path, mid_as_of: int, start_as_of: int | None = None, draws: i
     with c the observed log change b → mid; for a cumulative sum, the observed sum over the
     window's years ≤ mid divided by their number (not in the ensemble: left blank).
     """
-    from sim.calibrate import calibrate
+    from sim.calibrate.fit import calibrate
     from sim.evaluation import evaluate, indicator_for
     from sim.history import load_history
-    from sim.pipeline import simulate_file
-    from sim.scenario import load_scenario_file
+    from sim.run.pipeline import simulate_file
+    from sim.scenario.read import load_scenario_file
     from sim.targets import targets_for_sets
 
     history = load_history(data_dir)

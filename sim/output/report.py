@@ -7,7 +7,7 @@ temporary folder) and by ``sim report``; it writes
   overlays (one per view on which a target is judged), ``pmet_by_scenario.png`` and
   ``pmet_heatmap.png``;
 * ``targets_table.csv``, ``targets.md``, ``targets.xlsx``, ``targets.html`` — the evaluation
-  table in the plan's layout (:mod:`sim.tables`);
+  table in the plan's layout (:mod:`sim.output.tables`);
 * ``report.html`` — one self-contained page (figures as base64 PNG, inline CSS, the CJK font
   subset embedded as a ``data:`` URI; no external reference of any kind).
 
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import tables as T
+from sim.output import tables as T
 from sim.errors import SimError
+from sim.scenario.spec import DEFAULT_QUANTILES, TABLE_FORMATS
 
-TABLE_FORMATS = ("csv", "md", "xlsx", "html")
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def font_face_css(text: str) -> str:
     Empty string when the font or fontTools is unavailable (the page then falls back to the
     reader's system fonts, listed in the CSS).
     """
-    from sim.plots import FONT_FAMILY, FONT_FILE
+    from sim.output.plots import FONT_FAMILY, FONT_FILE
 
     if not FONT_FILE.exists():
         return ""
@@ -378,7 +378,7 @@ def write_outputs(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame | N
     figures, table_formats : default from ``[output]`` of the resolved scenario (``figures =
         true``, all four formats). ``report.html`` is always written.
     """
-    from sim.plots import write_figures
+    from sim.output.plots import write_figures
 
     folder = Path(folder)
     t_all = time.perf_counter()
@@ -474,7 +474,7 @@ def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None) -> dict
     target_values = {name: dict(e.get("target_values") or {})
                      for name, e in (doc.get("scenarios") or {}).items()}
     history = _load_history(data_dir, manifest)
-    quantiles = tuple((doc.get("output") or {}).get("quantiles", (0.025, 0.1, 0.5, 0.9, 0.975)))
+    quantiles = tuple((doc.get("output") or {}).get("quantiles", DEFAULT_QUANTILES))
     ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
     t_eval = time.perf_counter() - t0
 
@@ -529,7 +529,7 @@ def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool 
     every shared target view). Returns ``{"table", "wide", "files", "timings"}``.
     """
     from sim.ensemble import read_netcdf
-    from sim.plots import (FAN_QUANTILES, fan_quantiles, overlay_chart, pmet_chart, pmet_heatmap,
+    from sim.output.plots import (FAN_QUANTILES, fan_quantiles, overlay_chart, pmet_chart, pmet_heatmap,
                            target_view, view_title, view_values)
 
     if not folders:

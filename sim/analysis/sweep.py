@@ -5,7 +5,7 @@ the swept lever values set. Points are simulated as the *scenarios* of one engin
 point reuses the same normals (common random numbers: the normals do not depend on levers) and
 the differences between points carry no independent Monte Carlo noise. The model is calibrated
 once; points are grouped (``points_per_task``) and draws split into ranges, and each
-(group, range) is reduced to met counts where it is simulated (:mod:`sim.distributed`), locally
+(group, range) is reduced to met counts where it is simulated (:mod:`sim.engine.dispatch`), locally
 or as dask tasks — the client never holds draws.
 
 Output (:func:`sweep_dataset`): ``p_met`` and ``mc_se`` with dims ``(<lever axis>..., target)``
@@ -30,21 +30,21 @@ from sim.errors import SimError
 # --------------------------------------------------------------------------------------------
 @dataclass
 class Context:
-    sf: object            # sim.spec.ScenarioFile
+    sf: object            # sim.scenario.spec.ScenarioFile
     catalogue: object     # pandas DataFrame of the run's target sets
     fitted: object        # sim.model.FittedModel
 
 
 def base_years_for(catalogue, as_of: int) -> list[int]:
-    """Base years the fitted model needs for the catalogue (as :func:`sim.pipeline.simulate_file`)."""
+    """Base years the fitted model needs for the catalogue (as :func:`sim.run.pipeline.simulate_file`)."""
     return sorted({int(b) for b in catalogue["base_year"].dropna() if int(b) < as_of}
                   | {int(p) - 1 for p in catalogue["period_start"].dropna() if int(p) - 1 < as_of})
 
 
 def load_context(path, *, overrides: Mapping | None = None, data_dir=None, fitted=None) -> Context:
     """Read the scenario file, its target catalogue, and calibrate (or reuse) the model once."""
-    from sim.calibrate import load_or_calibrate
-    from sim.scenario import load_scenario_file
+    from sim.calibrate.cache import load_or_calibrate
+    from sim.scenario.read import load_scenario_file
     from sim.targets import targets_for_sets
 
     sf = load_scenario_file(path, overrides=dict(overrides or {}) or None)
@@ -61,7 +61,7 @@ def load_context(path, *, overrides: Mapping | None = None, data_dir=None, fitte
 def split_path(path: str) -> tuple[str, str]:
     """``"energy_intensity.shift_pp"`` -> ("energy_intensity", "shift_pp"); unknown paths raise."""
     from sim.errors import did_you_mean
-    from sim.spec import SWEEP_PATHS
+    from sim.scenario.spec import SWEEP_PATHS
 
     if path not in SWEEP_PATHS:
         raise SimError(f"unknown lever path '{path}'{did_you_mean(path, SWEEP_PATHS)} "
@@ -74,7 +74,7 @@ _EXCLUSIVE = {"units_per_year": ("programme_units",), "shift_pp": ("path",)}
 
 
 def with_levers(spec, values: Mapping[str, float], name: str | None = None):
-    """``spec`` (a resolved :class:`~sim.spec.ScenarioSpec`) with lever values set.
+    """``spec`` (a resolved :class:`~sim.scenario.spec.ScenarioSpec`) with lever values set.
 
     A driver without a lever gets one (``shift_pp`` over the whole horizon); an existing lever
     keeps its years. ``affordable_housing.units_per_year`` replaces ``programme_units``.
@@ -82,7 +82,7 @@ def with_levers(spec, values: Mapping[str, float], name: str | None = None):
     """
     from pydantic import ValidationError
 
-    from sim.spec import LEVER_MODELS
+    from sim.scenario.spec import LEVER_MODELS
 
     levers = dict(spec.levers)
     for path, value in values.items():
@@ -102,8 +102,8 @@ def with_levers(spec, values: Mapping[str, float], name: str | None = None):
 
 def point_levers(ctx: Context, scenario: str, paths: Sequence[str], points: np.ndarray,
                  names: Sequence[str] | None = None):
-    """Engine levers (:class:`~sim.engine.ScenarioLevers`) of each point (rows of ``points``)."""
-    from sim.engine import levers_from_spec
+    """Engine levers (:class:`~sim.engine.simulation.ScenarioLevers`) of each point (rows of ``points``)."""
+    from sim.engine.simulation import levers_from_spec
 
     base = scenario_spec(ctx, scenario)
     out = []
@@ -134,7 +134,7 @@ class Design:
 
 
 def design(sweep, run_seed: int) -> Design:
-    """Points of a ``[sweep]`` (:class:`~sim.spec.SweepSpec`): a full grid in C order (last lever
+    """Points of a ``[sweep]`` (:class:`~sim.scenario.spec.SweepSpec`): a full grid in C order (last lever
     fastest) or a Latin hypercube (scipy ``qmc.LatinHypercube``, seed ``sweep.seed`` or the run's)."""
     axes = sweep.axes()
     paths = tuple(axes)
@@ -173,10 +173,10 @@ def evaluate_points(ctx: Context, levers, checks, *, draws: int, scheduler=None,
     """Tally (met counts) of every point of ``levers``, (P, T) counts and the draws.
 
     Points are grouped ``points_per_task`` at a time; each group's draws are split into ranges
-    of about ``chunk_draws`` (default: one block). Returns a :class:`sim.distributed.Tally`
+    of about ``chunk_draws`` (default: one block). Returns a :class:`sim.engine.dispatch.Tally`
     stacked over points (met (P, T)).
     """
-    from sim.distributed import Checks, Tally, _dask, connect, draw_ranges, tally_range
+    from sim.engine.dispatch import Checks, Tally, _dask, connect, draw_ranges, tally_range
 
     run = ctx.sf.run
     P = len(levers)
@@ -229,7 +229,7 @@ def run_sweep(ctx: Context, sweep=None, *, draws: int | None = None, scheduler=N
               targets: Sequence[str] | None = None, points_per_task: int = 4,
               chunk_draws: int | None = None, progress=None) -> SweepResult:
     """Run the file's ``[sweep]`` (or ``sweep``): P(met) per point and target."""
-    from sim.distributed import make_checks
+    from sim.engine.dispatch import make_checks
 
     sweep = sweep if sweep is not None else ctx.sf.sweep
     if sweep is None:
@@ -288,7 +288,7 @@ def sweep_dataset(res: SweepResult, ctx: Context | None = None):
         common_random_numbers=1, not_evaluable="; ".join(f"{k}: {v}" for k, v in not_eval.items()),
     )
     if ctx is not None:
-        from sim.scenario import resolved_toml
+        from sim.scenario.read import resolved_toml
 
         run = ctx.sf.run
         ds.attrs.update(seed=int(run.seed), as_of=int(run.as_of), horizon=int(run.horizon),
@@ -303,7 +303,7 @@ def plot_sweep(ds, folder: Path, targets: Sequence[str] | None = None) -> list[P
     middle value), or a scatter coloured by P(met) (Latin hypercube)."""
     import matplotlib
 
-    from sim.plots import _figure, save_png, style
+    from sim.output.plots import _figure, save_png, style
 
     folder = Path(folder)
     out = []
@@ -366,7 +366,7 @@ def plot_sweep(ds, folder: Path, targets: Sequence[str] | None = None) -> list[P
 def write_sweep(res: SweepResult, ctx: Context, out: Path, *, force: bool = False,
                 figures: bool = True) -> Path:
     """Write ``sweep.nc``, ``sweep.csv`` (long table) and the figures into ``out`` atomically."""
-    from sim.results import atomic_folder, check_writable
+    from sim.output.folder import atomic_folder, check_writable
 
     out = Path(out)
     check_writable(out, force)

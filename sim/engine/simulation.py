@@ -1,10 +1,10 @@
 """The Monte Carlo engine: fitted model + scenario levers -> simulated paths of every driver.
 
 ``simulate`` packs the :class:`~sim.model.FittedModel` and the scenarios' levers into plain
-arrays (:class:`sim.kernels.Packed`), runs the numba kernel block by block (a progress callback
+arrays (:class:`sim.engine.kernels.Packed`), runs the numba kernel block by block (a progress callback
 ticks between groups of blocks) and returns a :class:`Simulation`. ``series_paths`` turns it
 into every series on its natural scale. Model equations and the normal-variate layout are in
-:mod:`sim.kernels`; the random-number keying is in :mod:`sim.rng`.
+:mod:`sim.engine.kernels`; the random-number keying is in :mod:`sim.engine.rng`.
 
 Reproducibility: draw ``i`` belongs to block ``i // block_size`` and its normals depend only on
 ``(seed, block, i % block_size)``; results are bit-identical for any number of threads, draw
@@ -19,12 +19,11 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from sim.errors import SimError, did_you_mean
-from sim.kernels import Packed
-from sim.model import CHANGE_PARAMS, COMPOSITION, RATIO_PARAMS, FittedModel
-from sim.rng import split_seed
+from sim.engine.kernels import Packed
+from sim.model import CHANGE_PARAMS, RATIO_PARAMS, FittedModel
+from sim.vocabulary import COMPOSITION, HOUSING_LEVER, HOUSING_SERIES
+from sim.engine.rng import split_seed
 
-HOUSING_LEVER = "affordable_housing"          # lever key of the housing programme (sim.spec)
-HOUSING_SERIES = "affordable_housing_supplied"  # series name of units supplied (sim.series)
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def _reorder(fit, wanted: Sequence[str]):
 
 def pack(fitted: FittedModel, levers: Sequence[ScenarioLevers], horizon: int, *,
          parameter_uncertainty: bool = True, correlated_shocks: bool = True) -> Packed:
-    """Arrays the kernels read (:class:`sim.kernels.Packed`) for ``fitted`` and ``levers``."""
+    """Arrays the kernels read (:class:`sim.engine.kernels.Packed`) for ``fitted`` and ``levers``."""
     drivers = driver_names(fitted)
     D = len(drivers)
     Y = int(horizon) - fitted.as_of
@@ -208,7 +207,7 @@ def _transform(value: float, scale: str) -> float:
 
 
 def levers_from_spec(scenario_spec, fitted: FittedModel, horizon: int) -> ScenarioLevers:
-    """Convert a resolved scenario (``sim.spec.ScenarioSpec``) into :class:`ScenarioLevers`.
+    """Convert a resolved scenario (``sim.scenario.spec.ScenarioSpec``) into :class:`ScenarioLevers`.
 
     * a lever with ``shift_pp`` adds ``shift_pp / 100`` to the driver's annual change (a
       fraction: -1 pp on a -4 %/yr intensity gives -5 %/yr) in ``from_year .. to_year``
@@ -290,13 +289,13 @@ def simulate(fitted: FittedModel, levers: Sequence[ScenarioLevers], *, horizon: 
              first_draw: int = 0) -> Simulation:
     """Simulate draws ``first_draw .. first_draw+draws-1`` of every scenario in ``levers``.
 
-    Runs :func:`sim.kernels.simulate_range` on groups of blocks (parallel over the blocks of a
+    Runs :func:`sim.engine.kernels.simulate_range` on groups of blocks (parallel over the blocks of a
     group); ``progress(n)`` is called after each group with the number of draws just finished.
     Draws need not be a multiple of ``block_size``: a partial block still keys draw ``i`` by
     ``(i // block_size, i % block_size)``, so any split of a run into ranges
     (:func:`simulate_chunks`) gives the same draws as one call.
     """
-    from sim import kernels
+    from sim.engine import kernels
 
     draws, block_size, first_draw = int(draws), int(block_size), int(first_draw)
     if draws < 1 or block_size < 1 or first_draw < 0:

@@ -10,10 +10,10 @@ Two layers of models live here:
 
 Rules that need more than one value (``as_of < horizon``, lever years inside
 ``(as_of, horizon]``) are plain functions returning ``(key path, message)`` pairs, so that the
-reader (:mod:`sim.scenario`) can report every problem of a file at once; the resolved models call
+reader (:mod:`sim.scenario.read`) can report every problem of a file at once; the resolved models call
 them too, so an inconsistent spec cannot be built in code either.
 
-Reading, ``extends`` resolution and user-facing messages are in :mod:`sim.scenario`.
+Reading, ``extends`` resolution and user-facing messages are in :mod:`sim.scenario.read`.
 """
 
 from __future__ import annotations
@@ -25,28 +25,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Strin
 from pydantic_core import PydanticCustomError
 
 from sim.targets import TARGET_SETS
+from sim.vocabulary import CHANGE_DRIVERS, HOUSING_LEVER, LEVER_DRIVERS
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary
 # --------------------------------------------------------------------------------------------
 
-#: Drivers a scenario can move (keys of ``levers``; ``shocks[].driver``).
-LEVER_DRIVERS: tuple[str, ...] = (
-    "gdp_real",
-    "gdp_deflator",
-    "population_resident",
-    "usdcny",
-    "energy_intensity",
-    "carbon_factor",
-    "water_intensity",
-    "cod_emissions",
-    "nh3n_emissions",
-    "so2_emissions",
-    "nox_emissions",
-    "affordable_housing",
-)
 #: Drivers simulated as an annual % change, moved by ``shift_pp`` (usdcny also takes a ``path``).
-RATE_DRIVERS: tuple[str, ...] = tuple(d for d in LEVER_DRIVERS if d != "affordable_housing")
+RATE_DRIVERS: tuple[str, ...] = CHANGE_DRIVERS
 #: Drivers a one-off shock (pp added to one year's % change) can hit.
 SHOCK_DRIVERS: tuple[str, ...] = RATE_DRIVERS
 
@@ -255,7 +241,7 @@ class HousingLever(_Spec):
 Lever = Union[RateLever, FxLever, HousingLever]
 #: Lever model for each driver.
 LEVER_MODELS: dict[str, type[BaseModel]] = {
-    d: (HousingLever if d == "affordable_housing" else FxLever if d == "usdcny" else RateLever) for d in LEVER_DRIVERS
+    d: (HousingLever if d == HOUSING_LEVER else FxLever if d == "usdcny" else RateLever) for d in LEVER_DRIVERS
 }
 
 

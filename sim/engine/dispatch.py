@@ -3,7 +3,7 @@
 Three layers, each usable without the next:
 
 * **Target checks** (:class:`Checks`, :func:`met_of`): the targets of a run as plain rows and a
-  value per (scenario, target), and the per-draw "met" booleans of a :class:`~sim.engine.Simulation`
+  value per (scenario, target), and the per-draw "met" booleans of a :class:`~sim.engine.simulation.Simulation`
   chunk — the same indicator and comparator as :func:`sim.evaluation.evaluate`.
 * **Reducers** (:class:`Tally`, :func:`tally_range`): what one range of draws contributes to a
   run's summaries — per-(scenario, target) met counts (exact) and per-target histograms on fixed
@@ -11,7 +11,7 @@ Three layers, each usable without the next:
   whatever the number of draws.
 * **Dispatch** (:func:`connect`, :func:`simulate_distributed`, :func:`tally_distributed`,
   :func:`run_adaptive`): ranges of draws (on block boundaries) become tasks; every task calls
-  :func:`sim.engine.simulate` with ``first_draw``, so by the engine's keying (draw ``i`` depends
+  :func:`sim.engine.simulation.simulate` with ``first_draw``, so by the engine's keying (draw ``i`` depends
   only on ``(seed, i // block_size, i % block_size)``) the result equals a single-process run
   bit for bit, for any number of workers and any split.
 
@@ -27,7 +27,7 @@ import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -92,7 +92,7 @@ def met_of(sim, fitted, checks: Checks):
     ``x`` list of T arrays (S, N) or None — the indicator; ``reasons`` T strings ("" when
     evaluable). Same indicator, comparator and finiteness rule as :func:`sim.evaluation.evaluate`.
     """
-    from sim.engine import series_paths
+    from sim.engine.simulation import series_paths
     from sim.ensemble import build_dataset
     from sim.evaluation import compare, indicator_for
 
@@ -231,7 +231,7 @@ def tally_range(fitted, levers, checks: Checks, *, horizon: int, seed: int, bloc
                 correlated_shocks: bool = True, edges=None, threads: int | None = None) -> Tally:
     """Simulate draws ``first_draw .. first_draw+draws-1`` and reduce them to a :class:`Tally`
     (the task a worker runs; the draws never leave it)."""
-    from sim.engine import simulate
+    from sim.engine.simulation import simulate
 
     _set_threads(threads)
     sim = simulate(fitted, levers, horizon=horizon, draws=draws, seed=seed, block_size=block_size,
@@ -322,8 +322,52 @@ def draw_ranges(draws: int, block_size: int, parts: int, first_draw: int = 0) ->
     return [(a, b - a) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def chunk_ranges(draws: int, block_size: int, chunk_draws: int,
+                 first_draw: int = 0) -> list[tuple[int, int]]:
+    """Consecutive ranges of at most ``chunk_draws`` draws (rounded up to whole blocks)."""
+    chunk = max(1, -(-int(chunk_draws) // int(block_size))) * int(block_size)
+    return draw_ranges(draws, block_size, -(-int(draws) // chunk), first_draw)
+
+
+def map_ranges(task: Callable, ranges: Sequence[tuple[int, int]], *, shared: Sequence = (),
+               args: Sequence = (), kwargs: Mapping | None = None, scheduler=None,
+               on_result: Callable[[object, int, int], object] | None = None) -> None:
+    """The one dispatcher: ``task(*shared, *args, first_draw, draws, threads=..., **kwargs)`` for
+    every ``(first_draw, draws)`` of ``ranges``.
+
+    ``scheduler=None`` runs the ranges in order in this process (``threads=None``: numba uses
+    its own thread pool); otherwise (a scheduler string or a dask ``Client``) every range is a
+    dask task, ``shared`` objects are scattered once to every worker, and ``threads`` is the
+    numba thread count each worker may use. ``on_result(result, first_draw, draws)`` receives
+    every result on this process, in completion order, and the task's result is then released,
+    so the caller decides what to keep. Because draw ``i`` depends only on
+    ``(seed, i // block_size, i % block_size)``, how the ranges are split and where they run
+    never changes a result.
+    """
+    kwargs = dict(kwargs or {})
+    if scheduler is None:
+        for a, n in ranges:
+            res = task(*shared, *args, a, n, threads=None, **kwargs)
+            if on_result is not None:
+                on_result(res, a, n)
+        return
+    with connect(scheduler) as client:
+        distributed = _dask()
+        threads = getattr(client, "_sim_threads", None)
+        scattered = [client.scatter(obj, broadcast=True) for obj in shared]
+        futures = {client.submit(task, *scattered, *args, a, n, threads=threads, pure=False,
+                                 **kwargs): (a, n) for a, n in ranges}
+        for fut in distributed.as_completed(futures):
+            a, n = futures[fut]
+            res = fut.result()
+            fut.release()
+            if on_result is not None:
+                on_result(res, a, n)
+            del res
+
+
 def _sim_range(fitted, levers, horizon, seed, block_size, pu, cs, first, n, threads):
-    from sim.engine import simulate
+    from sim.engine.simulation import simulate
 
     _set_threads(threads)
     return simulate(fitted, levers, horizon=horizon, draws=n, seed=seed, block_size=block_size,
@@ -335,12 +379,12 @@ def simulate_distributed(fitted, levers, *, horizon: int, draws: int, seed: int,
                          correlated_shocks: bool = True, scheduler="local",
                          progress: Callable[[int], object] | None = None,
                          tasks_per_worker: int = 4) -> "Simulation":  # noqa: F821
-    """:func:`sim.engine.simulate` with the draws split into dask tasks; bit-identical result.
+    """:func:`sim.engine.simulation.simulate` with the draws split into dask tasks; bit-identical result.
 
     Each task simulates a range of whole blocks in a worker; the client copies each finished
     range into the preallocated arrays (``progress(n)`` after each) and drops it.
     """
-    from sim.engine import Simulation
+    from sim.engine.simulation import Simulation
 
     draws = int(draws)
     if draws < 1:

@@ -4,7 +4,7 @@ Each reference sees only the observations of the target's own series dated ≤ t
 returns, for one target, P(met) and a predictive ensemble of the indicator (the same indicator
 as :func:`sim.evaluation.indicator_for`: the level in the target year, the % change from the base
 year, or the sum over the window). They are scored on the same rows as the model
-(:mod:`sim.backtest`).
+(:mod:`sim.backtest.hindcast`).
 
 * ``line`` — **straight-line extrapolation of the last 5 years**: ordinary least squares
   ``z_t = a + b t + σ ε_t`` on the observed years ``origin − 4 … origin`` (if fewer than three
@@ -85,7 +85,7 @@ def from_scale(z, scale: str) -> np.ndarray:
 
 def series_index(history, series: str, origin: int, vintage: str) -> SeriesIndex | None:
     """Build :class:`SeriesIndex` from the series' observations dated ≤ ``origin``."""
-    from sim.series import SERIES
+    from sim.vocabulary import SERIES
 
     scale = SERIES[series].scale
     rows = history.upto(origin).select(series, vintage)

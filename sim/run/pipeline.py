@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.errors import SimError
-from sim.paths import DEFAULT_RESULTS_DIR
+from sim.paths import DEFAULT_RESULTS_DIR, TARGET_CATALOGUE
 
 
 @dataclass
@@ -52,8 +52,8 @@ def prepare(sf, catalogue, *, data_dir=None, fitted=None):
 
     Returns ``(fitted, levers, ignored)``; ``ignored`` lists levers on drivers with no history.
     """
-    from sim.calibrate import load_or_calibrate
-    from sim.engine import levers_from_spec
+    from sim.calibrate.cache import load_or_calibrate
+    from sim.engine.simulation import levers_from_spec
 
     run = sf.run
     if fitted is None:
@@ -95,7 +95,7 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
     ``scheduler`` (``local[:N]`` or ``tcp://HOST:PORT``) the blocks of draws run as
     dask.distributed tasks; the result is bit-identical.
     """
-    from sim.engine import series_paths, simulate
+    from sim.engine.simulation import series_paths, simulate
     from sim.ensemble import build_dataset
 
     timings = {}
@@ -107,7 +107,7 @@ def simulate_file(sf, history, catalogue, *, data_dir=None, progress=False, fitt
     t0 = time.perf_counter()
     bar = _progress_bar(run.draws, progress)
     if scheduler:
-        from sim.distributed import simulate_distributed
+        from sim.engine.dispatch import simulate_distributed
 
         run_sim = simulate_distributed  # same signature plus scheduler, bit-identical result
     else:
@@ -141,7 +141,7 @@ def evaluate_range(fitted, levers, catalogue, scenarios, target_values, quantile
     others) and, when ``want_dataset``, their ensemble Dataset. Runs in this process or in a
     dask worker (``threads`` limits numba there).
     """
-    from sim.engine import series_paths, simulate
+    from sim.engine.simulation import series_paths, simulate
     from sim.ensemble import build_dataset
     from sim.evaluation import EvaluationAccumulator
 
@@ -178,7 +178,7 @@ def stream_file(sf, catalogue, *, data_dir=None, progress=False, fitted=None,
     the :class:`~sim.evaluation.EvaluationAccumulator` over every draw and the Dataset of the
     first chunk (for the ensemble's series quantiles).
     """
-    from sim.distributed import connect, draw_ranges
+    from sim.engine.dispatch import connect, draw_ranges
 
     run = sf.run
     timings = {}
@@ -236,7 +236,7 @@ def usable_scenarios(sf, fitted):
     evaluable); a lever on it cannot act, so it is dropped with a message instead of failing
     the whole run. Returns ``(scenarios, ignored)`` with ``ignored`` a list of messages.
     """
-    from sim.engine import HOUSING_LEVER
+    from sim.vocabulary import HOUSING_LEVER
 
     def available(driver: str) -> bool:
         if driver == HOUSING_LEVER:
@@ -272,8 +272,8 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
     """
     from sim.ensemble import EnsembleWriter, write_netcdf
     from sim.history import load_history
-    from sim.results import atomic_folder, check_writable
-    from sim.scenario import load_scenario_file, resolved_toml
+    from sim.output.folder import atomic_folder, check_writable
+    from sim.scenario.read import load_scenario_file, resolved_toml
     from sim.targets import targets_for_sets
 
     t_start = time.perf_counter()
@@ -285,7 +285,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
     catalogue = targets_for_sets(list(sf.run.target_sets))
     adaptive = None
     if tolerance:
-        from sim.distributed import make_checks, run_adaptive
+        from sim.engine.dispatch import make_checks, run_adaptive
 
         if not 0 < tolerance < 0.5:
             raise SimError(f"--tolerance {tolerance}: expected a standard error in (0, 0.5), e.g. 0.005")
@@ -337,7 +337,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
         ev.joint.to_csv(tmp / "joint.csv", index=False)
         (tmp / "scenario.resolved.toml").write_text(resolved, encoding="utf-8")
         fitted.save(tmp / "fitted_model.json")
-        from sim.report import write_outputs
+        from sim.output.report import write_outputs
 
         outputs = write_outputs(tmp, full_ds, ev.table, ev.joint, history=history,
                                 catalogue=catalogue, figures=sf.output.figures and figures,
@@ -347,7 +347,7 @@ def run_file(path: Path, *, overrides=None, data_dir=None, out: Path | None = No
         manifest = {
             "sim_version": __version__,
             "scenario_file": str(path), "scenario_sha256": _sha256(path),
-            "catalogue_sha256": _sha256(Path(__file__).parent / "data" / "targets.csv"),
+            "catalogue_sha256": _sha256(TARGET_CATALOGUE),
             "data_dir": str(data_dir or "calibration/data"), "data_hash": fitted.data_hash,
             "as_of": sf.run.as_of, "horizon": sf.run.horizon, "draws": sf.run.draws,
             "seed": sf.run.seed, "vintage": sf.run.vintage, "block_size": sf.run.block_size,
@@ -381,9 +381,9 @@ def add_midterm_columns(path, sf, table, ds_mid, history, catalogue, plan_start,
     ``achieved_annual`` — the constant annual rate observed from the plan's start (or the
     target's base year) to as_of — next to ``required_annual``, the rate still needed.
     """
-    from sim.backtest import _achieved
+    from sim.backtest.hindcast import _achieved
     from sim.evaluation import evaluate, indicator_for
-    from sim.scenario import load_scenario_file
+    from sim.scenario.read import load_scenario_file
 
     overrides = {"draws": sf.run.draws, "seed": sf.run.seed}
     start_sf = load_scenario_file(path, overrides=overrides)

@@ -5,7 +5,7 @@ Every normal variate of a run is a pure function of ``(seed, block, j, k)``:
 * ``seed`` — the run's seed, an integer in ``[0, 2**64)``;
 * ``block`` — the block of draws (``block = i // block_size`` for global draw ``i``);
 * ``j`` — the draw within its block (``i % block_size``);
-* ``k`` — the index of the variate within the draw (layout: :mod:`sim.kernels`).
+* ``k`` — the index of the variate within the draw (layout: :mod:`sim.engine.kernels`).
 
 Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11) maps a
 128-bit counter and a 64-bit key to 128 random bits. Here::
