@@ -30,13 +30,19 @@ import argparse
 import json
 import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
 
-from sim.engine import kernels, simulation as engine, reference
+from sim.engine import kernels, reference
+from sim.engine import simulation as engine
 from sim.engine.rng import split_seed
+from sim.paths import SCENARIOS_DIR
 from sim.testing import synthetic_fitted
 
 
@@ -49,7 +55,8 @@ def _best(fn, repeat):
     return best
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its numbers (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=1_000_000)
     ap.add_argument("--block-size", type=int, default=10_000)
@@ -142,9 +149,6 @@ def main(argv=None) -> int:
 
 def _child_run(argv, env) -> tuple[float, float]:
     """Wall time (s) and peak RSS (MB) of ``python -m sim run ...`` in a child process."""
-    import subprocess
-    import sys
-
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "sim", "run", *argv], env=env,
                           capture_output=True, text=True)
@@ -157,11 +161,6 @@ def _child_run(argv, env) -> tuple[float, float]:
 
 def full_runs(run_draws: int, summaries_draws: int | None) -> dict:
     """Cold (empty numba cache) and warm full runs; optionally a --summaries-only run."""
-    import tempfile
-    from pathlib import Path
-
-    from sim.paths import SCENARIOS_DIR
-
     scenario = str(SCENARIOS_DIR / "baseline_2020.toml")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba_cache"))

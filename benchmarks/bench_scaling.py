@@ -22,41 +22,39 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCENARIO = ROOT / "scenarios" / "baseline_2020.toml"
+import numpy as np
+
+from sim.analysis.sweep import run_sweep
+from sim.engine.dispatch import connect, draw_ranges
+from sim.evaluation import evaluate_draws
+from sim.paths import REPO_DIR
+from sim.run.context import RunContext
+from sim.scenario.spec import SweepSpec
+
+SCENARIO = REPO_DIR / "scenarios" / "baseline_2020.toml"
 TARGETS = ["co2_intensity_cum_2020_fyp13", "water_intensity_cum_2020_fyp13", "gdp_2020_fyp13"]
 
 
-def _ctx(draws):
-    sys.path.insert(0, str(ROOT))
-    from sim.analysis.sweep import load_context
-
-    return load_context(SCENARIO, overrides={"draws": int(draws)})
+def _ctx(draws: int) -> RunContext:
+    return RunContext.build(SCENARIO, overrides={"draws": int(draws)})
 
 
-def _sweep():
-    from sim.scenario.spec import SweepSpec
-
+def _sweep() -> SweepSpec:
     return SweepSpec.model_validate({"levers": {
         "energy_intensity.shift_pp": {"start": -3.5, "stop": 0.0, "num": 8},
         "carbon_factor.shift_pp": {"start": -3.5, "stop": 0.0, "num": 8}}})
 
 
 def scaling(draws: int, workers: list[int], points_per_task: int, chunk: int) -> dict:
-    import numpy as np
-
-    from sim.engine.dispatch import connect
-    from sim.analysis.sweep import run_sweep
-
+    """Seconds of the 64-point sweep on a LocalCluster of each number of workers."""
     ctx = _ctx(draws)
     sweep = _sweep()
     out, ref = {}, None
     for n in workers:
         with connect(f"local:{n}") as client:
             # warm-up: every worker imports sim and loads the numba cache
-            run_sweep(ctx, sweep, draws=ctx.sf.run.block_size // 10, scheduler=client,
+            run_sweep(ctx, sweep, draws=ctx.settings.block_size // 10, scheduler=client,
                       targets=TARGETS, points_per_task=64 // n)
             t0 = time.perf_counter()
             res = run_sweep(ctx, sweep, draws=draws, scheduler=client, targets=TARGETS,
@@ -72,39 +70,38 @@ def scaling(draws: int, workers: list[int], points_per_task: int, chunk: int) ->
 
 def memory_probe(draws: int) -> None:
     """Child process: reduce DRAWS draws of the baseline on a 2-worker cluster; print peak RSS."""
-    from sim.engine.dispatch import connect, make_checks, tally_distributed
-    from sim.engine.simulation import levers_from_spec
-
     ctx = _ctx(draws)
-    run = ctx.sf.run
-    lev = [levers_from_spec(s, ctx.fitted, run.horizon) for s in ctx.sf.scenarios.values()]
-    checks = make_checks(ctx.catalogue, [dict(s.target_values) for s in ctx.sf.scenarios.values()])
+    ranges = draw_ranges(draws, ctx.settings.block_size, 8)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with connect("local:2") as client:
         t0 = time.perf_counter()
-        t = tally_distributed(ctx.fitted, lev, checks, horizon=run.horizon, draws=draws, seed=run.seed,
-                              block_size=run.block_size, scheduler=client)
+        acc = evaluate_draws(ctx.fitted, ctx.levers, ctx.settings, ctx.catalogue,
+                             ctx.target_values, ranges, scheduler=client)
         dt = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"draws": draws, "n": t.n, "peak_rss_mb": peak / 1024, "before_mb": base / 1024,
-                      "seconds": dt}))
+    print(json.dumps({"draws": draws, "n": acc.n, "peak_rss_mb": peak / 1024,
+                      "before_mb": base / 1024, "seconds": dt}))
 
 
 def memory(n1: int) -> list[dict]:
+    """Client peak RSS at N1 and 4 x N1 draws (a fresh process each)."""
     rows = []
     for n in (n1, 4 * n1):
-        cp = subprocess.run([sys.executable, __file__, "--memory-probe", str(n)], capture_output=True,
-                            text=True, cwd=ROOT, check=True)
+        cp = subprocess.run([sys.executable, __file__, "--memory-probe", str(n)],
+                            capture_output=True, text=True, cwd=REPO_DIR, check=True)
         row = json.loads(cp.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"  {n:>9,} draws (6 scenarios, all targets): client peak RSS {row['peak_rss_mb']:.0f} MB "
-              f"({row['seconds']:.1f} s)", flush=True)
+        print(f"  {n:>9,} draws (6 scenarios, all targets): client peak RSS "
+              f"{row['peak_rss_mb']:.0f} MB ({row['seconds']:.1f} s)", flush=True)
     return rows
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="64 points x 5,000 draws; memory at 20k / 80k")
+    """Run the scaling and memory measurements (see the module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="64 points x 5,000 draws; memory at 20k / 80k")
     ap.add_argument("--draws", type=int, help="draws per sweep point (default 200,000; quick 5,000)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--points-per-task", type=int, default=4)
@@ -117,7 +114,8 @@ def main() -> int:
         memory_probe(args.memory_probe)
         return 0
     draws = args.draws or (5_000 if args.quick else 200_000)
-    print(f"machine: {os.cpu_count()} cores; sweep 64 points x {draws:,} draws, targets {', '.join(TARGETS)}")
+    print(f"machine: {os.cpu_count()} cores; sweep 64 points x {draws:,} draws, "
+          f"targets {', '.join(TARGETS)}")
     if not args.skip_scaling:
         times = scaling(draws, args.workers, args.points_per_task, args.chunk or 0)
         one = times.get(1)

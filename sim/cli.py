@@ -21,7 +21,7 @@ from typing import Sequence
 from sim import __version__
 from sim.errors import SimError
 
-# Order shown in --help; a module that does not exist yet is skipped.
+# Order shown in --help.
 COMMANDS = (
     "run",
     "validate",
@@ -39,18 +39,8 @@ COMMANDS = (
 )
 
 
-def _command_modules():
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sim.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"sim.commands.{name}":
-                continue
-            raise
-        yield name, module
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The ``sim`` parser with one subcommand per module of ``sim.commands``."""
     parser = argparse.ArgumentParser(
         prog="sim",
         description=(
@@ -61,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in _command_modules():
+    for name in COMMANDS:
+        module = importlib.import_module(f"sim.commands.{name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -69,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code (2 for a user error, 130 when interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

@@ -6,32 +6,85 @@ Layout (CF conventions where they apply)::
     <series>(scenario, draw, year)   natural-scale value; for a series with no observed level
                                      (``attrs["relative_to_as_of"] = 1``) an index with as_of = 1
     attrs["not_simulated"]           JSON {series: why calibration could not fit it}
+    attrs["ignored_levers"]          JSON [message, ...] (levers on drivers not calibrated)
     <series>_log_change_since_<b>(draw)
                                      log(S_as_of / S_b) for base years b < as_of — the part of a
                                      cumulative-change window already behind as_of, drawn from
                                      the filtered state (identical in every scenario)
 
 Evaluation works on this Dataset alone, so ``sim report`` can rebuild every table from
-``ensemble.nc`` without re-simulating.
+``ensemble.nc`` without re-simulating. Facts that must survive NetCDF travel as JSON attributes;
+:func:`ensemble_facts` is the one reader that turns them back into objects.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
+import h5netcdf
+import h5py
 import numpy as np
 import xarray as xr
 
+from sim.engine.simulation import Simulation, series_paths
 from sim.errors import SimError
 from sim.model import FittedModel
-from sim.vocabulary import COMPOSITION
-from sim.vocabulary import SERIES
+from sim.vocabulary import COMPOSITION, HOUSING_SERIES, SERIES
 
 SINCE = "_log_change_since_"
 
 
-def build_dataset(sim, fitted: FittedModel, paths: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
+@dataclass(frozen=True)
+class EnsembleFacts:
+    """What an ensemble's attributes say about how it was made, as objects (not JSON text)."""
+
+    as_of: int
+    not_simulated: dict[str, str] = field(default_factory=dict)  # series -> why not calibrated
+    ignored_levers: tuple[str, ...] = ()                        # levers dropped, with reasons
+    vintage: str = ""
+    seed: int | None = None
+    data_hash: str = ""
+    summaries_only: bool = False
+    scenario_resolved: str = ""
+    versions: dict[str, str] = field(default_factory=dict)      # package -> version
+
+
+def _json_attr(attrs: Mapping[str, Any], key: str, empty: Any) -> Any:
+    raw = attrs.get(key)
+    if raw is None or raw == "":
+        return empty
+    return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+
+
+def ensemble_facts(ds: xr.Dataset) -> EnsembleFacts:
+    """The one reader of an ensemble's attributes (``not_simulated``, ``ignored_levers``, ...).
+
+    Works on a Dataset from :func:`build_dataset` or read back from ``ensemble.nc``.
+    """
+    a = ds.attrs
+    seed = a.get("seed")
+    return EnsembleFacts(
+        as_of=int(a["as_of"]),
+        not_simulated={str(k): str(v) for k, v in _json_attr(a, "not_simulated", {}).items()},
+        ignored_levers=tuple(str(m) for m in _json_attr(a, "ignored_levers", [])),
+        vintage=str(a.get("vintage") or ""), seed=None if seed is None else int(seed),
+        data_hash=str(a.get("data_hash") or ""), summaries_only=bool(a.get("summaries_only", 0)),
+        scenario_resolved=str(a.get("scenario_resolved") or ""),
+        versions={str(k): str(v) for k, v in _json_attr(a, "versions", {}).items()})
+
+
+def ensemble_of(sim: Simulation, fitted: FittedModel, attrs: Mapping[str, Any] | None = None
+                ) -> xr.Dataset:
+    """The ensemble Dataset of an engine :class:`~sim.engine.simulation.Simulation`: every
+    series (:func:`~sim.engine.simulation.series_paths`) via :func:`build_dataset`."""
+    return build_dataset(sim, fitted, series_paths(sim, fitted), dict(attrs or {}))
+
+
+def build_dataset(sim: Simulation, fitted: FittedModel, paths: dict[str, np.ndarray],
+                  attrs: Mapping[str, Any]) -> xr.Dataset:
     """Assemble the Dataset from an engine ``Simulation`` and its ``series_paths``.
 
     ``paths[name]`` is (S, N, Y+1) on the natural scale (NaN when unanchored).
@@ -46,47 +99,17 @@ def build_dataset(sim, fitted: FittedModel, paths: dict[str, np.ndarray], attrs:
     ds["draw"].attrs.update(standard_name="realization", long_name="Monte Carlo draw")
     ds["year"].attrs.update(long_name="calendar year", units="1")
     d_index = {d: i for i, d in enumerate(sim.drivers)}
-
-    def driver_log_change_since(name: str, b_idx: int) -> np.ndarray | None:
-        if name in d_index:
-            v = sim.cum0[d_index[name], b_idx]
-            return None if np.all(np.isnan(v)) else v
-        if name in COMPOSITION:
-            total = np.zeros(sim.cum0.shape[2])
-            for d, sign in COMPOSITION[name]:
-                part = driver_log_change_since(d, b_idx)
-                if part is None:
-                    return None
-                total = total + sign * part
-            return total
-        return None
-
     for name, arr in paths.items():
-        meta = SERIES.get(name)
-        relative = False
-        values = np.asarray(arr, dtype=np.float64)
-        if name in COMPOSITION or name in d_index:
-            if np.all(np.isnan(values[..., 0])) and name != "affordable_housing_supplied":
-                # no observed level: keep the path as an index with as_of = 1
-                rel = _relative_path(sim, name, d_index)
-                if rel is None:
-                    continue
-                values, relative = rel, True
-        var = xr.DataArray(values, dims=("scenario", "draw", "year"))
-        var.attrs["long_name"] = meta.label_en if meta else name
-        if meta:
-            var.attrs["long_name_zh"] = meta.label_zh
-            var.attrs["units"] = "1" if relative else meta.unit
-            var.attrs["scale"] = meta.scale
-        if relative:
-            var.attrs["relative_to_as_of"] = 1
+        var = _series_variable(sim, name, arr, d_index)
+        if var is None:
+            continue
         ds[name] = var
-        if name == "affordable_housing_supplied":
+        if name == HOUSING_SERIES:
             continue
         for b_idx, b in enumerate(sim.base_years):
             if b >= fitted.as_of:
                 continue
-            since = driver_log_change_since(name, b_idx)
+            since = _log_change_since(sim, name, b_idx, d_index)
             if since is not None:
                 ds[f"{name}{SINCE}{b}"] = xr.DataArray(
                     since, dims=("draw",),
@@ -101,7 +124,49 @@ def build_dataset(sim, fitted: FittedModel, paths: dict[str, np.ndarray], attrs:
     return ds
 
 
-def _relative_path(sim, name, d_index):
+def _series_variable(sim: Simulation, name: str, arr: np.ndarray, d_index: Mapping[str, int]
+                     ) -> xr.DataArray | None:
+    """The (scenario, draw, year) variable of one series, with its CF attributes; a driver or
+    derived series without an observed level becomes an index with as_of = 1 (None when it
+    cannot be formed)."""
+    meta = SERIES.get(name)
+    relative = False
+    values = np.asarray(arr, dtype=np.float64)
+    if (name in COMPOSITION or name in d_index) and name != HOUSING_SERIES \
+            and np.all(np.isnan(values[..., 0])):
+        rel = _relative_path(sim, name, d_index)
+        if rel is None:
+            return None
+        values, relative = rel, True
+    var = xr.DataArray(values, dims=("scenario", "draw", "year"))
+    var.attrs["long_name"] = meta.label_en if meta else name
+    if meta:
+        var.attrs["long_name_zh"] = meta.label_zh
+        var.attrs["units"] = "1" if relative else meta.unit
+        var.attrs["scale"] = meta.scale
+    if relative:
+        var.attrs["relative_to_as_of"] = 1
+    return var
+
+
+def _log_change_since(sim: Simulation, name: str, b_idx: int, d_index: Mapping[str, int]
+                      ) -> np.ndarray | None:
+    """``log(S[as_of] / S[b])`` (N,) of a driver or derived series, None when not identified."""
+    if name in d_index:
+        v = sim.cum0[d_index[name], b_idx]
+        return None if np.all(np.isnan(v)) else v
+    if name in COMPOSITION:
+        total = np.zeros(sim.cum0.shape[2])
+        for d, sign in COMPOSITION[name]:
+            part = _log_change_since(sim, d, b_idx, d_index)
+            if part is None:
+                return None
+            total = total + sign * part
+        return total
+    return None
+
+
+def _relative_path(sim: Simulation, name: str, d_index: Mapping[str, int]) -> np.ndarray | None:
     """exp(sum_d sign_d * delta_d): the series relative to its as_of value, (S, N, Y+1)."""
     parts = COMPOSITION.get(name, ((name, 1),))
     total = np.zeros(sim.delta.shape[:1] + sim.delta.shape[2:])
@@ -141,18 +206,15 @@ class EnsembleWriter:
         self.written = 0
 
     def _create(self, ds: xr.Dataset) -> None:
-        import h5netcdf
-        import h5py
-
         f = h5netcdf.File(self.path, "w")
         n, years = self.draws, np.asarray(ds["year"].values, dtype=np.int64)
         f.dimensions = {"scenario": ds.sizes["scenario"], "draw": n, "year": len(years)}
         sc = f.create_variable("scenario", ("scenario",), dtype=h5py.string_dtype())
         sc[:] = np.array([str(v) for v in ds["scenario"].values], dtype=object)
-        for name, values in (("draw", np.arange(n, dtype=np.int64)), ("year", years)):
-            var = f.create_variable(name, (name,), dtype="int64")
+        for coord, values in (("draw", np.arange(n, dtype=np.int64)), ("year", years)):
+            var = f.create_variable(coord, (coord,), dtype="int64")
             var[:] = values
-            var.attrs.update(ds[name].attrs)
+            var.attrs.update(ds[coord].attrs)
         for name, da in ds.data_vars.items():
             chunks = ((1, min(n, 10_000), len(years)) if da.ndim == 3 else (min(n, 65_536),))
             var = f.create_variable(name, da.dims, dtype="float64", chunks=chunks,
@@ -165,6 +227,7 @@ class EnsembleWriter:
         """Write the chunk whose draw 0 is global draw ``first_draw``."""
         if self.file is None:
             self._create(ds)
+        assert self.file is not None
         a, b = int(first_draw), int(first_draw) + ds.sizes["draw"]
         for name, da in ds.data_vars.items():
             var = self.file.variables[name]
@@ -202,5 +265,6 @@ def read_netcdf(path: Path) -> xr.Dataset:
     except Exception as exc:  # h5py/xarray raise many types for a broken file
         raise SimError(f"{path}: cannot read as NetCDF ({exc})") from None
     if not {"scenario", "draw", "year"} <= set(ds.dims):
-        raise SimError(f"{path}: not a sim ensemble (expected dims scenario, draw, year; got {sorted(ds.dims)})")
+        raise SimError(f"{path}: not a sim ensemble (expected dims scenario, draw, year; "
+                       f"got {sorted(map(str, ds.dims))})")
     return ds

@@ -22,10 +22,13 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
+from sim.numbers import parse_float
+from sim.paths import DEFAULT_DATA_DIR
 from sim.vocabulary import KINDS, SERIES, VINTAGES, expected_unit
 
 COLUMNS = ("series", "year", "base_year", "kind", "value", "unit", "vintage", "source", "note")
@@ -82,8 +85,6 @@ class History:
 
 def load_history(data_dir: Path | str | None = None) -> History:
     """Read and validate every ``*.csv`` in ``data_dir`` (default: the bundled data)."""
-    from sim.paths import DEFAULT_DATA_DIR
-
     data_dir = Path(DEFAULT_DATA_DIR if data_dir is None else data_dir)
     if not data_dir.is_dir():
         raise SimError(f"history data directory not found: {data_dir} (expected a folder of CSV files)")
@@ -116,7 +117,8 @@ def _read_file(path: Path, problems: list[Problem]) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(where, "", f"cannot be read as UTF-8 ({exc.reason} at byte {exc.start})"))
+        problems.append(Problem(where, "",
+                                f"cannot be read as UTF-8 ({exc.reason} at byte {exc.start})"))
         return []
     reader = csv.reader(text.splitlines())
     header = [h.strip() for h in next(reader, [])]
@@ -128,7 +130,8 @@ def _read_file(path: Path, problems: list[Problem]) -> list[dict]:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
             parts.append(f"unexpected column(s) {', '.join(extra)}")
-        problems.append(Problem(where, "line 1", f"{'; '.join(parts)} (expected exactly: {','.join(COLUMNS)})"))
+        problems.append(Problem(where, "line 1",
+                                f"{'; '.join(parts)} (expected exactly: {','.join(COLUMNS)})"))
         if missing:
             return []
     rows = []
@@ -137,71 +140,81 @@ def _read_file(path: Path, problems: list[Problem]) -> list[dict]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            problems.append(Problem(where, f"line {line}", f"has {len(cells)} fields, expected {len(header)}"))
+            problems.append(Problem(where, f"line {line}",
+                                    f"has {len(cells)} fields, expected {len(header)}"))
             continue
         raw = {k: v.strip() for k, v in zip(header, cells)}
-        row = _check_row(raw, lambda msg, line=line: problems.append(Problem(where, f"line {line}", msg)))
+        row, messages = _check_row(raw)
+        problems += [Problem(where, f"line {line}", m) for m in messages]
         if row is not None:
             rows.append(dict(row, file=path.name, line=line, _where=where))
     return rows
 
 
-def _check_row(raw: dict, report) -> dict | None:
-    """Validate one row's fields; return the typed row, or None when any field is wrong."""
-    ok = True
+def _check_row(raw: dict) -> tuple[dict | None, list[str]]:
+    """Validate one row's fields: ``(typed row, [])``, or ``(None, problems)``."""
+    messages = _name_problems(raw)
+    value, value_problems = _parse_value(raw)
+    messages += value_problems
+    year, base_year, year_problems = _parse_years(raw)
+    messages += year_problems
+    if not raw["source"]:
+        messages.append("empty source (every observation needs a URL or citation)")
+    if messages:
+        return None, messages
+    return {**raw, "year": year, "base_year": base_year, "value": value}, []
 
-    def bad(msg):
-        nonlocal ok
-        ok = False
-        report(msg)
 
+def _name_problems(raw: dict) -> list[str]:
+    """Unknown series, kind or vintage, and a unit that is not the one of the series and kind."""
     series, kind, vintage, unit = raw["series"], raw["kind"], raw["vintage"], raw["unit"]
+    out = []
     if series not in SERIES:
-        bad(f"unknown series '{series}'{did_you_mean(series, SERIES)}")
+        out.append(f"unknown series '{series}'{did_you_mean(series, SERIES)}")
     if kind not in KINDS:
-        bad(f"unknown kind '{kind}' (expected one of {', '.join(KINDS)})")
+        out.append(f"unknown kind '{kind}' (expected one of {', '.join(KINDS)})")
     if vintage not in VINTAGES:
-        bad(f"unknown vintage '{vintage}' (expected one of {', '.join(VINTAGES)})")
+        out.append(f"unknown vintage '{vintage}' (expected one of {', '.join(VINTAGES)})")
     if series in SERIES and kind in KINDS:
         want = expected_unit(SERIES[series], kind)
         if unit != want:
-            bad(f"wrong unit for {series} {kind} (expected '{want}', got '{unit}')")
+            out.append(f"wrong unit for {series} {kind} (expected '{want}', got '{unit}')")
+    return out
 
-    value = _number(raw["value"])
+
+def _parse_value(raw: dict) -> tuple[float | None, list[str]]:
+    """The value as a float, and the problems with it (not a number, not finite, negative)."""
+    value = parse_float(raw["value"])
     if value is None:
-        bad(f"value is not a number (expected a finite number, got '{raw['value']}')")
-    elif not math.isfinite(value):
-        bad(f"value is not finite (expected a finite number, got '{raw['value']}')")
-    elif kind in LEVEL_KINDS and value < 0:
-        bad(f"negative {kind} (expected a value >= 0, got {raw['value']})")
+        return None, [f"value is not a number (expected a finite number, got '{raw['value']}')"]
+    if not math.isfinite(value):
+        return None, [f"value is not finite (expected a finite number, got '{raw['value']}')"]
+    if raw["kind"] in LEVEL_KINDS and value < 0:
+        return None, [f"negative {raw['kind']} (expected a value >= 0, got {raw['value']})"]
+    return value, []
 
-    year = _year(raw["year"], "year", bad)
+
+def _parse_years(raw: dict) -> tuple[int | None, int | None, list[str]]:
+    """``(year, base_year, problems)``: base_year is required for the cumulative kinds only."""
+    out: list[str] = []
+    kind = raw["kind"]
+    year = _year(raw["year"], "year", out.append)
     base_year = None
     if kind in CUMULATIVE_KINDS:
         if not raw["base_year"]:
-            bad(f"base_year missing (required for kind {kind}: the window is (base_year, year])")
+            out.append(f"base_year missing (required for kind {kind}: the window is "
+                       f"(base_year, year])")
         else:
-            base_year = _year(raw["base_year"], "base_year", bad)
+            base_year = _year(raw["base_year"], "base_year", out.append)
             if base_year is not None and year is not None and base_year >= year:
-                bad(f"base_year must be before year (got base_year {base_year}, year {year})")
+                out.append(f"base_year must be before year (got base_year {base_year}, "
+                           f"year {year})")
     elif raw["base_year"] and kind in KINDS:
-        bad(f"base_year given for kind {kind} (expected blank, got '{raw['base_year']}')")
-
-    if not raw["source"]:
-        bad("empty source (every observation needs a URL or citation)")
-    if not ok:
-        return None
-    return {**raw, "year": year, "base_year": base_year, "value": value}
+        out.append(f"base_year given for kind {kind} (expected blank, got '{raw['base_year']}')")
+    return year, base_year, out
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _year(text: str, name: str, bad) -> int | None:
+def _year(text: str, name: str, bad: Callable[[str], None]) -> int | None:
     try:
         year = int(text)
     except ValueError:
@@ -231,9 +244,10 @@ def _check_across_rows(records: list[dict], problems: list[Problem]) -> None:
             window = f"{rec['base_year']}–{rec['year']}" if rec["base_year"] else str(rec["year"])
             problems.append(Problem(
                 rec["_where"], f"line {rec['line']}",
-                f"conflicting value for {rec['series']} {rec['kind']} {window} vintage {rec['vintage']} "
-                f"(got {rec['value']:.12g}, but {other['file']} line {other['line']} has {other['value']:.12g}); "
-                f"keep one, or mark them first/revised",
+                f"conflicting value for {rec['series']} {rec['kind']} {window} "
+                f"vintage {rec['vintage']} (got {rec['value']:.12g}, but {other['file']} "
+                f"line {other['line']} has {other['value']:.12g}); keep one, or mark them "
+                f"first/revised",
             ))
     for rec in records:
         rec.pop("_where", None)

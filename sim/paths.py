@@ -11,7 +11,6 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 DEFAULT_DATA_DIR = REPO_DIR / "calibration" / "data"
-DEFAULT_FITTED_DIR = REPO_DIR / "calibration" / "fitted"
 DEFAULT_RESULTS_DIR = REPO_DIR / "results"
 SCENARIOS_DIR = REPO_DIR / "scenarios"
 TARGET_CATALOGUE = PACKAGE_DIR / "data" / "targets.csv"

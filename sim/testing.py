@@ -8,13 +8,15 @@ and one generic share on the logit scale. Deterministic for a given ``seed``.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
-from sim.vocabulary import HOUSING_DRIVER
 from sim.model import CHANGE_PARAMS, RATIO_PARAMS, Anchor, DriverFit, FittedModel
+from sim.vocabulary import HOUSING_DRIVER
 
 #: name -> (mean annual change as a fraction, transformed level at as_of or None if unknown)
-CHANGE_DRIVERS: dict[str, tuple[float, float | None]] = {
+SYNTHETIC_CHANGES: dict[str, tuple[float, float | None]] = {
     "gdp_real": (0.08, np.log(250.0)),            # volume index
     "gdp_deflator": (0.02, np.log(160.0)),
     "population_resident": (0.03, np.log(1137.87)),   # 万人
@@ -28,8 +30,7 @@ CHANGE_DRIVERS: dict[str, tuple[float, float | None]] = {
     "nox_emissions": (-0.03, np.log(40000.0)),
 }
 GENERIC = "forest_cover_pct"       # a share on the logit scale, generic model (phi = 0)
-HOUSING = HOUSING_DRIVER
-ALL_DRIVERS = tuple(CHANGE_DRIVERS) + (GENERIC, HOUSING)
+ALL_DRIVERS = tuple(SYNTHETIC_CHANGES) + (GENERIC, HOUSING_DRIVER)
 
 
 def _random_corr(rng, k, shrink):
@@ -47,14 +48,14 @@ def _cov(rng, sd, strength=0.5):
     return corr * np.outer(sd, sd)
 
 
-def synthetic_fitted(drivers=ALL_DRIVERS, as_of: int = 2015, seed: int = 0,
-                     base_years=(2010,)) -> FittedModel:
+def synthetic_fitted(drivers: Iterable[str] = ALL_DRIVERS, as_of: int = 2015, seed: int = 0,
+                     base_years: Iterable[int] = (2010,)) -> FittedModel:
     """A plausible :class:`FittedModel` over ``drivers`` (names from :data:`ALL_DRIVERS`)."""
     rng = np.random.default_rng(seed)
     base_years = tuple(int(b) for b in base_years if b < as_of)
     fits: dict[str, DriverFit] = {}
     for name in drivers:
-        if name == HOUSING:
+        if name == HOUSING_DRIVER:
             fits[name] = DriverFit(
                 name=name, kind="iid_lognormal", scale="log", param_names=RATIO_PARAMS,
                 param_mean=np.array([np.log(0.9), np.log(0.15)]),
@@ -64,8 +65,8 @@ def synthetic_fitted(drivers=ALL_DRIVERS, as_of: int = 2015, seed: int = 0,
         generic = name == GENERIC
         if generic:
             growth, level = 0.01, np.log(0.45 / 0.55)
-        elif name in CHANGE_DRIVERS:
-            growth, level = CHANGE_DRIVERS[name]
+        elif name in SYNTHETIC_CHANGES:
+            growth, level = SYNTHETIC_CHANGES[name]
         else:
             raise ValueError(f"unknown synthetic driver {name!r}; choose from {ALL_DRIVERS}")
         known = level is not None
@@ -88,7 +89,8 @@ def synthetic_fitted(drivers=ALL_DRIVERS, as_of: int = 2015, seed: int = 0,
     k = len(shock_names)
     corr = _random_corr(rng, k, 0.5) if k else np.zeros((0, 0))
     anchors = {}
-    for series, value, unit in (("gdp_nominal", 17502.86, "亿元"), ("energy_consumption", 4013.0, "万吨标准煤"),
+    for series, value, unit in (("gdp_nominal", 17502.86, "亿元"),
+                                ("energy_consumption", 4013.0, "万吨标准煤"),
                                 ("water_use", 19.9, "亿立方米"), ("gdp_per_capita", 157985.0, "元"),
                                 ("gdp_per_capita_usd", 25365.0, "USD")):
         anchors[series] = Anchor(series, as_of, value, unit, "synthetic")

@@ -13,6 +13,10 @@ shares in 0–100 %. ``role`` says how the model treats the series:
 * ``derived``  — computed in every draw from drivers (e.g. energy = real GDP × intensity);
 * ``generic``  — any other indicator with a history: local linear trend on ``scale``;
 * ``context``  — kept for reference/checks, not simulated.
+
+Also here, as their single home: the names of the structural model (``CHANGE_DRIVERS``, the
+housing names, ``LEVER_DRIVERS``, ``COMPOSITION``) and of the plans' target sets
+(``TARGET_SETS``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from sim.errors import SimError, did_you_mean
 
 @dataclass(frozen=True)
 class Series:
+    """One quantity: its unit, the scale the models work on, its role, and its labels."""
+
     name: str
     unit: str          # unit of `level` and `period_sum` observations
     scale: str         # "log" | "logit"
@@ -43,11 +49,13 @@ SERIES: dict[str, Series] = {s.name: s for s in (
     _s("gdp_deflator", "index", "log", "driver", "GDP deflator", "GDP平减指数"),
     _s("gdp_nominal", "亿元", "log", "derived", "GDP (current prices)", "地区生产总值"),
     _s("population_resident", "万人", "log", "driver", "Resident population (year end)", "常住人口"),
-    _s("usdcny", "CNY per USD", "log", "driver", "Exchange rate, annual average", "人民币兑美元汇率（年平均）"),
+    _s("usdcny", "CNY per USD", "log", "driver",
+       "Exchange rate, annual average", "人民币兑美元汇率（年平均）"),
     _s("gdp_per_capita", "元", "log", "derived", "GDP per capita", "人均地区生产总值"),
     _s("gdp_per_capita_usd", "USD", "log", "derived", "GDP per capita (US$)", "人均地区生产总值（美元）"),
     # --- energy and carbon (Kaya identity) ---
-    _s("energy_intensity", "吨标准煤/万元", "log", "driver", "Energy use per 10,000 yuan of GDP", "万元GDP能耗"),
+    _s("energy_intensity", "吨标准煤/万元", "log", "driver",
+       "Energy use per 10,000 yuan of GDP", "万元GDP能耗"),
     _s("energy_consumption", "万吨标准煤", "log", "derived", "Total energy consumption", "能源消费总量"),
     _s("carbon_factor", "tCO2/tce", "log", "driver", "CO2 per unit of energy", "单位能耗二氧化碳排放"),
     _s("co2_emissions", "Mt CO2", "log", "derived", "CO2 emissions", "二氧化碳排放量"),
@@ -67,40 +75,62 @@ SERIES: dict[str, Series] = {s.name: s for s in (
        "Per-capita disposable income, 2014 figure of seed 002 (definition not stated; not spliced)",
        "居民人均可支配收入（口径未说明）"),
     _s("library_books_per_capita_other_count", "册", "log", "context",
-       "Public-library holdings per capita, seed 002's count (not spliced)", "人均图书馆图书藏量（另一统计口径）"),
-    _s("affordable_housing_planned", "套", "log", "context", "Affordable housing: programme units (plan)", "保障性住房计划套数"),
-    _s("affordable_housing_supplied", "套", "log", "derived", "Affordable housing units supplied", "保障性住房供应套数"),
+       "Public-library holdings per capita, seed 002's count (not spliced)",
+       "人均图书馆图书藏量（另一统计口径）"),
+    _s("affordable_housing_planned", "套", "log", "context",
+       "Affordable housing: programme units (plan)", "保障性住房计划套数"),
+    _s("affordable_housing_supplied", "套", "log", "derived",
+       "Affordable housing units supplied", "保障性住房供应套数"),
     # --- affordable housing counted in 套(间) (flats or rooms; since 2021 incl. affordable rental rooms).
     # Kept apart from the 套 series above: the counting unit changed (calibration/data/SOURCES.md).
-    _s("affordable_housing_planned_rooms", "套(间)", "log", "context", "Affordable housing: programme units, flats or rooms (plan)", "保障性住房计划套（间）数"),
-    _s("affordable_housing_supplied_rooms", "套(间)", "log", "context", "Affordable housing supplied, flats or rooms", "保障性住房供应套（间）数"),
+    _s("affordable_housing_planned_rooms", "套(间)", "log", "context",
+       "Affordable housing: programme units, flats or rooms (plan)", "保障性住房计划套（间）数"),
+    _s("affordable_housing_supplied_rooms", "套(间)", "log", "context",
+       "Affordable housing supplied, flats or rooms", "保障性住房供应套（间）数"),
     # --- further indicators with a real history (generic model) ---
     _s("tertiary_share", "%", "logit", "generic", "Tertiary-sector share of GDP", "第三产业增加值占GDP比重"),
-    _s("modern_services_share", "%", "logit", "generic", "Modern services share of tertiary value added", "现代服务业增加值占第三产业比重"),
-    _s("emerging_industries_share", "%", "logit", "generic", "Strategic emerging industries share of GDP", "战略性新兴产业增加值占GDP比重"),
-    _s("high_tech_share", "%", "logit", "generic", "High-tech industry value added share of GDP", "高技术产业增加值占GDP比重"),
-    _s("own_ip_high_tech_share", "%", "logit", "generic", "Share of high-tech output with own IP", "自主知识产权高新技术产品产值比重"),
+    _s("modern_services_share", "%", "logit", "generic",
+       "Modern services share of tertiary value added", "现代服务业增加值占第三产业比重"),
+    _s("emerging_industries_share", "%", "logit", "generic",
+       "Strategic emerging industries share of GDP", "战略性新兴产业增加值占GDP比重"),
+    _s("high_tech_share", "%", "logit", "generic",
+       "High-tech industry value added share of GDP", "高技术产业增加值占GDP比重"),
+    _s("own_ip_high_tech_share", "%", "logit", "generic",
+       "Share of high-tech output with own IP", "自主知识产权高新技术产品产值比重"),
     _s("rd_share", "%", "logit", "generic", "Gross R&D expenditure share of GDP", "全社会研发支出占GDP比重"),
-    _s("patents_granted_per_10k", "项/万人", "log", "generic", "Invention patents granted per 10,000 people (annual)", "每万人口年度发明专利授权数量"),
-    _s("tech_progress_contribution", "%", "logit", "generic", "Contribution rate of S&T progress", "科技进步贡献率"),
-    _s("college_educated_share", "%", "logit", "generic", "Share of population with junior-college education or above", "大专以上受教育人口比重"),
-    _s("disposable_income", "元", "log", "generic", "Per-capita disposable income of residents", "居民人均可支配收入"),
+    _s("patents_granted_per_10k", "项/万人", "log", "generic",
+       "Invention patents granted per 10,000 people (annual)", "每万人口年度发明专利授权数量"),
+    _s("tech_progress_contribution", "%", "logit", "generic",
+       "Contribution rate of S&T progress", "科技进步贡献率"),
+    _s("college_educated_share", "%", "logit", "generic",
+       "Share of population with junior-college education or above", "大专以上受教育人口比重"),
+    _s("disposable_income", "元", "log", "generic",
+       "Per-capita disposable income of residents", "居民人均可支配收入"),
     _s("unemployment_rate", "%", "logit", "generic", "Registered urban unemployment rate", "城镇登记失业率"),
     _s("hospital_beds", "张", "log", "generic", "Hospital beds", "病床数"),
     _s("hospital_beds_per_1000", "张/千人", "log", "generic", "Hospital beds per 1,000 people", "千人病床数"),
-    _s("pension_participation", "%", "logit", "generic", "Urban employee basic pension participation rate", "城镇职工基本养老保险参保率"),
-    _s("public_transport_share", "%", "logit", "generic", "Public-transport share of motorised trips", "公共交通占机动化出行分担率"),
-    _s("library_books_per_capita", "册", "log", "generic", "Public-library holdings per capita", "人均公共图书馆图书藏量"),
-    _s("farm_products_pass_rate", "%", "logit", "generic", "Main farm products safety-test pass rate", "主要农产品质量安全检测合格率"),
-    _s("food_production_pass_rate", "%", "logit", "generic", "Food production supervisory sampling pass rate", "食品生产监督抽查合格率"),
-    _s("violent_crime_per_10k", "宗/万人", "log", "generic", "Violent crime cases filed per 10,000 people", "每万人暴力案件立案数"),
+    _s("pension_participation", "%", "logit", "generic",
+       "Urban employee basic pension participation rate", "城镇职工基本养老保险参保率"),
+    _s("public_transport_share", "%", "logit", "generic",
+       "Public-transport share of motorised trips", "公共交通占机动化出行分担率"),
+    _s("library_books_per_capita", "册", "log", "generic",
+       "Public-library holdings per capita", "人均公共图书馆图书藏量"),
+    _s("farm_products_pass_rate", "%", "logit", "generic",
+       "Main farm products safety-test pass rate", "主要农产品质量安全检测合格率"),
+    _s("food_production_pass_rate", "%", "logit", "generic",
+       "Food production supervisory sampling pass rate", "食品生产监督抽查合格率"),
+    _s("violent_crime_per_10k", "宗/万人", "log", "generic",
+       "Violent crime cases filed per 10,000 people", "每万人暴力案件立案数"),
     _s("life_expectancy", "岁", "log", "generic", "Life expectancy", "居民平均预期寿命"),
-    _s("land_per_gdp", "平方米/万元", "log", "generic", "Construction land per 10,000 yuan of GDP", "万元GDP建设用地"),
-    _s("population_registered", "万人", "log", "generic", "Registered (hukou) population, year end", "户籍人口"),
+    _s("land_per_gdp", "平方米/万元", "log", "generic",
+       "Construction land per 10,000 yuan of GDP", "万元GDP建设用地"),
+    _s("population_registered", "万人", "log", "generic",
+       "Registered (hukou) population, year end", "户籍人口"),
     _s("retail_sales", "亿元", "log", "generic", "Retail sales of consumer goods", "社会消费品零售总额"),
     _s("green_coverage", "%", "logit", "generic", "Green coverage of built-up area", "建成区绿化覆盖率"),
     _s("pm25", "μg/m3", "log", "generic", "PM2.5 annual mean concentration", "细颗粒物（PM2.5）年均浓度"),
-    _s("air_good_days", "天", "log", "generic", "Days with good or excellent air quality", "空气质量优良天数"),
+    _s("air_good_days", "天", "log", "generic",
+       "Days with good or excellent air quality", "空气质量优良天数"),
 )}
 
 KINDS = ("level", "change_pct", "cumulative_change_pct", "period_sum")
@@ -146,4 +176,20 @@ COMPOSITION: dict[str, tuple[tuple[str, int], ...]] = {
     "co2_emissions": (("gdp_real", 1), ("energy_intensity", 1), ("carbon_factor", 1)),
     "co2_intensity": (("energy_intensity", 1), ("carbon_factor", 1)),
     "water_use": (("gdp_real", 1), ("water_intensity", 1)),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Target sets (the plans whose targets the catalogue holds, sim/data/targets.csv)
+# --------------------------------------------------------------------------------------------
+#: name -> description (document, year of the targets), in plan order.
+TARGET_SETS: dict[str, str] = {
+    "action_plan_2015": "关于创造深圳质量的行动计划 (2011 Action Plan on Shenzhen Quality), "
+                        "targets for 2015",
+    "fyp12_2015": "深圳市第十二个五年规划 (12th Five-Year Plan) targets for 2015, as restated in "
+                  "the 13th FYP outline 专栏1",
+    "fyp13_2020": "深圳市国民经济和社会发展第十三个五年规划纲要 (13th Five-Year Plan outline), "
+                  "targets for 2020",
+    "quality_plan_2020": "深圳市质量发展第十三个五年规划（征求意见稿） (Quality Development 13th FYP, "
+                         "draft), targets for 2020",
 }

@@ -12,10 +12,12 @@ import pytest
 
 from sim.backtest import hindcast as bt
 from sim.backtest import scores
-from sim.cli import main
-from sim.history import History, load_history
-from sim.paths import DEFAULT_DATA_DIR
+from sim.backtest import summary as sm
 from sim.backtest.references import reference_forecasts, series_index
+from sim.cli import main
+from sim.errors import SimError
+from sim.history import History, load_history
+from sim.paths import DEFAULT_DATA_DIR, SCENARIOS_DIR
 
 DRAWS = 200
 
@@ -124,10 +126,10 @@ def _fake_rows():
 
 def test_summarize_matches_direct_means_and_drops_duplicates():
     rows = _fake_rows()
-    s = bt.summarize(rows, n_boot=200)
+    s = sm.summarize(rows, n_boot=200)
     block = s["sets"]["common"]
     assert block["n_event_rows"] == 9 and block["n_clusters"] == 3 and block["n_met"] == 6
-    once = rows.drop_duplicates(subset=bt.EVENT_KEY)
+    once = rows.drop_duplicates(subset=sm.EVENT_KEY)
     for f, pre in (("model", ""), ("line", "line_"), ("plan", "plan_")):
         want = scores.brier_score(once[f"{pre}p_met"], once["outcome_met"]).mean()
         assert block["forecasters"][f]["brier"]["mean"] == pytest.approx(want, abs=1e-6)
@@ -138,8 +140,8 @@ def test_summarize_matches_direct_means_and_drops_duplicates():
     assert d == pytest.approx(block["forecasters"]["line"]["brier"]["mean"]
                               - block["forecasters"]["model"]["brier"]["mean"], abs=1e-6)
     assert sum(block["forecasters"]["model"]["pit_histogram"]) == 9
-    assert "model (sim)" in bt.summary_table(s)
-    cov = bt.coverage_by_horizon(rows)
+    assert "model (sim)" in sm.summary_table(s)
+    cov = sm.coverage_by_horizon(rows)
     assert set(cov["forecaster"]) == {"model", "line", "rw", "plan"} and cov["n"].sum() == 4 * 9
 
 
@@ -147,16 +149,16 @@ def test_vintage_table_flags_verdict_changes():
     a = pd.DataFrame([dict(origin=2012, target_id="gdp_2015_ap", series="gdp_nominal", target_year=2015,
                            value=15000.0, p_met=0.7, realised=14900.0, outcome="missed", status="scored")])
     b = a.assign(p_met=0.9, realised=15100.0, outcome="met")
-    v = bt.vintage_table(a, b)
+    v = sm.vintage_table(a, b)
     assert v.loc[0, "delta_p"] == pytest.approx(0.2) and bool(v.loc[0, "verdict_differs"])
 
 
 def test_parse_origins():
     assert bt.parse_origins("2008..2010") == [2008, 2009, 2010]
     assert bt.parse_origins("2012,2010") == [2010, 2012]
-    with pytest.raises(bt.SimError, match="reversed"):
+    with pytest.raises(SimError, match="reversed"):
         bt.parse_origins("2018..2008")
-    with pytest.raises(bt.SimError, match="expected years"):
+    with pytest.raises(SimError, match="expected years"):
         bt.parse_origins("soon")
 
 
@@ -167,6 +169,7 @@ FORECAST_COLS = ["target_id", "status", "p_met", "median", "lo80", "hi80", "lo95
                  "line_p_met", "line_median", "rw_p_met", "rw_median"]
 
 
+@pytest.mark.slow
 def test_no_data_after_the_origin_is_used(tmp_path):
     """Every observation dated after the origin is changed in a copy of the data; the forecasts
     from that origin (model and references) are identical, only the realised values move."""
@@ -193,6 +196,7 @@ def test_no_data_after_the_origin_is_used(tmp_path):
     assert not np.allclose(a.rows["realised"], b.rows["realised"])
 
 
+@pytest.mark.slow
 def test_origin_that_cannot_be_calibrated_is_skipped_with_a_reason():
     r = bt.run_backtest([1985, 2016], ["fyp12_2015"], "first", DRAWS)
     assert r.rows.empty
@@ -201,6 +205,7 @@ def test_origin_that_cannot_be_calibrated_is_skipped_with_a_reason():
     assert reasons[2016] == "no target year after 2016"
 
 
+@pytest.mark.slow
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "bt"
     code = main(["backtest", "--origins", "2012..2013", "--targets", "fyp12_2015", "--draws", str(DRAWS),
@@ -243,9 +248,8 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, argv, message):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_midterm_table(tmp_path):
-    from sim.paths import SCENARIOS_DIR
-
     t = bt.midterm_table(SCENARIOS_DIR / "baseline_2015.toml", 2013, draws=DRAWS, seed=1)
     ev = t[t["status"] == "evaluated"].set_index("target_id")
     assert {"p_start", "p_mid", "delta_p", "delta_se", "achieved_annual", "required_annual"} <= set(t.columns)

@@ -9,19 +9,22 @@ import json
 import math
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from sim.calibrate.cache import load_or_calibrate
-from sim.calibrate.fit import (DRIVERS, HOUSING_DRIVER, calibrate,
-                           shock_correlation)
+from sim.calibrate.correlation import shock_correlation
+from sim.calibrate.fit import (CALIBRATION_MODULES, MAX_THETA_VAR, _cap_theta_variance,
+                               calibrate, calibrator_id)
 from sim.cli import main
 from sim.errors import SimError
 from sim.history import History, load_history
 from sim.model import FittedModel, fitted_filename
-from sim.paths import DEFAULT_DATA_DIR
+from sim.paths import DEFAULT_DATA_DIR, PACKAGE_DIR
+from sim.vocabulary import CHANGE_DRIVERS, HOUSING_DRIVER
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "calibrate"
 HAS_BUNDLED = any(DEFAULT_DATA_DIR.glob("*.csv"))
@@ -87,12 +90,13 @@ def test_as_of_isolation_on_fixture(tmp_path, fixture_history, as_of):
     assert without_hash(calibrate(dropped, as_of)) == without_hash(base)
 
 
+@pytest.mark.slow
 @needs_bundled
-def test_as_of_isolation_on_bundled_data(tmp_path):
+def test_as_of_isolation_on_bundled_data(tmp_path, fitted_real):
     as_of = 2015
-    base = calibrate(load_history(), as_of)
+    base = fitted_real(as_of)                       # the shipped history, calibrated once
     changed = load_history(copy_with(DEFAULT_DATA_DIR, tmp_path / "d", _perturb_after(as_of)))
-    assert without_hash(calibrate(changed, as_of)) == without_hash(base)
+    assert without_hash(calibrate(changed, as_of, base_years=base.base_years)) == without_hash(base)
 
 
 # --- what is fitted and from what --------------------------------------------------------------
@@ -105,7 +109,7 @@ def test_every_driver_housing_and_generic_fitted(fitted_2014):
     assert fm.drivers["tertiary_share"].param("atanh_phi") == 0.0       # generic: phi fixed 0
     assert not fm.drivers["tertiary_share"].correlated
     assert fm.drivers["tertiary_share"].scale == "logit"
-    assert fm.shock_names == tuple(n for n in DRIVERS if n in fm.drivers)
+    assert fm.shock_names == tuple(n for n in CHANGE_DRIVERS if n in fm.drivers)
     for d in fm.drivers.values():
         if d.kind == "change":
             assert d.state_names[:3] == ("level", "mean", "ar")
@@ -142,8 +146,8 @@ def test_derived_observations_are_recorded_with_inputs(fitted_2014):
     assert cf_annual == {2009, 2012}      # the years energy intensity changes are known
 
 
-def test_deflator_is_nominal_minus_real_growth(fixture_history):
-    fm = calibrate(fixture_history, 2014)
+def test_deflator_is_nominal_minus_real_growth(fitted_2014):
+    fm = fitted_2014
     rows = {r["year"]: r for r in fm.observations_used
             if r["driver"] == "gdp_deflator" and r["kind"] == "change"}
     r = rows[2010]
@@ -163,9 +167,9 @@ def test_cumulative_change_is_used_exactly(fixture_history):
     assert d.state("cum_from_2008") == pytest.approx(math.log1p(cum / 100), abs=3e-3)
 
 
-def test_vintage_chooses_gdp_values(fixture_history):
+def test_vintage_chooses_gdp_values(fixture_history, fitted_2014):
     first = calibrate(fixture_history, 2014, "first")
-    revised = calibrate(fixture_history, 2014, "revised")
+    revised = fitted_2014                                   # the default vintage
     assert first.anchors["gdp_nominal"].value == pytest.approx(
         0.97 * revised.anchors["gdp_nominal"].value, rel=1e-3)
     used_first = {(r["year"]) for r in first.observations_used
@@ -304,9 +308,6 @@ def test_bad_vintage_and_early_as_of(tmp_path, capsys, fixture_history):
 
 
 # --- persistence and the command --------------------------------------------------------------
-# sim/model.py (not owned here) cannot load a driver without states: FittedModel.load reshapes
-# the empty state_cov of the housing ratio with reshape(0, -1), which numpy rejects. Proposed
-# one-line fix: reshape(len(names), len(names)) for state_cov (and param_cov).
 def test_json_round_trip(tmp_path, fitted_2014):
     path = fitted_2014.save(tmp_path / "f.json")
     assert FittedModel.load(path).to_json() == fitted_2014.to_json()
@@ -338,12 +339,8 @@ def test_load_or_calibrate_reuses_a_fit_of_the_same_data(tmp_path, monkeypatch):
 
 
 def test_flat_likelihood_variance_is_capped_keeping_correlation():
-    from types import SimpleNamespace
-
-    from sim.calibrate.fit import MAX_THETA_VAR, _cap_theta_variance
-
     cov = np.array([[0.5, 0.0, 0.3], [0.0, 0.1, 0.0], [0.3, 0.0, 21.78]])
-    pf = SimpleNamespace(theta_cov=cov.copy())
+    pf = SimpleNamespace(theta_cov=cov.copy())   # only theta_cov is read and written
     notes = []
     _cap_theta_variance(pf, notes)
     assert pf.theta_cov[2, 2] == pytest.approx(MAX_THETA_VAR)
@@ -366,21 +363,45 @@ def test_cli_on_fixture(tmp_path, capsys):
     assert f"wrote {path}" in out
 
 
+@pytest.mark.slow
+@needs_bundled
+def test_cli_on_bundled_data(tmp_path, capsys):
+    assert main(["calibrate", "--as-of", "2015", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    fm = FittedModel.load(tmp_path / fitted_filename(2015, "revised"))
+    assert fm.as_of == 2015 and "gdp_real" in out and "energy_intensity" in out
+    assert fm.summary(DEFAULT_DATA_DIR) in out                # the model's own summary
+
+
+@pytest.mark.slow
 @needs_bundled
 @pytest.mark.parametrize("as_of", [2010, 2015, 2018])
-def test_cli_on_bundled_data(tmp_path, capsys, as_of):
-    assert main(["calibrate", "--as-of", str(as_of), "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    fm = json.loads((tmp_path / fitted_filename(as_of, "revised")).read_text(encoding="utf-8"))
-    drivers = fm["drivers"]
+def test_bundled_fit_is_plausible(fitted_real, as_of):
+    fm = fitted_real(as_of)
     assert {"gdp_real", "gdp_deflator", "population_resident", "usdcny", "energy_intensity",
-            "carbon_factor"}.issubset(drivers)
-    assert "gdp_real" in out and "energy_intensity" in out
-    g = drivers["gdp_real"]["state_mean"][1]
+            "carbon_factor"}.issubset(fm.drivers)
+    g = fm.drivers["gdp_real"].state("mean")
     assert 0.05 < math.exp(g) - 1 < 0.16               # Shenzhen grew 6-17 % a year
     if as_of >= 2015:
         # -19.5 % over 2011-2015 is -4.2 %/yr; the filtered mean also weighs 2005-2011 levels
-        ei = drivers["energy_intensity"]
-        m, sd = ei["state_mean"][1], math.sqrt(ei["state_cov"][1][1])
+        ei = fm.drivers["energy_intensity"]
+        m, sd = ei.state("mean"), math.sqrt(ei.state_cov[1, 1])
         assert abs(m - math.log(1 - 0.195) / 5) < 2 * sd
         assert -0.06 < math.exp(m) - 1 < -0.025
+
+
+# --- the calibrator id ------------------------------------------------------------------------
+def test_calibrator_id_hashes_every_calibration_module():
+    here = {p.name for p in (PACKAGE_DIR / "calibrate").glob("*.py")} - {"__init__.py", "cache.py"}
+    assert {f"calibrate/{n}" for n in here} <= set(CALIBRATION_MODULES)
+    assert all((PACKAGE_DIR / m).is_file() for m in CALIBRATION_MODULES)
+    assert calibrator_id().startswith("0.") and len(calibrator_id().split("+")[1]) == 12
+
+
+def test_summary_names_every_driver_and_fallback(fitted_2014):
+    text = fitted_2014.summary("somewhere")
+    assert text.startswith("calibration as of 2014, vintage revised, data somewhere (hash ")
+    for name, d in fitted_2014.drivers.items():
+        assert f"\n{name} " in text
+        assert all(f"fallback: {fb}" in text for fb in d.fallbacks)
+    assert "not fitted (" in text and "shock correlation over" in text

@@ -1,39 +1,29 @@
-"""Distributed engine: bit-identical to the single-process engine; streaming tallies; adaptive draws."""
+"""The one dispatcher: draw ranges, local and dask runs bit-identical, adaptive draws."""
 
 from __future__ import annotations
 
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from sim.engine.dispatch import (Tally, draw_ranges, make_checks, met_of, parse_scheduler, run_adaptive,
-                             sketch_edges, tally_distributed)
-from sim.engine.simulation import levers_from_spec, series_paths, simulate
-from sim.ensemble import build_dataset
+from sim.engine.dispatch import NEEDS_DASK, chunk_ranges, draw_ranges, map_ranges, parse_scheduler
+from sim.engine.simulation import simulate
+from sim.ensemble import ensemble_of
 from sim.errors import SimError
-from sim.evaluation import evaluate
-from sim.analysis.sweep import load_context
+from sim.evaluation import evaluate, evaluate_draws, evaluate_range, run_adaptive, standard_errors
+from sim.run.context import RunContext
 from sim.testing import synthetic_fitted
 
-SHIPPED = "scenarios/baseline_2020.toml"
 TARGETS = ["gdp_2020_fyp13", "co2_intensity_cum_2020_fyp13", "water_intensity_cum_2020_fyp13",
            "affordable_housing_supply_2016_2020_fyp13", "gdp_per_capita_cny_2020_fyp13"]
 
 
 @pytest.fixture(scope="module")
-def ctx():
-    return load_context(SHIPPED, fitted=synthetic_fitted())
-
-
-@pytest.fixture(scope="module")
-def levers(ctx):
-    return [levers_from_spec(s, ctx.fitted, ctx.sf.run.horizon) for s in ctx.sf.scenarios.values()]
-
-
-@pytest.fixture(scope="module")
-def checks(ctx):
-    return make_checks(ctx.catalogue, [dict(s.target_values) for s in ctx.sf.scenarios.values()])
+def ctx(shipped):
+    return RunContext.build(shipped["2020"], overrides={"seed": 11, "block_size": 1000},
+                            fitted=synthetic_fitted())
 
 
 @pytest.fixture(scope="module")
@@ -51,43 +41,45 @@ def test_draw_ranges_cover_on_block_boundaries():
     r = draw_ranges(3500, 1000, 10, first_draw=1500)
     assert r[0] == (1500, 500) and sum(n for _, n in r) == 3500
     assert all((a + n) % 1000 == 0 for a, n in r[:-1])
+    assert chunk_ranges(2500, 1000, 1500) == [(0, 2000), (2000, 500)]   # rounded up to blocks
+    assert chunk_ranges(900, 1000, 100, first_draw=600) == [(600, 900)]     # <= one chunk of draws
+    r = chunk_ranges(4500, 1000, 2000, first_draw=1000)
+    assert r == [(1000, 1000), (2000, 2000), (4000, 1500)]
+    assert all(n <= 2000 for _, n in r) and sum(n for _, n in r) == 4500
 
 
-def test_tally_equals_evaluate(ctx, levers, checks):
-    fm = ctx.fitted
-    sim = simulate(fm, levers, horizon=2020, draws=1500, seed=11, block_size=1000)
-    ds = build_dataset(sim, fm, series_paths(sim, fm), {})
-    ev = evaluate(ds, ctx.catalogue, {n: dict(s.target_values) for n, s in ctx.sf.scenarios.items()})
-    # chunked (ranges not aligned to the 1000-draw blocks) in this process
-    t = tally_distributed(fm, levers, checks, horizon=2020, draws=1500, seed=11, block_size=1000,
-                          chunk_draws=1000)
-    assert t.n == 1500
-    tab = ev.table.set_index(["scenario", "target_id"])
-    n_eval = 0
-    for s, scen in enumerate(ctx.sf.scenarios):
-        for j, tid in enumerate(checks.ids):
-            row = tab.loc[(scen, tid)]
-            if row["status"] == "evaluated":
-                assert t.p[s, j] == row["probability"]
-                assert t.se[s, j] == pytest.approx(row["mc_se"], abs=1e-15)
-                n_eval += 1
-            else:
-                assert np.isnan(t.p[s, j]) and t.reasons[j]
-    assert n_eval > 10
+def test_map_ranges_runs_every_range_and_item_in_order():
+    seen = []
+
+    def task(shared, item, extra, first, n, *, threads, scale):
+        return (shared, item, extra, first, n, threads, scale)
+
+    map_ranges(task, [(0, 5), (5, 3)], shared=("S",), items=["a", "b"], args=("x",),
+               kwargs={"scale": 2}, on_result=lambda r, a, n: seen.append((r, a, n)))
+    assert [r for r, _, _ in seen] == [("S", "a", "x", 0, 5, None, 2), ("S", "a", "x", 5, 3, None, 2),
+                                      ("S", "b", "x", 0, 5, None, 2), ("S", "b", "x", 5, 3, None, 2)]
+    assert [(a, n) for _, a, n in seen] == [(0, 5), (5, 3), (0, 5), (5, 3)]
 
 
-def test_histogram_quantiles_within_a_bin(ctx, levers, checks):
-    fm = ctx.fitted
-    sim = simulate(fm, levers[:1], horizon=2020, draws=2000, seed=3, block_size=1000)
-    met, xs, _ = met_of(sim, fm, make_checks(ctx.catalogue, [{}], targets=["gdp_2020_fyp13"]))
-    edges = sketch_edges(xs[:1])
-    one = make_checks(ctx.catalogue, [{}], targets=["gdp_2020_fyp13"])
-    t = tally_distributed(fm, levers[:1], one, horizon=2020, draws=2000, seed=3, block_size=1000,
-                          edges=edges, chunk_draws=500)
-    q = t.quantiles([0.1, 0.5, 0.9])[0, 0]
-    exact = np.quantile(xs[0][0], [0.1, 0.5, 0.9])
-    width = edges[0, 1] - edges[0, 0]
-    assert np.all(np.abs(q - exact) <= 2 * width)
+def test_ranges_merged_equal_one_pass(ctx):
+    """Ranges not aligned to the 1000-draw blocks, evaluated apart and merged, give the table of
+    one evaluation of all draws at once (the split never changes a result)."""
+    fm, s = ctx.fitted, ctx.settings
+    sim = simulate(fm, ctx.levers, draws=1500, first_draw=0, **s.engine_kwargs())
+    whole = evaluate(ensemble_of(sim, fm), ctx.catalogue, ctx.target_values)
+    parts = []
+    map_ranges(evaluate_range, [(700, 800), (0, 700)], shared=(fm,),
+               args=(list(ctx.levers), s, ctx.catalogue, None, ctx.target_values,
+                     (0.1, 0.5, 0.9), None, {}),
+               on_result=lambda res, a, n: parts.append(res[0]))
+    merged = parts[0].merge(parts[1])
+    assert merged.n == 1500
+    got, want = merged.result().table, whole.table
+    assert (got["status"] == "evaluated").sum() > 10
+    cols = ["scenario", "target_id", "status", "probability", "mc_se", "delta_vs_baseline",
+            "delta_se", "median"]
+    pd.testing.assert_frame_equal(got[cols], want[cols])
+    pd.testing.assert_frame_equal(merged.result().joint, whole.joint)
 
 
 def test_scheduler_strings():
@@ -99,89 +91,76 @@ def test_scheduler_strings():
             parse_scheduler(bad)
 
 
-def test_without_dask_the_flag_explains(monkeypatch, ctx, levers):
-    from sim.engine.dispatch import simulate_distributed
-
+def test_without_dask_the_flag_explains(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(SimError) as exc:
-        simulate_distributed(ctx.fitted, levers, horizon=2020, draws=10, seed=1, scheduler="local:2")
-    assert str(exc.value) == "--scheduler needs dask.distributed: pip install -e '.[distributed]'"
+        map_ranges(lambda a, n, threads: None, [(0, 10)], scheduler="local:2")
+    assert str(exc.value) == NEEDS_DASK
+    assert NEEDS_DASK == "--scheduler needs dask.distributed: pip install -e '.[distributed]'"
 
 
-def test_local_cluster_bit_identical(client, ctx, levers, checks):
-    from sim.engine.dispatch import simulate_distributed
+@pytest.mark.dask
+@pytest.mark.slow
+def test_local_cluster_bit_identical(client, ctx):
+    """Every range simulated in a worker equals the same range simulated here, bit for bit, and
+    the merged evaluations are equal."""
+    fm, s = ctx.fitted, ctx.settings
+    ranges = draw_ranges(2500, s.block_size, 3)
+    args = (list(ctx.levers), s, ctx.catalogue, None, ctx.target_values, (0.5,), None, {})
+    got: dict = {}
+    for where, sched in (("here", None), ("dask", client)):
+        got[where] = {}
+        map_ranges(evaluate_range, ranges, shared=(fm,), args=args, kwargs={"want_dataset": True},
+                   scheduler=sched, on_result=lambda res, a, n, w=where: got[w].update({a: res}))
+    assert sorted(got["here"]) == sorted(got["dask"]) == [a for a, _ in ranges]
+    for a, _ in ranges:
+        da, db = got["here"][a][1], got["dask"][a][1]
+        assert set(da.data_vars) == set(db.data_vars)
+        for v in da.data_vars:
+            assert np.array_equal(da[v].values, db[v].values, equal_nan=True), v
+    here = [got["here"][a][0] for a, _ in ranges]
+    dask = [got["dask"][a][0] for a, _ in ranges]
+    for accs in (here, dask):
+        for acc in accs[1:]:
+            accs[0].merge(acc)
+    pd.testing.assert_frame_equal(here[0].result().table, dask[0].result().table)
 
+
+@pytest.mark.slow
+def test_adaptive_stops_below_tolerance_and_equals_fixed_prefix(ctx):
     fm = ctx.fitted
-    kw = dict(horizon=2020, draws=2500, seed=20160315, block_size=1000)
-    a = simulate(fm, levers, **kw)
-    ticks = []
-    b = simulate_distributed(fm, levers, scheduler=client, progress=ticks.append, **kw)
-    assert sum(ticks) == 2500
-    for name in ("delta", "level0", "cum0", "housing", "years"):
-        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
-    assert (a.drivers, a.scenarios, a.base_years, a.draws) == (b.drivers, b.scenarios, b.base_years, b.draws)
-    # the outputs built from them too
-    da = build_dataset(a, fm, series_paths(a, fm), {})
-    db = build_dataset(b, fm, series_paths(b, fm), {})
-    for v in da.data_vars:
-        assert np.array_equal(da[v].values, db[v].values, equal_nan=True), v
-    # and the streamed tallies
-    ta = tally_distributed(fm, levers, checks, scheduler=client, **kw)
-    tb = tally_distributed(fm, levers, checks, **kw)
-    assert np.array_equal(ta.met, tb.met) and ta.n == tb.n == 2500
-
-
-def test_adaptive_stops_below_tolerance_and_equals_fixed_prefix(ctx, levers):
-    fm = ctx.fitted
-    one = make_checks(ctx.catalogue, [dict(ctx.sf.baseline.target_values)], targets=TARGETS)
-    kw = dict(horizon=2020, seed=7, block_size=500)
-    res = run_adaptive(fm, levers[:1], one, tolerance=0.015, **kw)
-    assert res.converged and np.nanmax(res.tally.se) < 0.015
+    s = ctx.settings.__class__(**{**ctx.settings.__dict__, "seed": 7, "block_size": 500})
+    base = {"baseline": ctx.target_values["baseline"]}
+    chosen = ctx.catalogue[ctx.catalogue["id"].isin(TARGETS)]
+    res = run_adaptive(fm, ctx.levers[:1], s, chosen, base, tolerance=0.015)
+    assert res.converged and np.nanmax(res.se) < 0.015
     assert res.draws % 500 == 0 and res.history[-1][0] == res.draws
     assert all(se >= 0.015 for _, se in res.history[:-1])       # it did not stop early
-    fixed = tally_distributed(fm, levers[:1], one, draws=res.draws, **kw)
-    assert np.array_equal(res.tally.met, fixed.met) and res.tally.n == fixed.n
-    capped = run_adaptive(fm, levers[:1], one, tolerance=0.001, max_draws=1200, **kw)
+    fixed = evaluate_draws(fm, ctx.levers[:1], s, chosen, base, [(0, res.draws)])
+    assert np.array_equal(res.accumulator.hit_counts(), fixed.hit_counts())
+    assert res.accumulator.n == fixed.n == res.draws
+    assert np.array_equal(standard_errors(fixed), res.se, equal_nan=True)
+    capped = run_adaptive(fm, ctx.levers[:1], s, chosen, base, tolerance=0.001, max_draws=1200)
     assert not capped.converged and capped.draws == 1200
+    with pytest.raises(SimError, match="tolerance must be > 0"):
+        run_adaptive(fm, ctx.levers[:1], s, chosen, base, tolerance=0.0)
 
 
-def test_adaptive_on_cluster_same_draws(client, ctx, levers):
-    one = make_checks(ctx.catalogue, [dict(ctx.sf.baseline.target_values)], targets=TARGETS)
-    kw = dict(horizon=2020, seed=7, block_size=500, tolerance=0.02)
-    a = run_adaptive(ctx.fitted, levers[:1], one, **kw)
-    b = run_adaptive(ctx.fitted, levers[:1], one, scheduler=client, **kw)
-    assert a.draws == b.draws and np.array_equal(a.tally.met, b.tally.met)
+@pytest.mark.dask
+@pytest.mark.slow
+def test_adaptive_on_cluster_same_draws(client, ctx):
+    s = ctx.settings.__class__(**{**ctx.settings.__dict__, "seed": 7, "block_size": 500})
+    base = {"baseline": ctx.target_values["baseline"]}
+    chosen = ctx.catalogue[ctx.catalogue["id"].isin(TARGETS)]
+    a = run_adaptive(ctx.fitted, ctx.levers[:1], s, chosen, base, tolerance=0.02)
+    b = run_adaptive(ctx.fitted, ctx.levers[:1], s, chosen, base, tolerance=0.02, scheduler=client)
+    assert a.draws == b.draws and np.array_equal(a.accumulator.hit_counts(), b.accumulator.hit_counts())
 
 
-def test_tally_adds():
-    a = Tally(np.array([[1, 2]]), 10, reasons=("", "x"))
-    b = Tally(np.array([[3, 4]]), 10, reasons=("", "x"))
-    c = a + b
-    assert c.n == 20 and c.met.tolist() == [[4, 6]]
-    assert c.p[0, 0] == 0.2 and np.isnan(c.p[0, 1])
-
-
-def test_streamed_summaries_on_cluster_equal_one_process(client, ctx):
-    """`run --summaries-only --scheduler`: each worker evaluates its own chunk and returns a
-    partial evaluation; merged on the client they equal the single-process stream exactly."""
-    from sim.run.pipeline import stream_file
-    from sim.scenario.read import load_scenario_file
-
-    sf = load_scenario_file(SHIPPED, overrides={"draws": 3000, "block_size": 1000})
-    kw = dict(fitted=ctx.fitted, chunk_draws=1000, keep_draws=1500)
-    _, local, prefix_local, _ = stream_file(sf, ctx.catalogue, **kw)
-    _, dist, prefix_dist, _ = stream_file(sf, ctx.catalogue, scheduler=client, **kw)
-    assert dist.n == local.n == 3000
-    import pandas as pd
-
-    pd.testing.assert_frame_equal(dist.result().table, local.result().table)
-    pd.testing.assert_frame_equal(dist.result().joint, local.result().joint)
-    for v in prefix_local.data_vars:
-        assert np.array_equal(prefix_local[v].values, prefix_dist[v].values, equal_nan=True), v
-
-
-def test_full_run_on_cluster_writes_the_same_files(client, tmp_path):
+@pytest.mark.dask
+@pytest.mark.slow
+def test_full_run_on_cluster_writes_the_same_files(client, shipped, tmp_path):
     """`sim run --scheduler`: chunks simulated and evaluated in the workers, streamed into
     ensemble.nc on the client; targets.csv and ensemble.nc equal the single-process run."""
     import xarray as xr
@@ -189,8 +168,8 @@ def test_full_run_on_cluster_writes_the_same_files(client, tmp_path):
     from sim.run.pipeline import run_file
 
     kw = dict(overrides={"draws": 3000, "block_size": 1000}, figures=False)
-    run_file(SHIPPED, out=tmp_path / "one", **kw)
-    run_file(SHIPPED, out=tmp_path / "dask", scheduler=client, **kw)
+    run_file(shipped["2020"], out=tmp_path / "one", **kw)
+    run_file(shipped["2020"], out=tmp_path / "dask", scheduler=client, **kw)
     assert (tmp_path / "one" / "targets.csv").read_bytes() == (tmp_path / "dask" / "targets.csv").read_bytes()
     a = xr.open_dataset(tmp_path / "one" / "ensemble.nc")
     b = xr.open_dataset(tmp_path / "dask" / "ensemble.nc")

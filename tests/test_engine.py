@@ -13,6 +13,7 @@ import pytest
 from sim.engine import reference
 from sim.engine import simulation as engine
 from sim.errors import SimError
+from sim.engine.dispatch import chunk_ranges
 from sim.engine.rng import normals_np, split_seed
 from sim.testing import synthetic_fitted
 
@@ -81,7 +82,8 @@ def test_threads_do_not_change_results():
 
 
 def test_numba_num_threads_env_does_not_change_results():
-    code = ("import hashlib, numpy as np; from sim.engine import simulation as engine; from sim.testing import synthetic_fitted;"
+    code = ("import hashlib, numpy as np; from sim.engine import simulation as engine; "
+            "from sim.testing import synthetic_fitted;"
             "f = synthetic_fitted(seed=2); s = engine.simulate(f, [engine.no_levers(f, 2020)], horizon=2020,"
             " draws=500, seed=3, block_size=100);"
             "print(hashlib.sha256(s.delta.tobytes() + s.cum0.tobytes()).hexdigest())")
@@ -243,7 +245,8 @@ def test_series_paths():
     np.testing.assert_allclose(paths["gdp_real"][0], np.exp(sim.level0[gdp][:, None] + sim.delta[0, gdp]))
     np.testing.assert_allclose(paths["gdp_nominal"][..., 0], 17502.86)       # anchor at as_of
     real, defl = (DRIVERS.index(n) for n in ("gdp_real", "gdp_deflator"))
-    np.testing.assert_allclose(paths["gdp_nominal"][0], 17502.86 * np.exp(sim.delta[0, real] + sim.delta[0, defl]))
+    np.testing.assert_allclose(paths["gdp_nominal"][0],
+                               17502.86 * np.exp(sim.delta[0, real] + sim.delta[0, defl]))
     # anchored before as_of (2010): uses cum0 = L_T - L_2010 of each driver
     ei, cf = DRIVERS.index("energy_intensity"), DRIVERS.index("carbon_factor")
     expected0 = np.exp(sim.cum0[ei, 0] + sim.cum0[cf, 0])
@@ -252,7 +255,8 @@ def test_series_paths():
     assert np.all(np.isnan(paths["co2_emissions"]))          # no anchor
     share = paths["forest_cover_pct"]                        # logit scale -> 0..100
     assert np.all((share > 0) & (share < 100))
-    np.testing.assert_allclose(share[0, :, 0], 100 / (1 + np.exp(-sim.level0[DRIVERS.index("forest_cover_pct")])))
+    forest = sim.level0[DRIVERS.index("forest_cover_pct")]
+    np.testing.assert_allclose(share[0, :, 0], 100 / (1 + np.exp(-forest)))
     assert paths[engine.HOUSING_SERIES] is sim.housing
 
 
@@ -269,8 +273,9 @@ def test_draw_ranges_and_chunks_equal_one_run():
     assert part.first_draw == 77
     assert np.array_equal(part.delta, full.delta[:, :, 77:377])
     assert np.array_equal(part.cum0, full.cum0[:, :, 77:377], equal_nan=True)
-    chunks = list(engine.simulate_chunks(FITTED, [base()], horizon=H, draws=1000, seed=11,
-                                         chunk_draws=400, block_size=150))
+    ranges = chunk_ranges(1000, 150, 400)
+    assert ranges == [(0, 450), (450, 450), (900, 100)]        # 400 rounded up to 3 blocks
+    chunks = [run(draws=n, block_size=150, first_draw=a) for a, n in ranges]
     assert [c.first_draw for c in chunks] == [0, 450, 900]
     assert np.array_equal(np.concatenate([c.delta for c in chunks], axis=2), full.delta)
     assert np.array_equal(np.concatenate([c.housing for c in chunks], axis=1), full.housing,
@@ -278,3 +283,22 @@ def test_draw_ranges_and_chunks_equal_one_run():
     p = engine.pack(FITTED, [base()], H)
     twin = reference.simulate_rng(p, *split_seed(11), 150, 300, first_draw=77)
     np.testing.assert_allclose(twin[0], part.delta, rtol=0, atol=1e-12)
+
+
+def test_given_normals_equal_the_run_on_the_same_draws():
+    """The run's own normals injected through the engine give the run's draws exactly (the
+    sensitivity analysis swaps columns of such normals)."""
+    alt = engine.levers_from_spec(NS(name="alt", levers={"gdp_real": NS(
+        shift_pp=1.0, from_year=None, to_year=None)}, shocks=()), FITTED, H)
+    full = run(draws=500, block_size=200, levers=[base(), alt])
+    p = engine.pack(FITTED, [base(), alt], H)
+    z = engine.run_normals(11, 200, 130, 250, int(p.n_var))
+    got = engine.simulate_given_normals(FITTED, [base(), alt], z, horizon=H, seed=11,
+                                        block_size=200)
+    assert got.scenarios == ("baseline", "alt") and got.draws == 250
+    assert np.array_equal(got.delta, full.delta[:, :, 130:380])
+    assert np.array_equal(got.level0, full.level0[:, 130:380], equal_nan=True)
+    assert np.array_equal(got.cum0, full.cum0[:, :, 130:380], equal_nan=True)
+    assert np.array_equal(got.housing, full.housing[:, 130:380], equal_nan=True)
+    with pytest.raises(SimError, match=r"normals must be \(draws, "):
+        engine.simulate_given_normals(FITTED, [base()], z[:, :-1], horizon=H)

@@ -1,6 +1,7 @@
 """Ensemble → NetCDF → ensemble round-trips, for any draw count, seed, scenarios and switches."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from sim.testing import synthetic_fitted
 FITTED = synthetic_fitted()
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(draws=st.integers(1, 40), seed=st.integers(0, 2**63 - 1), n_scen=st.integers(1, 3),
        horizon=st.integers(FITTED.as_of + 1, FITTED.as_of + 6), pu=st.booleans(), cs=st.booleans())
@@ -31,6 +33,7 @@ def test_ensemble_round_trips_through_netcdf(tmp_path, draws, seed, n_scen, hori
     assert any(SINCE in v for v in ds.data_vars)  # the already-observed windows travel too
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(draws=st.integers(2, 60), seed=st.integers(0, 2**32), cut=st.integers(1, 59))
 def test_streamed_writer_equals_one_write(tmp_path, draws, seed, cut):
@@ -58,3 +61,21 @@ def test_streamed_writer_equals_one_write(tmp_path, draws, seed, cut):
         assert np.array_equal(streamed[name].values, one[name].values, equal_nan=True), name
         assert streamed[name].attrs == one[name].attrs, name
     assert streamed.attrs == one.attrs
+
+
+def test_ensemble_facts_read_back_as_objects(tmp_path):
+    """The facts stored as JSON attributes come back as objects, in memory and from NetCDF."""
+    from dataclasses import replace
+
+    from sim.ensemble import ensemble_facts, ensemble_of
+
+    fitted = replace(FITTED, not_fitted={"water_intensity": "no usable observation"})
+    sim = simulate(fitted, [no_levers(fitted, 2017)], horizon=2017, draws=3, seed=1)
+    msg = "scenario 'x': lever on pm25 ignored"
+    ds = ensemble_of(sim, fitted, {"seed": 1, "vintage": "revised", "ignored_levers": [msg]})
+    for got in (ensemble_facts(ds), ensemble_facts(read_netcdf(write_netcdf(ds, tmp_path / "e.nc")))):
+        assert got.as_of == fitted.as_of and got.seed == 1 and got.vintage == "revised"
+        assert got.not_simulated == {"water_intensity": "no usable observation"}
+        assert got.ignored_levers == (msg,) and not got.summaries_only
+    bare = ensemble_of(sim, FITTED)
+    assert ensemble_facts(bare).not_simulated == {} and ensemble_facts(bare).ignored_levers == ()

@@ -15,8 +15,8 @@ def make_ds(values, years=(2015, 2016, 2017), scenarios=("baseline", "alt"), sin
     """values: (S, N, Y) for series 'gdp_nominal'; optional since: (N,) log change 2010→2015."""
     ds = xr.Dataset(coords={"scenario": list(scenarios), "draw": np.arange(values.shape[1]),
                             "year": np.array(years)})
-    ds["gdp_nominal"] = xr.DataArray(values, dims=("scenario", "draw", "year"),
-                                     attrs={"units": "亿元", **({"relative_to_as_of": 1} if relative else {})})
+    attrs = {"units": "亿元", **({"relative_to_as_of": 1} if relative else {})}
+    ds["gdp_nominal"] = xr.DataArray(values, dims=("scenario", "draw", "year"), attrs=attrs)
     if since is not None:
         ds["gdp_nominal_log_change_since_2010"] = xr.DataArray(since, dims=("draw",))
     ds.attrs["as_of"] = years[0]
@@ -213,3 +213,71 @@ def test_accumulators_of_ranges_merge_in_any_order():
     # quantiles come from exactly the first 450 draws
     x = ds["gdp_nominal"].values[0, :450, -1]
     assert seq.result().table.iloc[0]["median"] == pytest.approx(np.median(x))
+
+
+def test_met_flags_kept_over_ranges_merged_in_any_order():
+    """keep_met: every draw's met flag, in draw order, whatever order the ranges arrive in; the
+    counts and probabilities read from the accumulator agree with the table."""
+    from sim.evaluation import EvaluationAccumulator
+
+    rng = np.random.default_rng(11)
+    n = 900
+    vals = np.stack([np.full((2, n), 100.0), np.full((2, n), 104.0),
+                     rng.lognormal(np.log(110), 0.1, size=(2, n))], axis=-1)
+    vals[1] *= 1.02
+    ds = make_ds(vals)
+    rows = pd.DataFrame([target(id="A", value=110.0), target(id="B", value=None),
+                         target(id="C", target_year=2030, value=1.0)])
+    whole = evaluate(ds, rows)
+    parts = []
+    for a in (600, 0, 300):
+        part = EvaluationAccumulator(rows, ["baseline", "alt"], keep_draws=0, keep_met=True)
+        part.add(ds.isel(draw=slice(a, a + 300)), first_draw=a)
+        parts.append(part)
+    acc = parts[0].merge(parts[1]).merge(parts[2])
+    met = acc.met_array(["A", "B"])
+    assert met.shape == (2, 2, n) and not met[:, 1].any()          # B: no value, never met
+    for s, scen in enumerate(["baseline", "alt"]):
+        assert np.array_equal(met[s, 0], whole.met[(scen, "A")])
+        assert np.array_equal(met[s, 0], vals[s, :, -1] >= 110.0)
+    assert acc.hit_counts(["A"]).ravel().tolist() == met[:, 0].sum(axis=1).tolist()
+    p = whole.table.set_index(["scenario", "target_id"])["probability"]
+    assert acc.probabilities(["A"]).ravel().tolist() == [p[("baseline", "A")], p[("alt", "A")]]
+    assert np.isnan(acc.probabilities(["B", "C"])).all()
+    assert acc.reasons() == ("", "no target value (left blank in the plan)",
+                             "target year 2030 is after the horizon 2017")
+    with pytest.raises(ValueError, match="keep_met"):
+        EvaluationAccumulator(rows, ["baseline"]).met_array()
+
+
+def test_typed_targets_and_rows_give_the_same_evaluation():
+    from sim.evaluation import as_target
+    from sim.targets import as_targets
+
+    rng = np.random.default_rng(2)
+    ds = make_ds(rng.lognormal(np.log(100), 0.1, size=(2, 50, 3)))
+    rows = pd.DataFrame([target(id="A", value=100.0), target(id="R", comparator="range",
+                                                             value=95.0, value_high=105.0)])
+    typed = as_targets(rows)
+    pd.testing.assert_frame_equal(evaluate(ds, typed).table, evaluate(ds, rows).table)
+    assert as_target(typed[1]) is typed[1] and as_target(rows.iloc[1].to_dict()) == typed[1]
+
+
+def test_select_targets_keeps_order_and_suggests_a_near_id():
+    from sim.errors import SimError
+    from sim.evaluation import select_targets
+
+    rows = pd.DataFrame([target(id="gdp_2020"), target(id="co2_2020")])
+    assert [t.id for t in select_targets(rows, ["co2_2020", "gdp_2020"])] == ["co2_2020", "gdp_2020"]
+    assert [t.id for t in select_targets(rows, None)] == ["gdp_2020", "co2_2020"]
+    with pytest.raises(SimError, match=r"unknown target 'co2_202' \(did you mean 'co2_2020'\?\)"):
+        select_targets(rows, ["co2_202"])
+
+
+def test_as_number_and_as_int_parse_cells():
+    from sim.evaluation import as_int, as_number
+
+    assert as_number("2.5") == 2.5 and as_number(3) == 3.0
+    assert as_number("") is None and as_number(None) is None and as_number("abc") is None
+    assert as_number(float("nan")) is None and as_number(float("inf")) is None
+    assert as_int("2020.0") == 2020 and as_int(pd.NA) is None

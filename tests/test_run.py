@@ -1,4 +1,5 @@
-"""`python -m sim run` end to end on the shipped scenarios and bundled data (few draws)."""
+"""`python -m sim run` end to end on the shipped scenarios and bundled data (few draws), the
+RunContext it is built on, and the mid-term evaluation."""
 
 import json
 import tomllib
@@ -8,10 +9,16 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import sim.run.context as context_module
 from sim.cli import main
 from sim.ensemble import read_netcdf
+from sim.errors import SimError
+from sim.model import fitted_filename
 from sim.paths import SCENARIOS_DIR
+from sim.run.context import RunContext
 from sim.run.pipeline import run_file
+from sim.scenario.read import load_scenario_file
+from sim.testing import synthetic_fitted
 
 S2020 = SCENARIOS_DIR / "baseline_2020.toml"
 S2015 = SCENARIOS_DIR / "baseline_2015.toml"
@@ -25,6 +32,7 @@ def run2020(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_run_writes_the_results_folder(run2020):
     names = {p.name for p in run2020.iterdir()}
     assert {"ensemble.nc", "targets.csv", "joint.csv", "scenario.resolved.toml", "manifest.json",
@@ -45,6 +53,7 @@ def test_run_writes_the_results_folder(run2020):
     assert m["draws"] == 2000 and m["as_of"] == 2015 and m["data_hash"]
 
 
+@pytest.mark.slow
 def test_key_2020_targets_are_evaluated_and_sensible(run2020):
     t = pd.read_csv(run2020 / "targets.csv").set_index(["scenario", "target_id"])
     gdp = t.loc[("baseline", "gdp_2020_fyp13")]
@@ -60,14 +69,17 @@ def test_key_2020_targets_are_evaluated_and_sensible(run2020):
     assert t.loc[("housing_push", h), "delta_vs_baseline"] > 0
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_targets_csv(run2020, tmp_path):
     out = tmp_path / "again"
     assert main(["run", str(S2020), "--out", str(out), *FAST]) == 0
     assert (out / "targets.csv").read_bytes() == (run2020 / "targets.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_ensemble_round_trips_through_xarray(tmp_path):
     out = run_file(S2020, overrides={"draws": 500}, out=tmp_path / "r", figures=False)
+    assert out.ignored == ()
     disk = read_netcdf(tmp_path / "r" / "ensemble.nc")
     for name, var in out.dataset.data_vars.items():
         assert np.array_equal(disk[name].values, var.values, equal_nan=True), name
@@ -77,6 +89,7 @@ def test_ensemble_round_trips_through_xarray(tmp_path):
     assert "[scenarios.baseline]" in disk.attrs["scenario_resolved"]
 
 
+@pytest.mark.slow
 def test_existing_folder_needs_force(run2020, capsys):
     before = (run2020 / "targets.csv").read_bytes()
     assert main(["run", str(S2020), "--out", str(run2020), *FAST]) == 2
@@ -84,6 +97,7 @@ def test_existing_folder_needs_force(run2020, capsys):
     assert (run2020 / "targets.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_the_previous_results(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
     out.mkdir()
@@ -92,13 +106,14 @@ def test_interrupted_run_leaves_the_previous_results(tmp_path, monkeypatch, caps
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.output.report.write_outputs", interrupted)
+    monkeypatch.setattr("sim.run.pipeline.write_outputs", interrupted)
     assert main(["run", str(S2020), "--out", str(out), "--force", *FAST]) == 130
     assert (out / "targets.csv").read_text() == "previous results"
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_summaries_only_gives_the_same_probabilities(run2020, tmp_path):
     out = tmp_path / "s"
     assert main(["run", str(S2020), "--out", str(out), "--summaries-only", *FAST]) == 0
@@ -109,6 +124,7 @@ def test_summaries_only_gives_the_same_probabilities(run2020, tmp_path):
     assert "quantile" in ds.dims and "draw" not in ds.dims
 
 
+@pytest.mark.slow
 def test_midterm_run_adds_progress_since_plan_start(run2020, tmp_path):
     out = tmp_path / "m"
     assert main(["run", str(S2020), "--as-of", "2018", "--out", str(out), *FAST]) == 0
@@ -121,6 +137,7 @@ def test_midterm_run_adds_progress_since_plan_start(run2020, tmp_path):
     assert np.isfinite(mid.loc[key, "achieved_annual"]) and np.isfinite(mid.loc[key, "required_annual"])
 
 
+@pytest.mark.slow
 def test_lever_on_a_driver_without_history_is_ignored_with_a_warning(tmp_path, capsys):
     out = tmp_path / "r15"
     assert main(["run", str(S2015), "--out", str(out), *FAST]) == 0
@@ -150,9 +167,73 @@ def test_a_bad_command_line_override_is_named_as_such(tmp_path, capsys):
             "(set on the command line: --as-of)") in err
 
 
+@pytest.mark.slow
 def test_observed_outcomes_carry_their_source(run2020):
     t = pd.read_csv(run2020 / "targets.csv").set_index(["scenario", "target_id"])
     gdp = t.loc[("baseline", "gdp_2020_fyp13")]
     # 2020 GDP is in the bundled data (after as_of 2015: shown, never used by the fit)
     assert gdp["observed_year"] == 2020 and gdp["observed"] > 26000
     assert isinstance(gdp["observed_source"], str) and gdp["observed_source"]
+
+
+# --------------------------------------------------------------------------------------------
+# the context: one reading, one calibration per information set, as_of checked
+# --------------------------------------------------------------------------------------------
+def _count(monkeypatch, name):
+    """Count the calls of ``sim.run.context.<name>`` (still calling it)."""
+    calls = []
+    real = getattr(context_module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(context_module, name, counted)
+    return calls
+
+
+@pytest.mark.slow
+def test_midterm_reads_the_file_once_per_context_and_calibrates_twice(tmp_path, monkeypatch):
+    parses = _count(monkeypatch, "load_scenario_file")
+    fits = _count(monkeypatch, "load_or_calibrate")
+    out = run_file(S2020, overrides={"as_of": 2018, "draws": 300}, out=tmp_path / "m",
+                   figures=False)
+    assert len(parses) == 2                     # the mid-term context and the plan-start one
+    assert sorted(a[0] for a in fits) == [2015, 2018]
+    t = out.table.set_index(["scenario", "target_id"])
+    assert (t["plan_start_as_of"] == 2015).all()
+    assert np.isfinite(t.loc[("baseline", "gdp_2020_fyp13"), "p_at_plan_start"])
+
+
+def test_build_refuses_a_fitted_model_of_another_as_of():
+    with pytest.raises(SimError, match="calibrated as of 2015 .* but the run is as of 2018"):
+        RunContext.build(S2020, overrides={"as_of": 2018}, fitted=synthetic_fitted(as_of=2015))
+
+
+def test_context_checks_the_as_of_of_its_ensemble():
+    ctx = RunContext.build(S2020, fitted=synthetic_fitted(as_of=2015))
+    assert ctx.as_of == ctx.plan_start == 2015 and not ctx.is_midterm
+    ctx.check_as_of(xr.Dataset(attrs={"as_of": 2015}))
+    with pytest.raises(SimError, match="ensemble as of 2016"):
+        ctx.check_as_of(xr.Dataset(attrs={"as_of": 2016}))
+
+
+def test_plan_start_context_reuses_the_reading_of_the_file(monkeypatch):
+    parses = _count(monkeypatch, "load_scenario_file")
+    ctx = RunContext.build(S2020, overrides={"as_of": 2018, "draws": 123},
+                           fitted=synthetic_fitted(as_of=2018))
+    start = ctx.at_as_of(ctx.plan_start, fitted=synthetic_fitted(as_of=2015))
+    assert len(parses) == 2 and ctx.is_midterm
+    assert start.as_of == 2015 and start.settings.draws == 123 and not start.is_midterm
+    assert start.spec == load_scenario_file(S2020, overrides={"draws": 123})
+
+
+def test_calibrate_writes_into_the_cache_not_the_repository(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parent / "data" / "calibrate"
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["calibrate", "--data", str(fixture)]) == 0
+    path = tmp_path / "cache" / fitted_filename(2014, "revised")
+    assert path.is_file()
+    assert f"wrote {path} (the calibration cache" in capsys.readouterr().out

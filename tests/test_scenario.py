@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from sim.cli import main
 from sim.errors import ProblemList
 from sim.scenario.read import json_schema, load_scenario_file, resolved_toml
-from sim.scenario.spec import LEVER_DRIVERS, RATE_DRIVERS, FxLever, HousingLever, RateLever, ScenarioFile
+from sim.scenario.levers import RATE_DRIVERS, FxLever, HousingLever, RateLever
+from sim.scenario.spec import ScenarioFile
+from sim.vocabulary import LEVER_DRIVERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -40,16 +42,6 @@ def problems(path: Path, **kw) -> list[str]:
     with pytest.raises(ProblemList) as info:
         load_scenario_file(path, **kw)
     return [str(p).replace(str(path.parent) + "/", "") for p in info.value.problems]
-
-
-def target_catalogue_available() -> bool:
-    try:
-        from sim.targets import load_catalogue
-
-        load_catalogue()
-    except Exception:
-        return False
-    return True
 
 
 # ----------------------------------------------------------------------------------------------
@@ -504,8 +496,8 @@ def test_baseline_cannot_extend(tmp_path):
     assert problems(path) == ["bad.toml: scenarios.baseline.extends: the baseline cannot extend another scenario (expected no extends)"]
 
 
-@pytest.mark.skipif(not target_catalogue_available(), reason="target catalogue not available")
 def test_target_values_ids_checked_against_catalogue(tmp_path):
+    # the shipped catalogue is always there: a broken one fails this test (and every load)
     path = write(tmp_path, BASE + """
 [scenarios.baseline.target_values]
 co2_intensity_cum_2020_fyp13 = -10.0
@@ -612,3 +604,12 @@ def test_schema_describes_every_key():
     schema = json_schema()
     walk(schema, "#")
     assert "null" not in json.dumps(schema)  # TOML has no null
+
+
+def test_a_broken_catalogue_is_an_error_not_a_skip(tmp_path, monkeypatch):
+    broken = tmp_path / "targets.csv"
+    broken.write_text("id,target_set\nx,y\n", encoding="utf-8")
+    monkeypatch.setattr("sim.targets.TARGET_CATALOGUE", broken)
+    path = write(tmp_path, BASE + "\n[scenarios.baseline.target_values]\nco2_intensity_cum_2020_fyp13 = -10.0\n")
+    with pytest.raises(ProblemList, match=r"targets.csv: line 1: missing column\(s\): series"):
+        load_scenario_file(path)

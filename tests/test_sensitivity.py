@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.analysis.sensitivity import pick_freeze, sensitivity, variate_groups
-from sim.analysis.sweep import load_context
+from sim.engine.simulation import driver_names, pack
+from sim.run.context import RunContext
 from sim.testing import synthetic_fitted
-from test_sweep import SHIPPED, run_cmd
+
+CO2 = "co2_intensity_cum_2020_fyp13"
+HOUSING = "affordable_housing_supply_2016_2020_fyp13"
 
 
 def ishigami(x, a=7.0, b=0.1):
@@ -39,12 +45,10 @@ def test_linear_model_grouped_indices_and_bootstrap_se():
     assert np.all(ix.first_se > 0) and np.all(ix.first_se < 0.03)
 
 
-def test_model_groups_partition_the_variates():
-    from sim.engine.simulation import levers_from_spec, pack, driver_names
-
+def test_model_groups_partition_the_variates(shipped):
     fm = synthetic_fitted()
-    ctx = load_context(SHIPPED, fitted=fm)
-    p = pack(fm, [levers_from_spec(ctx.sf.baseline, fm, 2020)], 2020)
+    ctx = RunContext.build(shipped["2020"], fitted=fm)
+    p = pack(fm, ctx.levers[:1], 2020)
     groups = variate_groups(p, driver_names(fm), pooled=False)
     cols = [c for cs in groups.values() for c in cs]
     assert len(cols) == len(set(cols))                          # disjoint
@@ -55,26 +59,45 @@ def test_model_groups_partition_the_variates():
     assert max(cols) < p.n_var
 
 
-def test_sensitivity_on_the_model():
-    ctx = load_context(SHIPPED, fitted=synthetic_fitted())
-    s = sensitivity(ctx, targets=["co2_intensity_cum_2020_fyp13", "affordable_housing_supply_2016_2020_fyp13"],
-                    draws=300, bootstrap=10)
+def test_sensitivity_on_the_model(shipped):
+    ctx = RunContext.build(shipped["2020"], fitted=synthetic_fitted())
+    s = sensitivity(ctx, targets=[CO2, HOUSING], draws=300, bootstrap=10)
     tab = s.table()
     # the housing target depends on housing inputs only
-    h = tab[tab.target_id == "affordable_housing_supply_2016_2020_fyp13"].set_index("group")
+    h = tab[tab.target_id == HOUSING].set_index("group")
     assert set(h.index) >= {"parameters:affordable_housing", "shocks:affordable_housing"}
     others = h.drop(index=[g for g in h.index if "affordable_housing" in g or g.endswith(":all")])
     assert np.all(others.total == 0) and np.all(others.first_order == 0)
-    c = tab[tab.target_id == "co2_intensity_cum_2020_fyp13"].set_index("group")
+    c = tab[tab.target_id == CO2].set_index("group")
     assert not any(g.endswith(":gdp_real") for g in c.index if c.loc[g, "total"] > 0)
     assert c.loc[["shocks:energy_intensity", "shocks:carbon_factor"], "total"].max() > 0.05
 
 
-def test_sensitivity_cli(tmp_path, capsys):
+@pytest.mark.slow
+def test_sensitivity_cli(tmp_path, shipped, run_cli):
+    """The CLI on the real calibration: the table holds indices of the named target only, every
+    index in [0, 1] within a few bootstrap SEs, total >= first order (up to the same error), and
+    the pooled kinds; the printed summary and the manifest say the same."""
     out = tmp_path / "sens"
-    assert run_cmd("sensitivity", [str(SHIPPED), "--target", "co2_intensity_cum_2020_fyp13", "--draws", "200",
-                                   "--bootstrap", "5", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "co2_intensity_cum_2020_fyp13" in text and "by kind:" in text
-    assert (out / "sensitivity.csv").exists()
-    assert (out / "figures" / "tornado_co2_intensity_cum_2020_fyp13.png").exists()
+    code, text, err = run_cli("sensitivity", shipped["2020"], "--target", CO2, "--draws", "200",
+                              "--bootstrap", "5", "--out", out)
+    assert code == 0, err
+    assert f"{CO2}  (P(met) = " in text and "by kind:" in text
+    tab = pd.read_csv(out / "sensitivity.csv")
+    assert list(tab.columns) == ["target_id", "group", "kind", "driver", "first_order",
+                                 "first_order_se", "total", "total_se", "p_met", "n"]
+    assert set(tab.target_id) == {CO2} and set(tab.n) == {200}
+    assert {"parameters:all", "initial state:all", "shocks:all"} <= set(tab.group)
+    assert set(tab.kind) == {"parameters", "initial state", "shocks"}
+    assert tab.p_met.nunique() == 1 and 0 < tab.p_met.iloc[0] < 1
+    # pick-freeze estimates are noisy at N = 200: allow 4 bootstrap SEs (+0.05) outside [0, 1]
+    slack = 4 * tab[["first_order_se", "total_se"]].max(axis=1).fillna(0) + 0.05
+    for col in ("first_order", "total"):
+        assert (tab[col] >= -slack).all() and (tab[col] <= 1 + slack).all(), col
+    assert (tab.total >= tab.first_order - slack).all()
+    # the carbon-intensity change is driven by energy intensity and the carbon factor, not GDP
+    assert not tab.driver.str.startswith("gdp").any()
+    assert tab.loc[tab.group == "shocks:all", "total"].iloc[0] > 0.05
+    assert (out / "figures" / f"tornado_{CO2}.png").exists()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"] == "sensitivity" and manifest["targets"] == [CO2]

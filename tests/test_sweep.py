@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
-from sim.cli import main
+from sim.analysis.sweep import design, point_levers, run_sweep, sweep_dataset, with_levers
 from sim.errors import ProblemList, SimError
+from sim.evaluation import evaluate_draws
+from sim.run.context import RunContext
 from sim.scenario.read import load_scenario_file, resolved_toml
 from sim.scenario.spec import SweepSpec
-from sim.analysis.sweep import design, load_context, run_sweep, sweep_dataset, with_levers
 from sim.testing import synthetic_fitted
 
-ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "scenarios" / "baseline_2020.toml"
 CO2 = "co2_intensity_cum_2020_fyp13"
 GRID = """
 [sweep]
@@ -27,25 +27,22 @@ scenario = "baseline"
 """
 
 
-def run_cmd(name, argv):
-    """``python -m sim NAME ARGV``."""
-    return main([name, *argv])
+@pytest.fixture
+def write(tmp_path, shipped):
+    """``write(tail, name)``: the shipped 2020 file without its own [sweep] table, plus ``tail``."""
+    text = shipped["2020"].read_text(encoding="utf-8")
+    head = text[:text.index("\n[sweep]")] + "\n"
+
+    def make(tail, name="sw.toml"):
+        p = tmp_path / name
+        p.write_text(head + tail, encoding="utf-8")
+        return p
+
+    return make
 
 
-def shipped_without_sweep() -> str:
-    """The shipped 2020 file's text without its own [sweep] table (tests append theirs)."""
-    text = SHIPPED.read_text(encoding="utf-8")
-    return text[:text.index("\n[sweep]")] + "\n"
-
-
-def write(tmp_path, tail, name="sw.toml"):
-    p = tmp_path / name
-    p.write_text(shipped_without_sweep() + tail, encoding="utf-8")
-    return p
-
-
-def test_shipped_file_has_a_working_sweep():
-    sf = load_scenario_file(SHIPPED)
+def test_shipped_file_has_a_working_sweep(shipped):
+    sf = load_scenario_file(shipped["2020"])
     assert sf.sweep.method == "grid" and sf.sweep.scenario == "baseline"
     axes = sf.sweep.axes()
     assert len(axes["energy_intensity.shift_pp"]) * len(axes["carbon_factor.shift_pp"]) == 28
@@ -57,12 +54,12 @@ def problems(path):
     return [str(p).replace(str(path.parent) + "/", "") for p in exc.value.problems]
 
 
-def test_sweep_table_parsed_and_round_trips(tmp_path):
-    sf = load_scenario_file(write(tmp_path, GRID))
+def test_sweep_table_parsed_and_round_trips(tmp_path, write):
+    sf = load_scenario_file(write(GRID))
     assert sf.sweep.method == "grid" and sf.sweep.scenario == "baseline"
     assert sf.sweep.axes() == {"energy_intensity.shift_pp": (-3.0, -2.0, -1.0, 0.0),
                                "carbon_factor.shift_pp": (-2.0, -1.0, 0.0)}
-    back = load_scenario_file(write(tmp_path, "", "x.toml").with_name("x.toml"))
+    back = load_scenario_file(write("", "x.toml"))
     assert back.sweep is None  # a file without [sweep] has none
     text = resolved_toml(sf)
     r = tmp_path / "resolved.toml"
@@ -72,26 +69,30 @@ def test_sweep_table_parsed_and_round_trips(tmp_path):
     assert resolved_toml(again).splitlines()[2:] == text.splitlines()[2:]
 
 
-def test_nested_lever_tables_mean_the_same(tmp_path):
-    nested = "\n[sweep]\nmethod = \"lhs\"\npoints = 5\n[sweep.levers.energy_intensity]\nshift_pp = [-2.0, 0.0]\n"
-    sf = load_scenario_file(write(tmp_path, nested))
+def test_nested_lever_tables_mean_the_same(write):
+    nested = ("\n[sweep]\nmethod = \"lhs\"\npoints = 5\n[sweep.levers.energy_intensity]\n"
+              "shift_pp = [-2.0, 0.0]\n")
+    sf = load_scenario_file(write(nested))
     assert sf.sweep.levers == {"energy_intensity.shift_pp": (-2.0, 0.0)}
 
 
-def test_sweep_errors_pinned(tmp_path):
-    bad = write(tmp_path, '\n[sweep]\nscenario = "basline"\n[sweep.levers]\n'
+def test_sweep_errors_pinned(write):
+    bad = write('\n[sweep]\nscenario = "basline"\n[sweep.levers]\n'
                           '"energy_intensity.shift_pp" = { start = 1.0, stop = 2.0, num = 1 }\n', "bad.toml")
     assert problems(bad) == [
         'bad.toml: sweep.levers."energy_intensity.shift_pp".num: out of range (expected >= 2, got 1)',
         "bad.toml: sweep.scenario: unknown scenario 'basline' (did you mean 'baseline'?)",
     ]
-    bad = write(tmp_path, '\n[sweep]\nmethod = "lhs"\n[sweep.levers]\n"energy_intensity.shift_pp" = [1.0]\n', "bad.toml")
+    bad = write('\n[sweep]\nmethod = "lhs"\n[sweep.levers]\n"energy_intensity.shift_pp" = [1.0]\n',
+                "bad.toml")
     assert problems(bad) == ["bad.toml: sweep: method 'lhs' needs points (expected an integer >= 1)"]
-    bad = write(tmp_path, '\n[sweep]\n[sweep.levers]\n"energy_intensity.shift" = [1.0]\n', "bad.toml")
+    bad = write('\n[sweep]\n[sweep.levers]\n"energy_intensity.shift" = [1.0]\n', "bad.toml")
     (msg,) = problems(bad)
-    assert msg.startswith("bad.toml: sweep.levers: unknown lever path 'energy_intensity.shift' (expected one of gdp_real.shift_pp")
-    bad = write(tmp_path, '\n[sweep]\n[sweep.levers]\n"gdp_real.shift_pp" = [1.0, "a"]\n', "bad.toml")
-    assert problems(bad) == ["bad.toml: sweep.levers.\"gdp_real.shift_pp\"[1]: wrong type (expected number, got string 'a')"]
+    assert msg.startswith("bad.toml: sweep.levers: unknown lever path 'energy_intensity.shift' "
+                          "(expected one of gdp_real.shift_pp")
+    bad = write('\n[sweep]\n[sweep.levers]\n"gdp_real.shift_pp" = [1.0, "a"]\n', "bad.toml")
+    assert problems(bad) == ["bad.toml: sweep.levers.\"gdp_real.shift_pp\"[1]: wrong type "
+                             "(expected number, got string 'a')"]
 
 
 def test_lhs_design_is_a_latin_hypercube():
@@ -106,8 +107,8 @@ def test_lhs_design_is_a_latin_hypercube():
     assert np.array_equal(design(spec, 0).points, d.points)
 
 
-def test_with_levers_sets_and_checks_values():
-    sf = load_scenario_file(SHIPPED)
+def test_with_levers_sets_and_checks_values(shipped):
+    sf = load_scenario_file(shipped["2020"])
     low = sf.scenarios["low_carbon"]
     s = with_levers(low, {"energy_intensity.shift_pp": -2.5, "gdp_real.shift_pp": 1.0,
                           "affordable_housing.units_per_year": 90000.4}, name="p1")
@@ -122,8 +123,8 @@ def test_with_levers_sets_and_checks_values():
         with_levers(low, {"gdp.shift_pp": 1.0})
 
 
-def test_grid_sweep_common_random_numbers(tmp_path):
-    ctx = load_context(write(tmp_path, GRID), overrides={"draws": 1200}, fitted=synthetic_fitted())
+def test_grid_sweep_common_random_numbers(write):
+    ctx = RunContext.build(write(GRID), overrides={"draws": 1200}, fitted=synthetic_fitted())
     res = run_sweep(ctx, targets=[CO2, "gdp_2020_fyp13"], points_per_task=5, chunk_draws=500)
     assert res.p.shape == (12, 2)
     ds = sweep_dataset(res, ctx)
@@ -135,22 +136,22 @@ def test_grid_sweep_common_random_numbers(tmp_path):
     # the GDP target does not depend on these levers: identical at every point
     assert np.unique(ds["p_met"].sel(target="gdp_2020_fyp13").values).size == 1
     # each point equals a run of that scenario alone (same draws)
-    from sim.engine.dispatch import make_checks, tally_distributed
-    from sim.analysis.sweep import point_levers
-
     lev = point_levers(ctx, "baseline", res.design.paths, res.design.points[[5]])
-    one = make_checks(ctx.catalogue, [dict(ctx.sf.baseline.target_values)], targets=[CO2])
-    t = tally_distributed(ctx.fitted, lev, one, horizon=2020, draws=1200, seed=ctx.sf.run.seed,
-                          block_size=ctx.sf.run.block_size)
-    assert t.met[0, 0] == res.met[5, 0]
+    one = ctx.catalogue[ctx.catalogue["id"] == CO2]
+    acc = evaluate_draws(ctx.fitted, lev, ctx.settings, one,
+                         {"p0000": ctx.target_values["baseline"]}, [(0, 1200)])
+    assert acc.hit_counts()[0, 0] == res.met[5, 0]
+    assert res.p[5, 0] == acc.probabilities()[0, 0]
 
 
-def test_sweep_on_cluster_equals_local(tmp_path):
+@pytest.mark.dask
+@pytest.mark.slow
+def test_sweep_on_cluster_equals_local(write):
     pytest.importorskip("dask.distributed", reason="dask.distributed not installed (extra 'distributed')")
     from sim.engine.dispatch import connect
 
     lhs = '\n[sweep]\nmethod = "lhs"\npoints = 6\n[sweep.levers]\n"energy_intensity.shift_pp" = [-3.0, 0.0]\n'
-    ctx = load_context(write(tmp_path, lhs), overrides={"draws": 800}, fitted=synthetic_fitted())
+    ctx = RunContext.build(write(lhs), overrides={"draws": 800}, fitted=synthetic_fitted())
     a = run_sweep(ctx, targets=[CO2], points_per_task=4, chunk_draws=400)
     with connect("local:2") as client:
         b = run_sweep(ctx, targets=[CO2], points_per_task=4, chunk_draws=400, scheduler=client)
@@ -159,21 +160,30 @@ def test_sweep_on_cluster_equals_local(tmp_path):
     assert ds["p_met"].dims == ("point", "target") and ds["energy_intensity__shift_pp"].dims == ("point",)
 
 
-def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, capsys):
-    path = write(tmp_path, '\n[sweep]\n[sweep.levers]\n"energy_intensity.shift_pp" = [-2.0, -1.0, 0.0]\n'
+@pytest.mark.slow
+def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, write, run_cli):
+    path = write('\n[sweep]\n[sweep.levers]\n"energy_intensity.shift_pp" = [-2.0, -1.0, 0.0]\n'
                            '"carbon_factor.shift_pp" = [-1.0, 0.0]\n')
     out = tmp_path / "out"
-    assert run_cmd("sweep", [str(path), "--draws", "600", "--out", str(out), "--target", CO2,
-                 "--target", "gdp_2020_fyp13"]) == 0
-    text = capsys.readouterr().out
+    code, text, err = run_cli("sweep", path, "--draws", "600", "--out", out, "--target", CO2,
+                              "--target", "gdp_2020_fyp13")
+    assert code == 0, err
     assert "6 points × 600 draws" in text
     ds = xr.open_dataset(out / "sweep.nc", engine="h5netcdf")
     assert set(ds["target"].values) == {CO2, "gdp_2020_fyp13"}
     assert ds["p_met"].shape == (3, 2, 2)
-    assert (out / "figures" / f"sweep_{CO2}.png").exists() and (out / "sweep.csv").exists()
+    assert (out / "figures" / f"sweep_{CO2}.png").exists()
+    table = pd.read_csv(out / "sweep.csv")
+    assert list(table.columns) == ["point", "energy_intensity.shift_pp", "carbon_factor.shift_pp",
+                                   "target_id", "p_met", "mc_se"]
+    assert len(table) == 6 * 2 and table["p_met"].between(0, 1).all()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"] == "sweep" and manifest["draws"] == 600
+    assert set(manifest["files"]) == {"sweep.nc", "sweep.csv", "figures", "manifest.json"}
 
 
-def test_sweep_cli_needs_a_sweep_table(tmp_path, capsys):
-    no_sweep = ROOT / "scenarios" / "baseline_2015.toml"
-    assert run_cmd("sweep", [str(no_sweep), "--draws", "100", "--out", str(tmp_path / "o")]) == 2
-    assert "no [sweep] table" in capsys.readouterr().err
+@pytest.mark.slow
+def test_sweep_cli_needs_a_sweep_table(tmp_path, shipped, run_cli):
+    code, _, err = run_cli("sweep", shipped["2015"], "--draws", "100", "--out", tmp_path / "o")
+    assert code == 2 and "no [sweep] table" in err
+    assert not (tmp_path / "o").exists()

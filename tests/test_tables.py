@@ -7,31 +7,36 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 from sim.output import tables as T
-from test_report import EXTERNAL, make_dataset, make_results
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return make_results(tmp_path_factory.mktemp("tables") / "run", figures=False)
+@pytest.fixture
+def folder(results_folder):
+    """The session's synthetic results folder (read only; building it takes ~10 s: tests are slow)."""
+    return results_folder
 
 
-def test_plan_table_probabilities_equal_targets_csv(folder):
+@pytest.mark.slow
+def test_plan_table_probabilities_equal_targets_csv(folder, make_dataset):
     table = pd.read_csv(folder / "targets.csv")
     plan = T.plan_table(table, make_dataset())
     assert len(plan) == len(table)
     ev = table["status"] == "evaluated"
-    np.testing.assert_array_equal(plan.loc[ev.values, "p_met"].values, table.loc[ev, "probability"].values)
+    np.testing.assert_array_equal(plan.loc[ev.values, "p_met"].values,
+                                  table.loc[ev, "probability"].values)
     np.testing.assert_array_equal(plan.loc[ev.values, "p_se"].values, table.loc[ev, "mc_se"].values)
     assert plan.loc[~ev.values, "p_met"].isna().all()
     assert (plan.loc[~ev.values, "reason"] == table.loc[~ev, "reason"].values).all()
     # the projection text is median [p10, p90]
     r = plan[ev.values].iloc[0]
-    assert r["projection"] == f"{T.fmt_number(r['median'])} [{T.fmt_number(r['p10'])}, {T.fmt_number(r['p90'])}]"
+    assert r["projection"] == (f"{T.fmt_number(r['median'])} "
+                               f"[{T.fmt_number(r['p10'])}, {T.fmt_number(r['p90'])}]")
 
 
-def test_latest_actual_is_the_as_of_value(folder):
+@pytest.mark.slow
+def test_latest_actual_is_the_as_of_value(folder, make_dataset):
     table = pd.read_csv(folder / "targets.csv")
     plan = T.plan_table(table, make_dataset())
     gdp = plan[(plan["target_id"] == "gdp_2020_fyp13")].iloc[0]
@@ -40,16 +45,18 @@ def test_latest_actual_is_the_as_of_value(folder):
     assert gdp["type"] in T.BINDING_TEXT.values()
 
 
+@pytest.mark.slow
 def test_csv_round_trip(folder):
     table = pd.read_csv(folder / "targets.csv")
     back = pd.read_csv(folder / "targets_table.csv", encoding="utf-8-sig")
     assert list(back.columns) == list(T.CSV_COLUMNS)
     ev = table["status"] == "evaluated"
-    np.testing.assert_allclose(back.loc[ev.values, "p_met"].values, table.loc[ev, "probability"].values,
-                               rtol=1e-12)
+    np.testing.assert_allclose(back.loc[ev.values, "p_met"].values,
+                               table.loc[ev, "probability"].values, rtol=1e-12)
     assert "指标" not in back.columns and back["indicator_zh"].notna().any()
 
 
+@pytest.mark.slow
 def test_markdown_has_every_probability_and_reason(folder):
     table = pd.read_csv(folder / "targets.csv")
     md = (folder / "targets.md").read_text(encoding="utf-8")
@@ -60,9 +67,8 @@ def test_markdown_has_every_probability_and_reason(folder):
     assert md.count("\n|---") >= 3
 
 
+@pytest.mark.slow
 def test_xlsx_formatting(folder):
-    from openpyxl import load_workbook
-
     table = pd.read_csv(folder / "targets.csv")
     wb = load_workbook(folder / "targets.xlsx")
     assert wb.sheetnames[:3] == ["评估表 Evaluation", "达标概率 P(met)", "未评估 Not evaluated"]
@@ -91,9 +97,10 @@ def test_xlsx_formatting(folder):
     assert listed == set(table.loc[table["status"] != "evaluated", "target_id"])
 
 
-def test_html_table_is_self_contained(folder):
+@pytest.mark.slow
+def test_html_table_is_self_contained(folder, external_ref):
     page = (folder / "targets.html").read_text(encoding="utf-8")
-    assert not EXTERNAL.search(page)
+    assert not external_ref.search(page)
     assert 'class="num green"' in page or 'class="num red"' in page or 'class="num amber"' in page
 
 
@@ -106,8 +113,12 @@ def test_formatting_helpers():
     assert T.target_text({"value": 26000, "comparator": ">="}) == "≥ 26,000"
     assert T.target_text({"value": 5, "value_high": 6, "comparator": "range"}) == "5–6"
     assert [T.light(p) for p in (0.9, 0.5, 0.1, float("nan"))] == ["green", "amber", "red", ""]
+    # blanks, text and non-finite cells read as no number (sim.evaluation.as_number)
+    assert [T.fmt_number(x) for x in (None, "", "n/a", float("inf"))] == ["–"] * 4
+    assert T.fmt_pm(0.5, None) == "50.0% ± –" and T.fmt_pct("x") == "–"
 
 
+@pytest.mark.slow
 def test_print_summary_still_works(folder, capsys):
     table = pd.read_csv(folder / "targets.csv")
     T.print_summary(table, folder)

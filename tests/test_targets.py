@@ -15,7 +15,8 @@ import pytest
 from sim import paths
 from sim.cli import main
 from sim.errors import ProblemList, SimError
-from sim.targets import COLUMNS, TARGET_SETS, load_catalogue, targets_for_sets
+from sim.numbers import as_int, as_number
+from sim.targets import COLUMNS, TARGET_SETS, Target, as_targets, load_catalogue, targets_for_sets
 
 SEEDS_DIR = paths.SEEDS_DIR
 
@@ -230,6 +231,26 @@ def test_targets_for_sets(tmp_path):
     assert len(df) == 32 + 28
     with pytest.raises(SimError, match=r"unknown target set 'fyp12' \(did you mean 'fyp12_2015'\?\)"):
         targets_for_sets(["fyp12"])
+
+
+def test_catalogue_rows_as_typed_targets(cat):
+    targets = {t.id: t for t in as_targets(cat.reset_index(drop=True))}
+    assert len(targets) == len(cat)
+    t = targets["energy_intensity_cum_2015_fyp12"]
+    assert (t.value, t.base_year, t.period_start, t.target_year) == (-19.5, 2010, None, 2015)
+    assert isinstance(t.target_year, int) and t.value_high is None and t.note == t.note.strip()
+    blank = targets["energy_intensity_cum_2020_fyp13"]
+    assert blank.value is None and blank.value_status == "blank" and blank.is_binding
+    assert Target.from_row({"id": "x", "value": "nan", "target_year": 2020.0}).value is None
+
+
+@pytest.mark.parametrize("cell, number, whole", [
+    ("26000", 26000.0, 26000), (" -19.5 ", -19.5, -19), (2015.0, 2015.0, 2015), ("", None, None),
+    ("lots", None, None), (None, None, None), (float("nan"), None, None), ("inf", None, None),
+    (pd.NA, None, None),
+])
+def test_one_number_parser(cell, number, whole):
+    assert as_number(cell) == number and as_int(cell) == whole
 
 
 # --- CLI ----------------------------------------------------------------------------------------

@@ -18,9 +18,11 @@ columns of ``g`` taken from ``B``::
     ST_g = mean((f(A) - f(AB_g))^2) / (2 V)         total effect (Jansen 1999)
 
 Cost: ``N (2 + G)`` draws; standard errors by bootstrap over the N rows. The draws are
-simulated with :func:`sim.engine.kernels.simulate_injected` from normals generated with the run's seed
-(``A`` = draws 0..N-1 of block 0.., ``B`` = the next N), so the analysis is reproducible.
-:func:`pick_freeze` works on any function (tests check it on the Ishigami function).
+simulated by :func:`sim.engine.simulation.simulate_given_normals` from the run's own normals
+(:func:`sim.engine.simulation.run_normals`: ``A`` = draws 0..N-1, ``B`` = the next N), so the
+analysis is reproducible, and "met" is decided by the one evaluator
+(:class:`~sim.evaluation.EvaluationAccumulator`). :func:`pick_freeze` works on any function
+(tests check it on the Ishigami function).
 """
 
 from __future__ import annotations
@@ -29,9 +31,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import matplotlib
 import numpy as np
+import pandas as pd
 
+from sim.analysis.sweep import scenario_spec
+from sim.engine.kernels import Packed
+from sim.engine.simulation import driver_names, pack, run_normals, simulate_given_normals
+from sim.ensemble import ensemble_of
 from sim.errors import SimError
+from sim.evaluation import EvaluationAccumulator, select_targets
+from sim.output.folder import ResultsFolder
+from sim.output.plots import new_figure, save_png, style
+from sim.run.context import RunContext
+from sim.vocabulary import COMPOSITION, HOUSING_SERIES
 
 KINDS = ("parameters", "initial state", "shocks")
 
@@ -41,6 +54,8 @@ KINDS = ("parameters", "initial state", "shocks")
 # --------------------------------------------------------------------------------------------
 @dataclass
 class SobolIndices:
+    """Grouped first-order and total Sobol indices (G groups, T outputs) with bootstrap SEs."""
+
     groups: tuple[str, ...]
     first: np.ndarray        # (G, T)
     total: np.ndarray        # (G, T)
@@ -71,13 +86,13 @@ def pick_freeze(f: Callable[[np.ndarray], np.ndarray], A: np.ndarray, B: np.ndar
 
     fA, fB = F(A), F(B)
     names = tuple(groups)
-    fAB = []
+    outs = []
     for g in names:
         cols = np.asarray(list(groups[g]), int)
         ABg = A.copy()
         ABg[:, cols] = B[:, cols]
-        fAB.append(F(ABg))
-    fAB = np.stack(fAB)                                   # (G, N, T)
+        outs.append(F(ABg))
+    fAB = np.stack(outs)                                  # (G, N, T)
     N = A.shape[0]
 
     def est(idx):
@@ -109,7 +124,7 @@ def pick_freeze(f: Callable[[np.ndarray], np.ndarray], A: np.ndarray, B: np.ndar
 # --------------------------------------------------------------------------------------------
 # The model's inputs
 # --------------------------------------------------------------------------------------------
-def variate_groups(p, drivers: Sequence[str], *, keep: Sequence[str] | None = None,
+def variate_groups(p: Packed, drivers: Sequence[str], *, keep: Sequence[str] | None = None,
                    pooled: bool = True) -> dict[str, list[int]]:
     """Columns of the normal-variate layout (:mod:`sim.engine.kernels`) by ``kind:driver``.
 
@@ -117,34 +132,9 @@ def variate_groups(p, drivers: Sequence[str], *, keep: Sequence[str] | None = No
     (zero Cholesky factor: parameter uncertainty off, a known state) are left out; ``keep``
     restricts the drivers. With ``pooled`` the three kinds are added as ``kind:all``.
     """
-    D = len(drivers)
-    S, _, Y = p.shift.shape
-    H = int(p.h_on)
-    keep = set(keep) if keep is not None else None
-    out: dict[str, list[int]] = {}
-
-    def add(kind, name, cols):
-        if cols and (keep is None or name in keep):
-            out[f"{kind}:{name}"] = list(cols)
-
-    for d, name in enumerate(drivers):
-        if np.any(p.par_chol[d] != 0):
-            add("parameters", name, range(3 * d, 3 * d + 3))
-    if H and np.any(p.h_chol != 0):
-        add("parameters", "affordable_housing", range(3 * D, 3 * D + 2))
-    for d, name in enumerate(drivers):
-        n = int(p.st_n[d])
-        if n and np.any(p.st_chol[d, :n, :n] != 0):
-            add("initial state", name, range(int(p.st_off[d]), int(p.st_off[d]) + n))
-    stride = 2 * D + H
-    for d, name in enumerate(drivers):
-        cols = []
-        for t in range(Y):
-            base = int(p.year_off) + t * stride
-            cols += [base + d, base + D + d]
-        add("shocks", name, cols)
-    if H:
-        add("shocks", "affordable_housing", [int(p.year_off) + t * stride + 2 * D for t in range(Y)])
+    wanted = set(keep) if keep is not None else None
+    out = {f"{kind}:{name}": cols for kind, name, cols in _variate_columns(p, drivers)
+           if cols and (wanted is None or name in wanted)}
     if pooled:
         for kind in KINDS:
             cols = sorted({c for g, cs in out.items() if g.startswith(kind + ":") for c in cs})
@@ -153,11 +143,30 @@ def variate_groups(p, drivers: Sequence[str], *, keep: Sequence[str] | None = No
     return out
 
 
-def drivers_of(series: str, drivers: Sequence[str]) -> set[str]:
-    """The simulated drivers a series is made of (itself, or its :data:`sim.model.COMPOSITION`)."""
-    from sim.vocabulary import HOUSING_SERIES
-    from sim.vocabulary import COMPOSITION
+def _variate_columns(p: Packed, drivers: Sequence[str]) -> list[tuple[str, str, list[int]]]:
+    """``(kind, driver, columns)`` of every group of variates that can act."""
+    D = len(drivers)
+    Y = p.shift.shape[2]
+    H = int(p.h_on)
+    out = [("parameters", name, list(range(3 * d, 3 * d + 3)))
+           for d, name in enumerate(drivers) if np.any(p.par_chol[d] != 0)]
+    if H and np.any(p.h_chol != 0):
+        out.append(("parameters", "affordable_housing", list(range(3 * D, 3 * D + 2))))
+    for d, name in enumerate(drivers):
+        n, off = int(p.st_n[d]), int(p.st_off[d])
+        if n and np.any(p.st_chol[d, :n, :n] != 0):
+            out.append(("initial state", name, list(range(off, off + n))))
+    stride = 2 * D + H
+    bases = [int(p.year_off) + t * stride for t in range(Y)]
+    for d, name in enumerate(drivers):
+        out.append(("shocks", name, [c for base in bases for c in (base + d, base + D + d)]))
+    if H:
+        out.append(("shocks", "affordable_housing", [base + 2 * D for base in bases]))
+    return out
 
+
+def drivers_of(series: str, drivers: Sequence[str]) -> set[str]:
+    """The simulated drivers a series is made of (itself, or its :data:`sim.vocabulary.COMPOSITION`)."""
     if series == HOUSING_SERIES:
         return {"affordable_housing"}
     if series in COMPOSITION:
@@ -167,15 +176,16 @@ def drivers_of(series: str, drivers: Sequence[str]) -> set[str]:
 
 @dataclass
 class Sensitivity:
+    """Grouped Sobol indices of the met indicator of every evaluable chosen target."""
+
     target_ids: tuple[str, ...]
     p: np.ndarray                 # (T,) P(met) on A and B
     indices: SobolIndices
     scenario: str
     draws: int
 
-    def table(self):
-        import pandas as pd
-
+    def table(self) -> pd.DataFrame:
+        """One row per (target, group): first-order and total index with bootstrap SEs."""
         rows = []
         ix = self.indices
         for t, tid in enumerate(self.target_ids):
@@ -188,76 +198,55 @@ class Sensitivity:
         return pd.DataFrame(rows)
 
 
-def sensitivity(ctx, *, targets: Sequence[str] | None = None, scenario: str = "baseline",
-                draws: int = 2000, bootstrap: int = 100, pooled: bool = True) -> Sensitivity:
+def sensitivity(ctx: RunContext, *, targets: Sequence[str] | None = None,
+                scenario: str = "baseline", draws: int = 2000, bootstrap: int = 100,
+                pooled: bool = True) -> Sensitivity:
     """Grouped Sobol indices of every chosen target's met indicator in one scenario."""
-    from sim.engine import kernels
-    from sim.engine.dispatch import make_checks, met_of
-    from sim.engine.simulation import Simulation, driver_names, levers_from_spec, pack
-    from sim.engine.rng import block_normals, split_seed
-    from sim.analysis.sweep import scenario_spec
-
-    run = ctx.sf.run
-    fitted = ctx.fitted
+    s, fitted = ctx.settings, ctx.fitted
     spec = scenario_spec(ctx, scenario)
-    checks = make_checks(ctx.catalogue, [dict(spec.target_values)], targets=targets)
-    lev = levers_from_spec(spec, fitted, run.horizon)
-    p = pack(fitted, [lev], run.horizon, parameter_uncertainty=run.parameter_uncertainty,
-             correlated_shocks=run.correlated_shocks)
+    chosen = select_targets(ctx.catalogue, targets)
+    ids = [t.id for t in chosen]
+    lev = ctx.levers[ctx.scenario_names.index(scenario)]
+    p = pack(fitted, [lev], s.horizon, parameter_uncertainty=s.parameter_uncertainty,
+             correlated_shocks=s.correlated_shocks)
     drivers = driver_names(fitted)
-    n_var = int(p.n_var)
     N = int(draws)
     if N < 10:
         raise SimError(f"draws must be >= 10 for Sobol indices, got {N}")
-    k0, k1 = split_seed(run.seed)
+    A = run_normals(s.seed, s.block_size, 0, N, int(p.n_var))
+    B = run_normals(s.seed, s.block_size, N, N, int(p.n_var))
+    target_values = {scenario: dict(spec.target_values)}
+    found: list[tuple[str, ...]] = []
 
-    def normals(first):
-        out = np.empty((N, n_var))
-        bs = run.block_size
-        for i0 in range(first, first + N, bs):
-            b, j = i0 // bs, i0 % bs
-            n = min(bs - j, first + N - i0)
-            out[i0 - first:i0 - first + n] = block_normals(k0, k1, b, j, n, n_var)
-        return out
-
-    A, B = normals(0), normals(N)
-    S, _, Y = p.shift.shape
-    D = len(drivers)
-    nb = p.idx_cum.shape[1]
-    cache: dict = {}
-
-    def met(z):
-        z = np.ascontiguousarray(z)
-        n = z.shape[0]
-        delta, level0 = np.empty((S, D, n, Y + 1)), np.empty((D, n))
-        cum0, housing = np.empty((D, nb, n)), np.empty((S, n, Y + 1))
-        kernels.simulate_injected(p, z, delta, level0, cum0, housing)
-        sim = Simulation(years=np.arange(fitted.as_of, run.horizon + 1), drivers=drivers,
-                         scenarios=(scenario,), base_years=tuple(fitted.base_years), delta=delta,
-                         level0=level0, cum0=cum0, housing=housing, draws=n, seed=run.seed,
-                         block_size=run.block_size)
-        m, _, reasons = met_of(sim, fitted, checks)
-        cache.setdefault("reasons", reasons)
-        return m[0].T.astype(float)                       # (N, T)
+    def met(z: np.ndarray) -> np.ndarray:
+        sim = simulate_given_normals(fitted, [lev], z, horizon=s.horizon, seed=s.seed,
+                                     block_size=s.block_size,
+                                     parameter_uncertainty=s.parameter_uncertainty,
+                                     correlated_shocks=s.correlated_shocks)
+        acc = EvaluationAccumulator(chosen, [scenario], target_values, (), keep_draws=0,
+                                    keep_met=True)
+        acc.add(ensemble_of(sim, fitted))
+        if not found:
+            found.append(acc.reasons())
+        return acc.met_array()[0].T.astype(float)          # (N, T)
 
     # only the drivers the chosen targets are made of can matter
-    used = set()
-    for row in checks.rows:
-        s = row.get("series")
-        if isinstance(s, str) and s:
-            used |= drivers_of(s, drivers)
+    used: set[str] = set()
+    for t in chosen:
+        if t.series:
+            used |= drivers_of(t.series, drivers)
     groups = variate_groups(p, drivers, keep=sorted(used), pooled=pooled)
     if not groups:
         raise SimError("no uncertain input acts on the chosen targets (are they evaluable?)")
-    ix = pick_freeze(met, A, B, groups, bootstrap=bootstrap, seed=int(run.seed) % 2 ** 32)
-    reasons = cache.get("reasons", [""] * len(checks.rows))
+    ix = pick_freeze(met, A, B, groups, bootstrap=bootstrap, seed=int(s.seed) % 2 ** 32)
+    reasons = found[0] if found else ("",) * len(chosen)
     keep = [t for t, r in enumerate(reasons) if not r]
     if not keep:
         raise SimError("none of the chosen targets is evaluable: "
-                       + "; ".join(f"{i}: {r}" for i, r in zip(checks.ids, reasons)))
+                       + "; ".join(f"{i}: {r}" for i, r in zip(ids, reasons)))
     sub = SobolIndices(ix.groups, ix.first[:, keep], ix.total[:, keep], ix.first_se[:, keep],
                        ix.total_se[:, keep], ix.variance[keep], ix.mean[keep], ix.n)
-    return Sensitivity(tuple(checks.ids[t] for t in keep), ix.mean[keep], sub, scenario, N)
+    return Sensitivity(tuple(ids[t] for t in keep), ix.mean[keep], sub, scenario, N)
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,15 +254,11 @@ def sensitivity(ctx, *, targets: Sequence[str] | None = None, scenario: str = "b
 # --------------------------------------------------------------------------------------------
 def tornado(sens: Sensitivity, t: int, path: Path, top: int = 12) -> Path:
     """Horizontal bars per group (pooled kinds excluded): total effect (light) and first order (dark)."""
-    import matplotlib
-
-    from sim.output.plots import _figure, save_png, style
-
     ix = sens.indices
     rows = [g for g, name in enumerate(ix.groups) if not name.endswith(":all")]
     rows = sorted(rows, key=lambda g: -np.nan_to_num(ix.total[g, t]))[:top][::-1]
     with matplotlib.rc_context(style()):
-        fig = _figure(6.4, 1.2 + 0.32 * max(len(rows), 1))
+        fig = new_figure(6.4, 1.2 + 0.32 * max(len(rows), 1))
         ax = fig.subplots()
         y = np.arange(len(rows))
         ax.barh(y, [ix.total[g, t] for g in rows], color="#9ecae1", label="total effect",
@@ -290,6 +275,7 @@ def tornado(sens: Sensitivity, t: int, path: Path, top: int = 12) -> Path:
 
 
 def summary_lines(sens: Sensitivity, top: int = 5) -> list[str]:
+    """Per target: P(met), the pooled kinds and the ``top`` groups by total effect."""
     ix = sens.indices
     lines = []
     for t, tid in enumerate(sens.target_ids):
@@ -311,18 +297,23 @@ def summary_lines(sens: Sensitivity, top: int = 5) -> list[str]:
     return lines
 
 
-def write_sensitivity(sens: Sensitivity, out: Path, *, force: bool = False, figures: bool = True) -> Path:
-    from sim.output.folder import atomic_folder, check_writable
-
-    out = Path(out)
-    check_writable(out, force)
-    with atomic_folder(out, force) as tmp:
-        sens.table().to_csv(tmp / "sensitivity.csv", index=False)
+def write_sensitivity(sens: Sensitivity, out: Path, *, force: bool = False, figures: bool = True,
+                      ctx: RunContext | None = None) -> Path:
+    """Write ``sensitivity.csv``, a tornado chart per target with variance and
+    ``manifest.json`` into ``out`` atomically (:class:`~sim.output.folder.ResultsFolder`)."""
+    with ResultsFolder(out, force=force, command="sensitivity") as folder:
+        folder.csv("sensitivity.csv", sens.table())
         if figures:
             for t, tid in enumerate(sens.target_ids):
                 if sens.indices.variance[t] > 0:
-                    tornado(sens, t, tmp / "figures" / f"tornado_{tid}.png")
-    return out
+                    tornado(sens, t, folder.path / "figures" / f"tornado_{tid}.png")
+        folder.manifest.update(scenario=sens.scenario, draws=int(sens.draws),
+                               targets=list(sens.target_ids), groups=list(sens.indices.groups))
+        if ctx is not None:
+            s = ctx.settings
+            folder.manifest.update(scenario_file=str(ctx.path), seed=s.seed, as_of=s.as_of,
+                                   horizon=s.horizon, data_hash=ctx.fitted.data_hash)
+    return Path(out)
 
 
 __all__ = ["pick_freeze", "variate_groups", "sensitivity", "Sensitivity", "SobolIndices",

@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
 
+from sim.analysis.sweep import point_levers, scenario_spec, split_path
+from sim.engine.dispatch import chunk_ranges
 from sim.errors import SimError
+from sim.evaluation import evaluate_draws, select_targets
+from sim.run.context import RunContext
 
 
 # --------------------------------------------------------------------------------------------
@@ -37,12 +41,14 @@ from sim.errors import SimError
 # --------------------------------------------------------------------------------------------
 @dataclass
 class Bisection:
+    """Outcome of :func:`bisect_monotone`: status, answer, direction and every ``P(v)`` seen."""
+
     status: str                  # "ok" | "unreachable" | "always" | "flat"
     value: float                 # the answer (ok / always), or the best bound (unreachable)
     direction: int               # +1 more is better, -1 less is better, 0 flat
     p_value: float               # P at the answer / best bound
-    bracket: tuple[float, float] # (bad, good) at the end
-    evaluations: dict = field(default_factory=dict)   # v -> P(v)
+    bracket: tuple[float, float]  # (bad, good) at the end
+    evaluations: dict[float, float] = field(default_factory=dict)   # v -> P(v)
 
 
 def bisect_monotone(prob: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, p: float, *,
@@ -98,50 +104,47 @@ def bisect_monotone(prob: Callable[[np.ndarray], np.ndarray], lo: float, hi: flo
 # P(met) of one target under lever values, on common random numbers
 # --------------------------------------------------------------------------------------------
 class LeverProbability:
-    """``P(v)`` for one target, lever path and scenario; keeps every draw's met flag per ``v``."""
+    """``P(v)`` for one target, lever path and scenario; keeps every draw's met flag per ``v``.
 
-    def __init__(self, ctx, target: str, lever: str, scenario: str = "baseline", *,
+    The met flags come from the evaluator (:func:`sim.evaluation.evaluate_draws` with
+    ``keep_met``), the draws ``0 .. draws-1`` in ranges of ``chunk_draws``.
+    """
+
+    def __init__(self, ctx: RunContext, target: str, lever: str, scenario: str = "baseline", *,
                  draws: int | None = None, chunk_draws: int = 5000):
-        from sim.engine.dispatch import make_checks
-        from sim.analysis.sweep import scenario_spec, split_path
-
         split_path(lever)
         self.ctx, self.lever, self.scenario = ctx, lever, scenario
         self.spec = scenario_spec(ctx, scenario)
-        self.checks = make_checks(ctx.catalogue, [dict(self.spec.target_values)], targets=[target])
-        self.draws = int(draws or ctx.sf.run.draws)
+        self.targets = select_targets(ctx.catalogue, [target])
+        self.draws = int(draws or ctx.settings.draws)
         self.chunk = int(chunk_draws)
         self.met: dict[float, np.ndarray] = {}
-        self.reason = ""
 
-    def met_at(self, values: Sequence[float]) -> np.ndarray:
+    @property
+    def target(self) -> str:
+        """The target's id."""
+        return self.targets[0].id
+
+    def met_at(self, values: Iterable[float]) -> np.ndarray:
         """(V, N) bool: does draw i meet the target at lever value v."""
-        from sim.engine.dispatch import Checks, draw_ranges, met_of
-        from sim.engine.simulation import simulate
-        from sim.analysis.sweep import point_levers
-
         values = [float(v) for v in values]
         todo = [v for v in dict.fromkeys(values) if v not in self.met]
         if todo:
-            run = self.ctx.sf.run
             levers = point_levers(self.ctx, self.scenario, [self.lever], np.array(todo)[:, None])
-            checks = Checks(self.checks.rows, np.repeat(self.checks.values[:1], len(todo), axis=0))
-            out = np.zeros((len(todo), self.draws), bool)
-            parts = max(1, -(-self.draws // self.chunk))
-            for a, n in draw_ranges(self.draws, run.block_size, parts):
-                sim = simulate(self.ctx.fitted, levers, horizon=run.horizon, draws=n, seed=run.seed,
-                               block_size=run.block_size,
-                               parameter_uncertainty=run.parameter_uncertainty,
-                               correlated_shocks=run.correlated_shocks, first_draw=a)
-                met, _, reasons = met_of(sim, self.ctx.fitted, checks)
-                if reasons[0]:
-                    raise SimError(f"target '{self.checks.ids[0]}' is not evaluable: {reasons[0]}")
-                out[:, a:a + n] = met[:, 0, :]
-            for v, row in zip(todo, out):
+            tv = {lv.name: dict(self.spec.target_values) for lv in levers}
+            s = self.ctx.settings
+            acc = evaluate_draws(self.ctx.fitted, levers, s, self.targets, tv,
+                                 chunk_ranges(self.draws, s.block_size, self.chunk),
+                                 keep_met=True)
+            reason = acc.reasons()[0]
+            if reason:
+                raise SimError(f"target '{self.target}' is not evaluable: {reason}")
+            for v, row in zip(todo, acc.met_array()[:, 0, :]):
                 self.met[v] = row
         return np.stack([self.met[v] for v in values])
 
-    def __call__(self, values) -> np.ndarray:
+    def __call__(self, values: Iterable[float]) -> np.ndarray:
+        """P(met) at each lever value, (V,)."""
         return self.met_at(values).mean(axis=1)
 
 
@@ -150,6 +153,8 @@ class LeverProbability:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class SolveResult:
+    """The least-effort lever value for a target's P(met), with its Monte Carlo error."""
+
     target: str
     lever: str
     scenario: str
@@ -165,20 +170,24 @@ class SolveResult:
     slope: float = math.nan           # dP/dv at the answer (per lever unit)
     se_boot: float = math.nan         # bootstrap SD of the answer
     interval: tuple[float, float] = (math.nan, math.nan)  # bootstrap 5-95 %
-    evaluations: dict = field(default_factory=dict)
+    evaluations: dict[float, float] = field(default_factory=dict)
 
     def message(self) -> str:
+        """The answer in words (what the CLI prints)."""
         unit = "pp/yr" if self.lever.endswith("shift_pp") else "units/yr"
         head = (f"{self.target} in '{self.scenario}', lever {self.lever} in "
-                f"[{self.bounds[0]:g}, {self.bounds[1]:g}] {unit}, {self.draws} draws (common random numbers)")
+                f"[{self.bounds[0]:g}, {self.bounds[1]:g}] {unit}, {self.draws} draws "
+                f"(common random numbers)")
         if self.status in ("unreachable", "flat"):
             word = "no value of" if self.status == "unreachable" else "P(met) does not change with"
-            return (f"{head}\n  {word} {self.lever} within the bounds reaches P(met) >= {self.probability:g}: "
-                    f"the best is P = {self.p_value:.3f} ± {self.se_p:.3f} at {self.value:g}."
+            return (f"{head}\n  {word} {self.lever} within the bounds reaches P(met) >= "
+                    f"{self.probability:g}: the best is P = {self.p_value:.3f} ± {self.se_p:.3f} "
+                    f"at {self.value:g}."
                     + ("\n  Widen --bounds or add another lever." if self.status == "unreachable" else ""))
         if self.status == "always":
-            return (f"{head}\n  every value within the bounds already gives P(met) >= {self.probability:g}: "
-                    f"the least effort, {self.lever} = {self.value:g}, gives P = {self.p_value:.3f} ± {self.se_p:.3f}.")
+            return (f"{head}\n  every value within the bounds already gives P(met) >= "
+                    f"{self.probability:g}: the least effort, {self.lever} = {self.value:g}, gives "
+                    f"P = {self.p_value:.3f} ± {self.se_p:.3f}.")
         way = "at least" if self.direction > 0 else "at most"
         lines = [head,
                  f"  P(met) >= {self.probability:g} needs {self.lever} {way} {self.value:.4g} {unit} "
@@ -192,6 +201,7 @@ class SolveResult:
 
 
 def default_bounds(lever: str) -> tuple[float, float]:
+    """Search interval when none is given: 0..200,000 units/yr or -10..10 pp/yr."""
     return (0.0, 200_000.0) if lever.endswith("units_per_year") else (-10.0, 10.0)
 
 
@@ -216,7 +226,7 @@ def crossing(values: np.ndarray, probs: np.ndarray, p: float, direction: int):
     return float(res[0]) if np.ndim(probs) == 1 else res
 
 
-def solve(ctx, *, target: str, probability: float, lever: str, scenario: str = "baseline",
+def solve(ctx: RunContext, *, target: str, probability: float, lever: str, scenario: str = "baseline",
           bounds: tuple[float, float] | None = None, draws: int | None = None,
           xtol: float | None = None, local_points: int = 9, bootstrap: int = 200,
           seed: int = 0) -> SolveResult:

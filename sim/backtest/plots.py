@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.backtest.references import LABELS
+from sim.backtest.references import FORECASTERS, LABELS, column_prefix
+from sim.backtest.summary import INDICATOR_KEY, dedupe
 
 COLORS = {"model": "#1f5fa8", "line": "#d9822b", "rw": "#6a9f3a", "plan": "#9b4f96"}
 
@@ -67,12 +68,10 @@ def pit_histograms(rows: pd.DataFrame, path) -> Path:
     """Histogram of PIT values per forecaster (flat = calibrated; U-shape = too narrow; hump =
     too wide; slope = biased)."""
     plt = _plt()
-    from sim.backtest.hindcast import FORECASTERS, INDICATOR_KEY, _dedupe, _pre
-
-    sc = _dedupe(rows[rows["status"] == "scored"], INDICATOR_KEY) if len(rows) else rows
+    sc = dedupe(rows[rows["status"] == "scored"], INDICATOR_KEY) if len(rows) else rows
     fig, axes = plt.subplots(1, len(FORECASTERS), figsize=(3.2 * len(FORECASTERS), 3), sharey=True)
     for ax, f in zip(np.atleast_1d(axes), FORECASTERS):
-        col = f"{_pre(f)}pit"
+        col = f"{column_prefix(f)}pit"
         v = sc[col].dropna().to_numpy(float) if col in sc else np.array([])
         ax.hist(v, bins=10, range=(0, 1), color=COLORS[f], alpha=0.8, edgecolor="white")
         if len(v):
@@ -106,8 +105,6 @@ def p_met_over_origins(rows: pd.DataFrame, path, max_panels: int = 30) -> Path:
     """P(met) of each target against the forecast origin (how the odds moved as data arrived),
     with the references; the outcome is the background (green: met, red: missed)."""
     plt = _plt()
-    from sim.backtest.hindcast import _pre
-
     sc = rows[rows["status"] == "scored"] if len(rows) else rows
     ids = list(dict.fromkeys(sc["target_id"])) if len(sc) else []
     ids = ids[:max_panels]
@@ -123,7 +120,7 @@ def p_met_over_origins(rows: pd.DataFrame, path, max_panels: int = 30) -> Path:
         met = bool(g["outcome_met"].iloc[0])
         ax.axhspan(-0.05, 1.05, color="#d8f0d8" if met else "#f6d6d6", zorder=0)
         for f in ("plan", "line", "rw", "model"):
-            col = f"{_pre(f)}p_met"
+            col = f"{column_prefix(f)}p_met"
             if col in g and g[col].notna().any():
                 ax.plot(g["origin"], g[col], marker="o" if f == "model" else None,
                         ms=3, lw=2 if f == "model" else 1, ls="-" if f == "model" else ":",
@@ -139,6 +136,7 @@ def p_met_over_origins(rows: pd.DataFrame, path, max_panels: int = 30) -> Path:
 
 
 def write_all(result_rows: pd.DataFrame, summary: dict, cov: pd.DataFrame, folder) -> list[Path]:
+    """Every backtest figure into ``folder``; returns the paths written."""
     folder = Path(folder)
     return [reliability_diagram(summary, folder / "reliability.png"),
             pit_histograms(result_rows, folder / "pit_histogram.png"),

@@ -31,12 +31,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from sim.evaluation import as_number, compare
+from sim.evaluation import as_target, compare
+from sim.history import History
+from sim.targets import Target
+from sim.vocabulary import SERIES
 
 REFERENCES = ("line", "rw", "plan")
+FORECASTERS = ("model",) + REFERENCES
 LABELS = {"model": "model (sim)", "line": "straight line, last 5 years",
           "rw": "random walk with drift", "plan": "the plan is met (P = 1)"}
 LINE_WINDOW = 5
@@ -44,8 +49,16 @@ MIN_POINTS = 3
 SHARE_EPS = 1e-6
 
 
+def column_prefix(forecaster: str) -> str:
+    """Prefix of a forecaster's columns in backtest rows: "" for the model, ``"<name>_"`` else."""
+    return "" if forecaster == "model" else f"{forecaster}_"
+
+
 @dataclass
 class RefForecast:
+    """One reference forecast of one target: P(met) and the predictive ensemble (N,), or None
+    with the reason it cannot be formed."""
+
     name: str
     p_met: float | None
     draws: np.ndarray | None       # (N,) predictive ensemble of the indicator
@@ -67,6 +80,7 @@ class SeriesIndex:
 
 
 def to_scale(x, scale: str) -> np.ndarray:
+    """Natural scale to the model scale ``z``: ``log x``, or ``logit(x / 100)`` for a share."""
     x = np.asarray(x, dtype=float)
     if scale == "logit":
         p = np.clip(x / 100.0, SHARE_EPS, 1 - SHARE_EPS)
@@ -76,6 +90,7 @@ def to_scale(x, scale: str) -> np.ndarray:
 
 
 def from_scale(z, scale: str) -> np.ndarray:
+    """The inverse of :func:`to_scale`."""
     z = np.asarray(z, dtype=float)
     if scale == "logit":
         return 100.0 / (1.0 + np.exp(-z))
@@ -83,10 +98,9 @@ def from_scale(z, scale: str) -> np.ndarray:
         return np.exp(z)
 
 
-def series_index(history, series: str, origin: int, vintage: str) -> SeriesIndex | None:
+def series_index(history: History, series: str, origin: int, vintage: str
+                 ) -> SeriesIndex | None:
     """Build :class:`SeriesIndex` from the series' observations dated ≤ ``origin``."""
-    from sim.vocabulary import SERIES
-
     scale = SERIES[series].scale
     rows = history.upto(origin).select(series, vintage)
     lv = rows[rows["kind"] == "level"]
@@ -157,88 +171,86 @@ def _rw_paths(idx: SeriesIndex, origin: int, years: np.ndarray, n: int, rng) -> 
     return z[-1] + drift[:, None] * h[None, :] + np.sqrt(sigma2)[:, None] * np.cumsum(eps, axis=1)
 
 
-def _indicator(idx: SeriesIndex, paths: np.ndarray, years: np.ndarray, row) -> np.ndarray | str:
+def _indicator(idx: SeriesIndex, paths: np.ndarray, years: np.ndarray,
+               t: Target) -> np.ndarray | str:
     """The target's indicator from paths of z over ``years`` (observed years come from idx)."""
-    kind = row["kind"]
-    y = int(row["target_year"])
     col = {int(v): j for j, v in enumerate(years)}
 
-    def z_of(year):
+    def z_of(year: int | None) -> np.ndarray | None:
+        if year is None:
+            return None
         if year in col:
             return paths[:, col[year]]
         v = idx.at(year)
         return None if v is None else np.full(paths.shape[0], v)
 
-    if kind in ("level", "share", "count"):
+    if t.kind in ("level", "share", "count"):
         if not idx.anchored:
             return "no level observation to anchor a level forecast"
-        return from_scale(z_of(y), idx.scale)
-    if kind == "cumulative_change":
+        return from_scale(z_of(t.target_year), idx.scale)
+    if t.kind == "cumulative_change":
         if idx.scale != "log":
             return "cumulative change of a share is not formed"
-        b = row.get("base_year")
-        if b is None or _isna(b):
+        if t.base_year is None:
             return "cumulative change without a base year"
-        zb = z_of(int(b))
+        zb = z_of(t.base_year)
         if zb is None:
-            return f"base year {int(b)} not observed"
-        return 100.0 * np.expm1(z_of(y) - zb)
-    if kind == "cumulative_sum":
-        if not idx.anchored:
-            return "no level observation to add up"
-        p0 = int(row["period_start"])
-        pe = row.get("period_end")
-        p1 = y if pe is None or _isna(pe) else int(pe)
-        parts = [z_of(t) for t in range(p0, p1 + 1)]
-        if any(p is None for p in parts):
-            return "a year of the window is neither observed nor forecast"
-        return np.sum([from_scale(p, idx.scale) for p in parts], axis=0)
-    return f"kind {kind!r} is not forecast"
+            return f"base year {t.base_year} not observed"
+        return 100.0 * np.expm1(z_of(t.target_year) - zb)
+    if t.kind == "cumulative_sum":
+        return _window_sum(idx, z_of, t)
+    return f"kind {t.kind!r} is not forecast"
 
 
-def _isna(v) -> bool:
-    try:
-        import pandas as pd
+def _window_sum(idx: SeriesIndex, z_of: Callable[[int], np.ndarray | None],
+                t: Target) -> np.ndarray | str:
+    """The sum of the natural-scale values over the target's window (a cumulative sum)."""
+    if not idx.anchored:
+        return "no level observation to add up"
+    p1 = t.target_year if t.period_end is None else t.period_end
+    if t.period_start is None or p1 is None:
+        return "cumulative sum without a window"
+    parts = [z_of(y) for y in range(t.period_start, p1 + 1)]
+    if any(p is None for p in parts):
+        return "a year of the window is neither observed nor forecast"
+    return np.sum([from_scale(p, idx.scale) for p in parts], axis=0)
 
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
-
-def _met(x: np.ndarray, row, value: float) -> float:
-    ok = compare(x, row["comparator"], value, as_number(row.get("value_high")), as_number(row.get("tolerance")))
+def _met(x: np.ndarray, t: Target, value: float) -> float:
+    ok = compare(x, t.comparator, value, t.value_high, t.tolerance)
     return float((ok & np.isfinite(x)).mean())
 
 
-
-
-def plan_point(row, value: float) -> float:
+def plan_point(target: Target, value: float) -> float:
     """The indicator value 'the plan is met' forecasts: the target value (range: its midpoint)."""
-    hi = as_number(row.get("value_high"))
-    return (value + hi) / 2.0 if row["comparator"] == "range" and hi is not None else value
+    hi = target.value_high
+    return (value + hi) / 2.0 if target.comparator == "range" and hi is not None else value
 
 
-def reference_forecasts(history, row, value: float, origin: int, vintage: str, n: int,
-                        rng: np.random.Generator) -> dict[str, RefForecast]:
+def reference_forecasts(history: History, target: Target | Mapping[str, Any], value: float,
+                        origin: int, vintage: str, n: int, rng: np.random.Generator
+                        ) -> dict[str, RefForecast]:
     """The three reference forecasts of one target from the data known at ``origin``.
 
     Parameters
     ----------
     history : sim.history.History
         Full history; only rows dated ≤ origin are read (``History.upto``).
-    row : mapping
-        Catalogue row (``series, kind, comparator, target_year, base_year, period_start,
-        period_end, value_high, tolerance``).
+    target : Target
+        The target (a catalogue row dict is converted).
     value : float
         Target value (from the plan or the scenario).
     n : int
         Ensemble size.
     rng : numpy.random.Generator
     """
-    out = {"plan": RefForecast("plan", 1.0, np.full(n, plan_point(row, value)))}
-    series = row.get("series")
-    idx = series_index(history, series, origin, vintage) if isinstance(series, str) and series else None
-    y = int(row["target_year"])
+    t = as_target(target)
+    out = {"plan": RefForecast("plan", 1.0, np.full(n, plan_point(t, value)))}
+    idx = series_index(history, t.series, origin, vintage) if t.series else None
+    y = t.target_year
+    if y is None:
+        return {**out, **{name: RefForecast(name, None, None, "no target year")
+                          for name in ("line", "rw")}}
     for name, fn in (("line", _line_paths), ("rw", _rw_paths)):
         if idx is None:
             out[name] = RefForecast(name, None, None, "no observation of the series by the origin")
@@ -250,9 +262,9 @@ def reference_forecasts(history, row, value: float, origin: int, vintage: str, n
         if isinstance(paths, str):
             out[name] = RefForecast(name, None, None, paths)
             continue
-        x = _indicator(idx, paths, years, row)
+        x = _indicator(idx, paths, years, t)
         if isinstance(x, str):
             out[name] = RefForecast(name, None, None, x)
             continue
-        out[name] = RefForecast(name, _met(x, row, value), x)
+        out[name] = RefForecast(name, _met(x, t, value), x)
     return out

@@ -18,6 +18,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from sim.evaluation import wilson_interval
 
 LOG_EPS = 1e-3
 """Clipping of probabilities in the log score: ``p`` is taken as ``min(max(p, ε), 1 − ε)``.
@@ -148,6 +151,9 @@ def coverage_tolerance(level: float, n: int, z: float = 2.5758293035489) -> floa
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BootstrapCI:
+    """A bootstrap interval of a mean (per column): the mean over rows, its low and high
+    percentile bounds, and how it was made."""
+
     mean: np.ndarray    # (k,) or scalar: the mean over rows
     low: np.ndarray
     high: np.ndarray
@@ -209,7 +215,7 @@ def bootstrap_mean_ci(values, *, groups=None, n_boot: int = 2000, level: float =
     return BootstrapCI(mean, lo, hi, n, n_c, n_boot, level)
 
 
-def reliability_bins(p, o, n_bins: int = 10):
+def reliability_bins(p, o, n_bins: int = 10) -> pd.DataFrame:
     """Reliability-diagram table: forecasts grouped into ``n_bins`` equal-width bins of [0, 1].
 
     Bin ``k`` holds ``k/n_bins ≤ p < (k+1)/n_bins`` (the last bin includes 1). Per bin: the
@@ -221,10 +227,6 @@ def reliability_bins(p, o, n_bins: int = 10):
     pandas.DataFrame with columns ``bin_low, bin_high, n, mean_forecast, observed_freq,
     observed_low, observed_high`` (one row per bin, empty bins included with n = 0).
     """
-    import pandas as pd
-
-    from sim.evaluation import wilson_interval
-
     p, o = _asfloat(p), _asfloat(o)
     k = np.clip(np.floor(p * n_bins).astype(int), 0, n_bins - 1)
     rows = []

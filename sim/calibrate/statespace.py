@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import numpy as np
 from scipy import optimize
@@ -94,7 +95,8 @@ class Obs:
             raise ValueError(f"non-finite observation value {self.value!r} in {self.year}")
 
 
-def state_names_for(base_years) -> tuple[str, ...]:
+def state_names_for(base_years: Iterable[int]) -> tuple[str, ...]:
+    """``("level", "mean", "ar", "cum_from_<b>", ...)`` for the base years ``b``."""
     return ("level", "mean", "ar") + tuple(f"cum_from_{b}" for b in base_years)
 
 
@@ -266,6 +268,59 @@ def _starts(model: ChangeProcess, free_idx, fixed_theta):
     return [th[free_idx] for th in scored[:3]]
 
 
+def _full_theta(fixed_theta: dict[int, float], free_idx: list[int], free_theta: np.ndarray
+                ) -> np.ndarray:
+    th = np.zeros(3)
+    for k, v in fixed_theta.items():
+        th[k] = v
+    th[free_idx] = free_theta
+    return th
+
+
+def _maximise(model: ChangeProcess, nll: Callable[[np.ndarray], float], free_idx: list[int],
+              fixed_theta: dict[int, float], maxiter: int) -> tuple[np.ndarray, bool, str]:
+    """The free theta minimising ``nll`` in ``THETA_BOUNDS``: ``(free theta, converged, message)``.
+
+    Bounded Nelder–Mead from the best three starting points, then Powell from the best point
+    when that did not converge.
+    """
+    bounds = [THETA_BOUNDS[i] for i in free_idx]
+    best = None
+    for x0 in _starts(model, free_idx, fixed_theta):
+        x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
+        res = optimize.minimize(nll, x0, method="Nelder-Mead", bounds=bounds,
+                                options={"maxiter": maxiter * len(free_idx),
+                                         "xatol": 1e-6, "fatol": 1e-9})
+        if best is None or res.fun < best.fun:
+            best = res
+    assert best is not None   # _starts gives three starting points
+    if not best.success:  # e.g. a flat likelihood: try Powell from the best point
+        res = optimize.minimize(nll, best.x, method="Powell", bounds=bounds,
+                                options={"maxiter": 20 * maxiter, "xtol": 1e-6, "ftol": 1e-9})
+        if res.success and res.fun <= best.fun + 1e-6:
+            best = res
+    return best.x, bool(best.success), str(best.message)
+
+
+def _theta_covariance(nll: Callable[[np.ndarray], float], free_theta: np.ndarray,
+                      free_idx: list[int]) -> tuple[np.ndarray, bool]:
+    """Inverse of the negative numerical Hessian of the log-likelihood in the free theta,
+    embedded in (3, 3); ``cov_ok`` False (and zeros) when not finite and positive definite."""
+    cov = np.zeros((3, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = approx_hess3(free_theta, lambda f: -nll(f))
+    try:
+        c = np.linalg.inv(-h)
+        c = 0.5 * (c + c.T)
+        cov_ok = bool(np.all(np.isfinite(c)) and np.all(np.linalg.eigvalsh(c) > 0))
+    except np.linalg.LinAlgError:
+        cov_ok = False
+    if cov_ok:
+        cov[np.ix_(free_idx, free_idx)] = c
+    return cov, cov_ok
+
+
 def fit_process(model: ChangeProcess, fixed: dict[str, float] | None = None,
                 maxiter: int = 500) -> ProcessFit:
     """Maximum likelihood for the free parameters of ``model``; the rest fixed.
@@ -287,53 +342,20 @@ def fit_process(model: ChangeProcess, fixed: dict[str, float] | None = None,
     fixed_theta = {PARAM_NAMES.index(k): float(np.arctanh(v) if k == "phi" else np.log(v))
                    for k, v in fixed.items()}
     free_idx = [i for i in range(3) if i not in fixed_theta]
-    bounds = [THETA_BOUNDS[i] for i in free_idx]
 
-    def full(free_theta):
-        th = np.zeros(3)
-        for k, v in fixed_theta.items():
-            th[k] = v
-        th[free_idx] = free_theta
-        return th
+    def nll(free_theta: np.ndarray) -> float:
+        return -model.loglike_theta(_full_theta(fixed_theta, free_idx, free_theta))
 
-    def nll(free_theta):
-        return -model.loglike_theta(full(free_theta))
-
-    best, converged, message = None, True, ""
+    converged, message = True, ""
+    cov, cov_ok = np.zeros((3, 3)), True
     if free_idx:
-        for x0 in _starts(model, free_idx, fixed_theta):
-            x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
-            res = optimize.minimize(nll, x0, method="Nelder-Mead", bounds=bounds,
-                                    options={"maxiter": maxiter * len(free_idx),
-                                             "xatol": 1e-6, "fatol": 1e-9})
-            if best is None or res.fun < best.fun:
-                best = res
-        if not best.success:  # e.g. a flat likelihood: try Powell from the best point
-            res = optimize.minimize(nll, best.x, method="Powell", bounds=bounds,
-                                    options={"maxiter": 20 * maxiter, "xtol": 1e-6, "ftol": 1e-9})
-            if res.success and res.fun <= best.fun + 1e-6:
-                best = res
-        theta = full(best.x)
-        converged, message = bool(best.success), str(best.message)
+        best_x, converged, message = _maximise(model, nll, free_idx, fixed_theta, maxiter)
+        theta = _full_theta(fixed_theta, free_idx, best_x)
+        cov, cov_ok = _theta_covariance(nll, theta[free_idx], free_idx)
     else:
-        theta = full(np.zeros(0))
-
-    at_bound = tuple(PARAM_NAMES[i] for i, b in zip(free_idx, bounds)
-                     if theta[i] - b[0] < 0.05 or b[1] - theta[i] < 0.05)
-    cov = np.zeros((3, 3))
-    cov_ok = True
-    if free_idx:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            h = approx_hess3(theta[free_idx], lambda f: -nll(f))
-        try:
-            c = np.linalg.inv(-h)
-            c = 0.5 * (c + c.T)
-            cov_ok = bool(np.all(np.isfinite(c)) and np.all(np.linalg.eigvalsh(c) > 0))
-        except np.linalg.LinAlgError:
-            cov_ok = False
-        if cov_ok:
-            cov[np.ix_(free_idx, free_idx)] = c
+        theta = _full_theta(fixed_theta, free_idx, np.zeros(0))
+    at_bound = tuple(PARAM_NAMES[i] for i in free_idx
+                     if theta[i] - THETA_BOUNDS[i][0] < 0.05 or THETA_BOUNDS[i][1] - theta[i] < 0.05)
 
     ll = model.loglike_theta(theta)
     with warnings.catch_warnings():

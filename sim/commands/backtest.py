@@ -9,6 +9,10 @@ what goes to stdout: the score table, the rows as CSV, or the scores as JSON.
 
 ``--midterm FILE --as-of YEAR`` instead writes ``midterm.csv``: each target's P(met) at the
 plan's start and at YEAR, the change, the annual rate achieved so far and the rate still required.
+
+Every origin (and both mid-term runs) is calibrated afresh with exactly the base years its targets
+need: a backtest neither reads nor writes the calibration cache, so its numbers do not depend on
+earlier runs. Both folders are written through :class:`sim.output.folder.ResultsFolder`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ HELP = "score past forecasts: hindcast plan targets from past origins against re
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim backtest``."""
     p.add_argument("--origins", default="2008..2018", metavar="FIRST..LAST",
                    help="forecast origins (as_of years): FIRST..LAST, YEAR or Y1,Y2 (default 2008..2018)")
     p.add_argument("--targets", nargs="+", metavar="SET",
@@ -36,9 +41,12 @@ def add_arguments(p) -> None:
                    help="bootstrap resamples for score intervals (default 2000)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="stdout: score table, per-target rows (CSV) or scores (JSON)")
-    p.add_argument("--out", default=None, metavar="DIR", help="results folder (default results/backtest_<vintage>)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="results folder (default results/backtest_<vintage>)")
     p.add_argument("--force", action="store_true", help="replace an existing results folder")
-    p.add_argument("--data", default=None, metavar="DIR", help="history data directory (default: calibration/data)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="history data directory (default: calibration/data); every origin is "
+                        "calibrated afresh on it (the calibration cache is neither read nor written)")
     p.add_argument("--no-vintages", action="store_true", dest="no_vintages",
                    help="skip the first-published vs revised comparison of GDP-based targets")
     p.add_argument("--no-figures", action="store_true", dest="no_figures", help="write no PNG figures")
@@ -60,75 +68,80 @@ def _check(args):
 
 
 def run(args) -> int:
+    """Run the backtest (or the mid-term table), write the folder, print the chosen format."""
     _check(args)
     if args.midterm:
         return _run_midterm(args)
 
+    import pandas as pd
+
     from sim.backtest import hindcast as bt
+    from sim.backtest import summary as sm
+    from sim.backtest.plots import write_all
+    from sim.history import load_history
+    from sim.output.folder import ResultsFolder
     from sim.paths import DEFAULT_RESULTS_DIR
-    from sim.output.folder import atomic_folder, check_writable
     from sim.targets import check_set_names
 
     origins = bt.parse_origins(args.origins)
     if args.targets:
         check_set_names(args.targets)
     out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"backtest_{args.vintage}"
-    check_writable(out, args.force)
+    folder = ResultsFolder(out, force=args.force, command="backtest")  # fails early
 
     t0 = time.perf_counter()
+    history = load_history(args.data)   # once, for both vintages
     res = bt.run_backtest(origins, args.targets, args.vintage, args.draws, args.seed,
-                          data_dir=args.data, progress=bt.stderr_progress)
-    summary = bt.summarize(res.rows, n_boot=args.bootstrap)
+                          history=history, progress=bt.stderr_progress)
+    summary = sm.summarize(res.rows, n_boot=args.bootstrap)
     summary["settings"] = res.settings
     summary["skipped"] = res.skipped.to_dict("records")
-    cov = bt.coverage_by_horizon(res.rows)
+    cov = sm.coverage_by_horizon(res.rows)
     vint = None
     if not args.no_vintages:
         other = "revised" if args.vintage == "first" else "first"
-        res2 = bt.run_backtest(origins, args.targets, other, args.draws, args.seed, data_dir=args.data,
-                               series_filter=bt.GDP_BASED, progress=bt.stderr_progress)
+        res2 = bt.run_backtest(origins, args.targets, other, args.draws, args.seed,
+                               history=history, series_filter=sm.GDP_BASED,
+                               progress=bt.stderr_progress)
         pair = {args.vintage: res.rows, other: res2.rows}
-        vint = bt.vintage_table(pair["first"], pair["revised"])
+        vint = sm.vintage_table(pair["first"], pair["revised"])
     elapsed = time.perf_counter() - t0
 
-    import pandas as pd
-
-    with atomic_folder(out, args.force) as tmp:
-        res.rows.to_csv(tmp / "rows.csv", index=False)
-        res.skipped.to_csv(tmp / "skipped.csv", index=False)
-        (tmp / "scores.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=_json),
-                                         encoding="utf-8")
-        (tmp / "scores.txt").write_text(bt.summary_table(summary) + "\n", encoding="utf-8")
+    with folder:
+        folder.csv("rows.csv", res.rows)
+        folder.csv("skipped.csv", res.skipped)
+        folder.text("scores.json", json.dumps(summary, indent=1, ensure_ascii=False, default=_json))
+        folder.text("scores.txt", sm.summary_table(summary) + "\n")
         rel = [dict(row_set=s, forecaster=f, **b) for s, blk in summary.get("sets", {}).items()
                for f, fb in blk["forecasters"].items() for b in fb["reliability"]]
-        pd.DataFrame(rel).to_csv(tmp / "reliability.csv", index=False)
-        cov.to_csv(tmp / "coverage_by_horizon.csv", index=False)
+        folder.csv("reliability.csv", pd.DataFrame(rel))
+        folder.csv("coverage_by_horizon.csv", cov)
         if vint is not None:
-            vint.to_csv(tmp / "vintages.csv", index=False)
+            folder.csv("vintages.csv", vint)
         if not args.no_figures:
-            from sim.backtest.plots import write_all
-
-            write_all(res.rows, summary, cov, tmp / "figures")
-        manifest = dict(command="backtest", argv=sys.argv[1:], settings=res.settings,
-                        elapsed_s=round(elapsed, 2),
-                        files=sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()))
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json), encoding="utf-8")
+            write_all(res.rows, summary, cov, folder.path / "figures")
+        folder.manifest.update(argv=sys.argv[1:], settings=res.settings,
+                               elapsed_s=round(elapsed, 2))
 
     if args.format == "csv":
         res.rows.to_csv(sys.stdout, index=False)
     elif args.format == "json":
         print(json.dumps(summary, indent=1, ensure_ascii=False, default=_json))
     else:
-        print(bt.summary_table(summary))
-        if len(res.skipped):
-            print(f"\nskipped ({len(res.skipped)}):")
-            for r in res.skipped.itertuples():
-                print(f"  {r.scenario_file} as of {r.origin}: {r.reason}")
-        if vint is not None and len(vint):
-            print("\nGDP-based targets, first-published vs revised data:")
-            print(_vintage_text(vint))
-        print(f"\nwrote {out}")
+        _print_table(sm.summary_table(summary), res.skipped, vint, out)
     return 0
+
+
+def _print_table(scores_text: str, skipped, vint, out: Path) -> None:
+    print(scores_text)
+    if len(skipped):
+        print(f"\nskipped ({len(skipped)}):")
+        for r in skipped.itertuples():
+            print(f"  {r.scenario_file} as of {r.origin}: {r.reason}")
+    if vint is not None and len(vint):
+        print("\nGDP-based targets, first-published vs revised data:")
+        print(_vintage_text(vint))
+    print(f"\nwrote {out}")
 
 
 def _vintage_text(v) -> str:
@@ -157,17 +170,17 @@ def _json(o):
 
 def _run_midterm(args) -> int:
     from sim.backtest.hindcast import midterm_table
+    from sim.output.folder import ResultsFolder
     from sim.paths import DEFAULT_RESULTS_DIR
-    from sim.output.folder import atomic_folder, check_writable
 
     path = Path(args.midterm)
     if not path.exists():
         raise SimError(f"{path}: scenario file not found")
     out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"midterm_{path.stem}_{args.as_of}"
-    check_writable(out, args.force)
+    folder = ResultsFolder(out, force=args.force, command="backtest --midterm", manifest=False)
     table = midterm_table(path, args.as_of, draws=args.draws, seed=args.seed, data_dir=args.data)
-    with atomic_folder(out, args.force) as tmp:
-        table.to_csv(tmp / "midterm.csv", index=False)
+    with folder:
+        folder.csv("midterm.csv", table)
     if args.format == "csv":
         table.to_csv(sys.stdout, index=False)
     elif args.format == "json":

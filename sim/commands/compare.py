@@ -4,7 +4,9 @@ Takes one or more results folders that share targets (e.g. a baseline run and a 
 two scenario files over the same target sets) and writes, into ``--out`` (default: the first
 folder's ``compare/``): ``compare.csv`` (P(met), Wilson interval and ΔP per target and
 run/scenario), ``compare.md``, a self-contained ``compare.html``, a dot-and-whisker chart, a
-heat map and the overlaid fans of every shared target indicator. Prints the P(met) table.
+heat map and the overlaid fans of every shared target indicator, and ``manifest.json``
+(:mod:`sim.output.compare`; an earlier comparison in that folder is replaced). Prints the
+P(met) table.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ HELP = "compare P(met) and fans across the scenarios of one or more results fold
 
 
 def add_arguments(p) -> None:
-    p.add_argument("folders", nargs="+", metavar="RESULTS_DIR", help="results folders written by `sim run`")
-    p.add_argument("--out", help="output folder (default: <first RESULTS_DIR>/compare)")
+    """Arguments of ``sim compare``."""
+    p.add_argument("folders", nargs="+", metavar="RESULTS_DIR",
+                   help="results folders written by `sim run`")
+    p.add_argument("--out", help="output folder (default: <first RESULTS_DIR>/compare; replaced when "
+                                 "it holds an earlier comparison)")
     p.add_argument("--no-figures", action="store_true", dest="no_figures", help="tables only")
     p.add_argument("--quiet", action="store_true", help="do not print the table")
 
 
 def run(args) -> int:
-    from sim.output.report import compare_runs, print_compare
+    """Write the comparison; print the P(met) table unless ``--quiet``."""
+    from sim.output.compare import compare_runs, print_compare
 
     result = compare_runs([Path(f) for f in args.folders], Path(args.out) if args.out else None,
                           figures=not args.no_figures)

@@ -9,8 +9,10 @@ HELP = "list the historical series (years, kinds, vintages, sources) and targets
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim data``."""
     p.add_argument("--data", metavar="DIR", help="history data directory (default: calibration/data)")
-    p.add_argument("--format", choices=("table", "csv"), default="table", help="output format (default: table)")
+    p.add_argument("--format", choices=("table", "csv"), default="table",
+                   help="output format (default: table)")
 
 
 def year_ranges(years) -> str:
@@ -67,11 +69,9 @@ def series_table(history):
 
 
 def targets_without_history(history):
-    """Catalogue rows whose series is blank or has no observation; None if no catalogue yet."""
-    try:
-        from sim.targets import load_catalogue
-    except ImportError:
-        return None
+    """Catalogue rows whose series is blank or has no observation."""
+    from sim.targets import load_catalogue
+
     cat = load_catalogue()
     have = set(history.series_names())
     series = cat["series"].fillna("").astype(str).str.strip()
@@ -84,6 +84,7 @@ def targets_without_history(history):
 
 
 def run(args) -> int:
+    """Print the series table and the targets without history."""
     from sim.history import load_history
 
     history = load_history(args.data)
@@ -92,18 +93,15 @@ def run(args) -> int:
     out = sys.stdout
     if args.format == "csv":
         table.to_csv(out, index=False, lineterminator="\n")
-        if missing is not None:
-            out.write("\n")
-            missing.to_csv(out, index=False, lineterminator="\n")
+        out.write("\n")
+        missing.to_csv(out, index=False, lineterminator="\n")
         return 0
 
     out.write(f"History in {history.data_dir} ({len(history.frame)} observations, "
               f"{len(table)} series, data hash {history.data_hash[:12]})\n\n")
     shown = table.assign(sources=[_clip(s, 60) for s in table["sources"]])
     out.write(shown.to_string(index=False) + "\n\n")
-    if missing is None:
-        out.write("Targets without history: target catalogue not available yet (sim.targets.load_catalogue).\n")
-    elif missing.empty:
+    if missing.empty:
         out.write("Every target has history to evaluate it.\n")
     else:
         out.write(f"Targets without history ({len(missing)}): not evaluable until data are added\n\n")

@@ -2,7 +2,8 @@
 
 Nothing is simulated: the targets are re-evaluated on the stored ensemble (``targets.csv``,
 ``joint.csv``), then figures, the evaluation table (CSV, Markdown, XLSX, HTML) and the
-self-contained ``report.html`` are written again.
+self-contained ``report.html`` are written again (:mod:`sim.output.rebuild`; the folder is
+replaced in one step, a failure leaves it as it was).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ HELP = "rebuild targets, tables, figures and report.html of a results folder fro
 
 
 def add_arguments(p) -> None:
+    """Arguments of ``sim report``."""
     p.add_argument("folder", help="results folder written by `sim run` (holds ensemble.nc)")
     p.add_argument("--data", help="history data directory for the observed part of the charts "
                                   "(default: the run's, from manifest.json, else calibration/data)")
@@ -22,13 +24,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.output.report import rebuild
+    """Rebuild the folder; print the P(met) summary unless ``--quiet``."""
+    from sim.output.rebuild import rebuild
+    from sim.output.tables import print_summary
 
     out = rebuild(Path(args.folder), data_dir=args.data,
                   figures=False if args.no_figures else None)
     if not args.quiet:
-        from sim.output.tables import print_summary
-
         print_summary(out["table"], out["folder"])
         t = out["timings"]
         print(f"Rebuilt {len(out['files'])} files in {out['folder']} "

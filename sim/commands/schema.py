@@ -18,10 +18,12 @@ HELP = "print the JSON Schema of scenario files (for editor completion); --out F
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim schema``."""
     p.add_argument("--out", metavar="FILE", help="write the schema to FILE instead of stdout")
 
 
 def run(args) -> int:
+    """Print (or write) the JSON Schema of scenario files."""
     from sim.scenario.read import json_schema
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -14,6 +14,7 @@ HELP = "Sobol sensitivity of P(met) to parameters, initial state and shocks, by 
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim sensitivity``."""
     p.add_argument("file", help="scenario file (TOML)")
     p.add_argument("--target", action="append", dest="targets", metavar="ID",
                    help="target id (repeatable; default: every target of the run's sets)")
@@ -29,19 +30,20 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.paths import DEFAULT_RESULTS_DIR
-    from sim.output.folder import check_writable
+    """Build the context once, estimate the indices, print them, write the folder."""
     from sim.analysis.sensitivity import sensitivity, summary_lines, write_sensitivity
-    from sim.analysis.sweep import load_context
+    from sim.output.folder import check_writable
+    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.run.context import RunContext
 
     out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"{Path(args.file).stem}_sensitivity"
     check_writable(out, args.force)
     overrides = {"seed": args.seed} if args.seed is not None else {}
-    ctx = load_context(args.file, overrides=overrides, data_dir=args.data)
+    ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
     sens = sensitivity(ctx, targets=args.targets, scenario=args.scenario, draws=args.draws,
                        bootstrap=args.bootstrap)
     for line in summary_lines(sens):
         print(line)
-    write_sensitivity(sens, out, force=args.force, figures=not args.no_figures)
+    write_sensitivity(sens, out, force=args.force, figures=not args.no_figures, ctx=ctx)
     print(f"wrote {out}/sensitivity.csv" + ("" if args.no_figures else " and figures/tornado_*.png"))
     return 0

@@ -13,6 +13,7 @@ HELP = "required effort: the least lever value giving P(target met) >= a probabi
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim solve``."""
     from sim.scenario.spec import SWEEP_PATHS
 
     p.add_argument("file", help="scenario file (TOML)")
@@ -31,15 +32,18 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.errors import SimError
+    """Build the context once, solve, print the answer (and write it as JSON); exit 1 when no
+    value within the bounds reaches the probability."""
     from sim.analysis.solve import solve
-    from sim.analysis.sweep import load_context, split_path
+    from sim.analysis.sweep import split_path
+    from sim.errors import SimError
+    from sim.run.context import RunContext
 
     split_path(args.lever)  # a bad path fails before calibration
     if not 0 < args.probability < 1:
         raise SimError(f"--probability must be in (0, 1), got {args.probability:g}")
     overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
-    ctx = load_context(args.file, overrides=overrides, data_dir=args.data)
+    ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
     res = solve(ctx, target=args.target, probability=args.probability, lever=args.lever,
                 scenario=args.scenario, bounds=tuple(args.bounds) if args.bounds else None,
                 xtol=args.xtol)

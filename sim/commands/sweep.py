@@ -14,12 +14,14 @@ HELP = "P(met) surface over the [sweep] grid / Latin hypercube of lever values (
 
 
 def add_scheduler_argument(p) -> None:
+    """The ``--scheduler`` flag (shared with ``sim run``)."""
     p.add_argument("--scheduler", metavar="local[:N]|tcp://HOST:PORT",
                    help="run the draws as dask.distributed tasks: a local cluster of N worker "
                         "processes, or an existing scheduler (needs the 'distributed' extra)")
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim sweep``."""
     p.add_argument("file", help="scenario file (TOML) with a [sweep] table")
     p.add_argument("--draws", type=int, help="Monte Carlo draws per point (overrides [run].draws)")
     p.add_argument("--seed", type=int, help="random seed (overrides [run].seed)")
@@ -34,25 +36,24 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from sim.paths import DEFAULT_RESULTS_DIR
+    """Build the context once, run the sweep, write the folder, print the summary."""
+    from sim.analysis.sweep import design, run_sweep, summary_lines, write_sweep
+    from sim.engine.dispatch import parse_scheduler
     from sim.output.folder import check_writable
-    from sim.analysis.sweep import load_context, run_sweep, summary_lines, write_sweep
+    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.run.context import RunContext
 
     if args.scheduler:
-        from sim.engine.dispatch import parse_scheduler
-
         parse_scheduler(args.scheduler)
     overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
     out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"{Path(args.file).stem}_sweep"
     check_writable(out, args.force)
-    ctx = load_context(args.file, overrides=overrides, data_dir=args.data)
+    ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
     bar = None
-    if not args.quiet and sys.stderr.isatty() and ctx.sf.sweep is not None:
+    if not args.quiet and sys.stderr.isatty() and ctx.spec.sweep is not None:
         from tqdm import tqdm
 
-        from sim.analysis.sweep import design
-
-        n = len(design(ctx.sf.sweep, ctx.sf.run.seed).points) * ctx.sf.run.draws
+        n = len(design(ctx.spec.sweep, ctx.settings.seed).points) * ctx.settings.draws
         bar = tqdm(total=n, unit="draw", unit_scale=True, desc="sweeping", leave=False)
     try:
         res = run_sweep(ctx, scheduler=args.scheduler, targets=args.targets,

@@ -19,6 +19,7 @@ CLIPPED = ("indicator", "unit")  # long free-text cells are cut to MAX_CELL in t
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim targets``."""
     p.add_argument("--set", dest="sets", action="append", metavar="NAME",
                    help="only this target set (repeatable): action_plan_2015, fyp12_2015, "
                         "fyp13_2020, quality_plan_2020")
@@ -42,7 +43,8 @@ def _records(df) -> list[dict]:
                 val = None
             elif hasattr(val, "item"):  # numpy scalar -> Python scalar
                 val = val.item()
-            if isinstance(val, float) and val.is_integer() and col not in ("value", "value_high", "tolerance"):
+            if isinstance(val, float) and val.is_integer() \
+                    and col not in ("value", "value_high", "tolerance"):
                 val = int(val)
             rec[col] = val
         out.append(rec)
@@ -88,6 +90,7 @@ def _table(records: list[dict]) -> str:
 
 
 def run(args) -> int:
+    """Print the catalogue rows of the chosen sets."""
     import csv
     import json
     import sys

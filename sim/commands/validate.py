@@ -10,10 +10,12 @@ HELP = "check scenario files (TOML) and list every problem: FILE: key.path: what
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim validate``."""
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario file(s) to check")
 
 
 def run(args) -> int:
+    """Check every file; exit 2 if any has a problem."""
     from sim.scenario.read import load_scenario_file
 
     failed = False

@@ -12,31 +12,27 @@ HELP = "compile the simulation kernels ahead of time (numba cache), so the first
 
 
 def add_arguments(p) -> None:
+    """The flags of ``sim warmup``."""
     p.add_argument("--quiet", action="store_true", help="print nothing")
 
 
 def warmup() -> float:
-    """Run every kernel once on a tiny synthetic model; return the seconds taken."""
+    """Run every kernel once on a tiny synthetic model, through the engine; return the seconds."""
     t0 = time.perf_counter()
-    import numpy as np
-
-    from sim.engine import kernels, simulation as engine
-    from sim.engine.rng import split_seed
+    from sim.engine import simulation as engine
     from sim.testing import synthetic_fitted
 
     fitted = synthetic_fitted(as_of=2015)
     levers = [engine.no_levers(fitted, 2017)]
     engine.simulate(fitted, levers, horizon=2017, draws=8, seed=0, block_size=4)
-    p = engine.pack(fitted, levers, 2017)
-    k0, k1 = split_seed(0)
-    kernels.normals_floor(k0, k1, 4, 0, 4, p.n_var, p.g_start)
-    from sim.engine.reference import empty_outputs
-
-    kernels.simulate_injected(p, np.zeros((2, p.n_var)), *empty_outputs(p, 2))
+    n_var = int(engine.pack(fitted, levers, 2017).n_var)
+    engine.simulate_given_normals(fitted, levers, engine.run_normals(0, 4, 0, 2, n_var),
+                                  horizon=2017)
     return time.perf_counter() - t0
 
 
 def run(args) -> int:
+    """Compile the kernels; say how long it took."""
     seconds = warmup()
     if not args.quiet:
         import numba

@@ -85,7 +85,7 @@ def _lower_mv(out, mean, chol, z, z0, n):
 
 
 @njit(cache=True)
-def one_draw(p, z, n, x, eps, m, u, phi, sn, sl, lt, th, st, hr, delta, level0, cum0, housing):
+def one_draw(p, z, n, x, eps, m, u, phi, sn, sl, lt, th, st, hr, delta, level0, cum0, housing):  # noqa: C901 (the model's five steps in one numba loop nest)
     """Simulate draw ``n`` from its normals ``z`` (n_var,) and write every output at index n.
 
     Work arrays (overwritten): ``x`` (D, Y), ``eps, m, u, phi, sn, sl, lt`` (D,), ``th`` (3,),

@@ -33,7 +33,7 @@ def empty_outputs(p: Packed, n: int):
             np.empty((S, n, Y + 1)))
 
 
-def simulate_z(p: Packed, z: np.ndarray, out=None, n0: int = 0):
+def simulate_z(p: Packed, z: np.ndarray, out=None, n0: int = 0):  # noqa: C901 (twin of the kernel, step by step)
     """Simulate draws from injected normals ``z`` (N, n_var); twin of ``simulate_injected``.
 
     Writes draws ``n0 .. n0+N-1`` of ``out = (delta, level0, cum0, housing)`` (allocated for N

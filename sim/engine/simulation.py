@@ -3,8 +3,10 @@
 ``simulate`` packs the :class:`~sim.model.FittedModel` and the scenarios' levers into plain
 arrays (:class:`sim.engine.kernels.Packed`), runs the numba kernel block by block (a progress callback
 ticks between groups of blocks) and returns a :class:`Simulation`. ``series_paths`` turns it
-into every series on its natural scale. Model equations and the normal-variate layout are in
-:mod:`sim.engine.kernels`; the random-number keying is in :mod:`sim.engine.rng`.
+into every series on its natural scale. ``simulate_given_normals`` runs the same kernel on
+normals given by the caller (``run_normals`` returns a run's own), for the sensitivity analysis;
+this module is the only caller of the kernels. Model equations and the normal-variate layout are
+in :mod:`sim.engine.kernels`; the random-number keying is in :mod:`sim.engine.rng`.
 
 Reproducibility: draw ``i`` belongs to block ``i // block_size`` and its normals depend only on
 ``(seed, block, i % block_size)``; results are bit-identical for any number of threads, draw
@@ -14,16 +16,17 @@ Reproducibility: draw ``i`` belongs to block ``i // block_size`` and its normals
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
+import numba
 import numpy as np
 
-from sim.errors import SimError, did_you_mean
+from sim.engine import kernels
 from sim.engine.kernels import Packed
+from sim.engine.rng import block_normals, split_seed
+from sim.errors import SimError, did_you_mean
 from sim.model import CHANGE_PARAMS, RATIO_PARAMS, FittedModel
 from sim.vocabulary import COMPOSITION, HOUSING_LEVER, HOUSING_SERIES
-from sim.engine.rng import split_seed
-
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,82 @@ def _reorder(fit, wanted: Sequence[str]):
     try:
         idx = [fit.param_names.index(p) for p in wanted]
     except ValueError:
-        raise SimError(f"driver '{fit.name}': parameters {fit.param_names}, expected {tuple(wanted)}") from None
+        raise SimError(f"driver '{fit.name}': parameters {fit.param_names}, "
+                       f"expected {tuple(wanted)}") from None
     mean = np.asarray(fit.param_mean, float)[idx]
     cov = np.asarray(fit.param_cov, float)[np.ix_(idx, idx)]
     return mean, cov
+
+
+def _pack_drivers(fits: Sequence, base_years: Sequence[int], parameter_uncertainty: bool
+                  ) -> dict[str, np.ndarray]:
+    """Parameter and state means, Cholesky factors and state positions of the change drivers."""
+    D, B = len(fits), len(base_years)
+    SM = max(len(f.state_names) for f in fits)
+    out = dict(par_mean=np.zeros((D, 3)), par_chol=np.zeros((D, 3, 3)), st_mean=np.zeros((D, SM)),
+               st_chol=np.zeros((D, SM, SM)), st_n=np.zeros(D, np.int64),
+               idx_level=np.full(D, -1, np.int64), idx_mean=np.full(D, -1, np.int64),
+               idx_ar=np.full(D, -1, np.int64), idx_cum=np.full((D, B), -1, np.int64),
+               level_known=np.zeros(D, np.bool_))
+    for d, f in enumerate(fits):
+        out["par_mean"][d], cov = _reorder(f, CHANGE_PARAMS)
+        if parameter_uncertainty:
+            out["par_chol"][d] = psd_cholesky(cov, f"driver '{f.name}': param_cov")
+        ns = len(f.state_names)
+        out["st_n"][d] = ns
+        out["st_mean"][d, :ns] = np.asarray(f.state_mean, float)
+        out["st_chol"][d, :ns, :ns] = psd_cholesky(f.state_cov, f"driver '{f.name}': state_cov")
+        for k in ("level", "mean", "ar"):
+            if k in f.state_names:
+                out[f"idx_{k}"][d] = f.state_names.index(k)
+        for b_i, b in enumerate(base_years):
+            if f"cum_from_{b}" in f.state_names:
+                out["idx_cum"][d, b_i] = f.state_names.index(f"cum_from_{b}")
+        out["level_known"][d] = bool(f.level_known) and out["idx_level"][d] >= 0
+    return out
+
+
+def _pack_housing(fitted: FittedModel, parameter_uncertainty: bool
+                  ) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(h_on, h_mean (2,), h_chol (2, 2))`` of the housing delivery-ratio driver."""
+    h = housing_driver(fitted)
+    if h is None:
+        return 0, np.zeros(2), np.zeros((2, 2))
+    h_mean, cov = _reorder(h, RATIO_PARAMS)
+    h_chol = psd_cholesky(cov, f"driver '{h.name}': param_cov") if parameter_uncertainty \
+        else np.zeros((2, 2))
+    return 1, h_mean, h_chol
+
+
+def _pack_correlation(fitted: FittedModel, drivers: Sequence[str], correlated_shocks: bool
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``(corr_idx (K,), corr_chol (K, K))``: the correlated drivers and their shock factor."""
+    if not correlated_shocks:
+        return np.zeros(0, np.int64), np.zeros((0, 0))
+    names = [n for n in fitted.shock_names if n in drivers and fitted.drivers[n].correlated]
+    pos = [fitted.shock_names.index(n) for n in names]
+    corr = np.asarray(fitted.shock_corr, float)[np.ix_(pos, pos)]
+    corr_idx = np.array([list(drivers).index(n) for n in names], np.int64)
+    corr_chol = psd_cholesky(corr, "shock_corr") if names else np.zeros((0, 0))
+    return corr_idx, corr_chol
+
+
+def _stack_levers(levers: Sequence[ScenarioLevers], drivers: Sequence[str], as_of: int,
+                  horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(shift (S, D, Y), fixed (S, D, Y), prog (S, Y))`` of the scenarios, shapes checked."""
+    D, Y = len(drivers), int(horizon) - as_of
+    for lv in levers:
+        for what, arr, shape in (("shift", lv.shift, (D, Y)), ("fixed_level", lv.fixed_level, (D, Y)),
+                                 ("programme_units", lv.programme_units, (Y,))):
+            if np.shape(arr) != shape:
+                raise SimError(f"scenario '{lv.name}': {what} has shape {np.shape(arr)}, expected "
+                               f"{shape} (drivers {tuple(drivers)}, years {as_of + 1}-{horizon})")
+    shift = np.ascontiguousarray(np.stack([lv.shift for lv in levers]).astype(float))
+    fixed = np.ascontiguousarray(np.stack([lv.fixed_level for lv in levers]).astype(float))
+    prog = np.ascontiguousarray(np.stack([lv.programme_units for lv in levers]).astype(float))
+    if not np.all(np.isfinite(shift)):
+        raise SimError("lever shifts must be finite")
+    return shift, fixed, prog
 
 
 def pack(fitted: FittedModel, levers: Sequence[ScenarioLevers], horizon: int, *,
@@ -118,69 +193,14 @@ def pack(fitted: FittedModel, levers: Sequence[ScenarioLevers], horizon: int, *,
         raise SimError(f"horizon {horizon} must be after as_of {fitted.as_of}")
     if D == 0:
         raise SimError("fitted model has no change drivers to simulate")
-    S = len(levers)
-    if S == 0:
+    if len(levers) == 0:
         raise SimError("no scenarios to simulate")
-    fits = [fitted.drivers[n] for n in drivers]
-    B = len(fitted.base_years)
-    SM = max(len(f.state_names) for f in fits)
-
-    par_mean = np.zeros((D, 3))
-    par_chol = np.zeros((D, 3, 3))
-    st_mean = np.zeros((D, SM))
-    st_chol = np.zeros((D, SM, SM))
-    st_n = np.zeros(D, np.int64)
-    idx = {k: np.full(D, -1, np.int64) for k in ("level", "mean", "ar")}
-    idx_cum = np.full((D, B), -1, np.int64)
-    level_known = np.zeros(D, np.bool_)
-    for d, f in enumerate(fits):
-        par_mean[d], cov = _reorder(f, CHANGE_PARAMS)
-        if parameter_uncertainty:
-            par_chol[d] = psd_cholesky(cov, f"driver '{f.name}': param_cov")
-        ns = len(f.state_names)
-        st_n[d] = ns
-        st_mean[d, :ns] = np.asarray(f.state_mean, float)
-        st_chol[d, :ns, :ns] = psd_cholesky(f.state_cov, f"driver '{f.name}': state_cov")
-        for k in idx:
-            if k in f.state_names:
-                idx[k][d] = f.state_names.index(k)
-        for b_i, b in enumerate(fitted.base_years):
-            name = f"cum_from_{b}"
-            if name in f.state_names:
-                idx_cum[d, b_i] = f.state_names.index(name)
-        level_known[d] = bool(f.level_known) and idx["level"][d] >= 0
-
-    h = housing_driver(fitted)
-    h_on = 1 if h is not None else 0
-    h_mean = np.zeros(2)
-    h_chol = np.zeros((2, 2))
-    if h is not None:
-        h_mean, cov = _reorder(h, RATIO_PARAMS)
-        if parameter_uncertainty:
-            h_chol = psd_cholesky(cov, f"driver '{h.name}': param_cov")
-
-    if correlated_shocks:
-        names = [n for n in fitted.shock_names if n in drivers and fitted.drivers[n].correlated]
-        pos = [fitted.shock_names.index(n) for n in names]
-        corr = np.asarray(fitted.shock_corr, float)[np.ix_(pos, pos)]
-        corr_idx = np.array([drivers.index(n) for n in names], np.int64)
-        corr_chol = psd_cholesky(corr, "shock_corr") if names else np.zeros((0, 0))
-    else:
-        corr_idx = np.zeros(0, np.int64)
-        corr_chol = np.zeros((0, 0))
-
-    for lv in levers:
-        for what, arr, shape in (("shift", lv.shift, (D, Y)), ("fixed_level", lv.fixed_level, (D, Y)),
-                                 ("programme_units", lv.programme_units, (Y,))):
-            if np.shape(arr) != shape:
-                raise SimError(f"scenario '{lv.name}': {what} has shape {np.shape(arr)}, "
-                               f"expected {shape} (drivers {drivers}, years {fitted.as_of + 1}-{horizon})")
-    shift = np.ascontiguousarray(np.stack([lv.shift for lv in levers]).astype(float))
-    fixed = np.ascontiguousarray(np.stack([lv.fixed_level for lv in levers]).astype(float))
-    prog = np.ascontiguousarray(np.stack([lv.programme_units for lv in levers]).astype(float))
-    if not np.all(np.isfinite(shift)):
-        raise SimError("lever shifts must be finite")
-
+    a = _pack_drivers([fitted.drivers[n] for n in drivers], fitted.base_years,
+                      parameter_uncertainty)
+    h_on, h_mean, h_chol = _pack_housing(fitted, parameter_uncertainty)
+    corr_idx, corr_chol = _pack_correlation(fitted, drivers, correlated_shocks)
+    shift, fixed, prog = _stack_levers(levers, drivers, fitted.as_of, horizon)
+    st_n = a["st_n"]
     P = 3 * D + 2 * h_on
     P4 = 4 * ((P + 3) // 4)
     st_off = (P4 + np.concatenate([[0], np.cumsum(st_n)[:-1]])).astype(np.int64)
@@ -188,12 +208,13 @@ def pack(fitted: FittedModel, levers: Sequence[ScenarioLevers], horizon: int, *,
     n_var = Q + Y * (2 * D + h_on)
     c = np.ascontiguousarray
     return Packed(
-        par_mean=c(par_mean), par_chol=c(par_chol), st_mean=c(st_mean), st_chol=c(st_chol),
-        st_n=st_n, st_off=c(st_off), idx_level=idx["level"], idx_mean=idx["mean"],
-        idx_ar=idx["ar"], level_known=level_known, idx_cum=c(idx_cum),
-        corr_idx=c(corr_idx), corr_chol=c(corr_chol), h_on=np.int64(h_on), h_mean=c(h_mean),
-        h_chol=c(h_chol), shift=shift, fixed=fixed, prog=prog, year_off=np.int64(Q),
-        n_var=np.int64(n_var), g_start=np.int64(0 if parameter_uncertainty else P4 // 4))
+        par_mean=c(a["par_mean"]), par_chol=c(a["par_chol"]), st_mean=c(a["st_mean"]),
+        st_chol=c(a["st_chol"]), st_n=st_n, st_off=c(st_off), idx_level=a["idx_level"],
+        idx_mean=a["idx_mean"], idx_ar=a["idx_ar"], level_known=a["level_known"],
+        idx_cum=c(a["idx_cum"]), corr_idx=c(corr_idx), corr_chol=c(corr_chol),
+        h_on=np.int64(h_on), h_mean=c(h_mean), h_chol=c(h_chol), shift=shift, fixed=fixed,
+        prog=prog, year_off=np.int64(Q), n_var=np.int64(n_var),
+        g_start=np.int64(0 if parameter_uncertainty else P4 // 4))
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,6 +225,30 @@ def _transform(value: float, scale: str) -> float:
         v = value / 100.0
         return float(np.log(v / (1.0 - v)))
     return float(np.log(value))
+
+
+@dataclass(frozen=True)
+class _LeverGrid:
+    """Row (driver) and column (year) of a lever value in a scenario's (D, Y) arrays."""
+
+    scenario: str
+    drivers: tuple[str, ...]
+    as_of: int
+    horizon: int
+
+    def col(self, year: int, where: str) -> int:
+        year = int(year)
+        if not self.as_of < year <= self.horizon:
+            raise SimError(f"scenario '{self.scenario}': {where}: year {year} is outside the "
+                           f"simulated years {self.as_of + 1}-{self.horizon}")
+        return year - self.as_of - 1
+
+    def row(self, driver: str, where: str) -> int:
+        if driver not in self.drivers:
+            raise SimError(f"scenario '{self.scenario}': {where}: the fitted model has no driver "
+                           f"'{driver}'{did_you_mean(driver, self.drivers)} "
+                           f"(drivers: {', '.join(self.drivers)})")
+        return self.drivers.index(driver)
 
 
 def levers_from_spec(scenario_spec, fitted: FittedModel, horizon: int) -> ScenarioLevers:
@@ -225,23 +270,10 @@ def levers_from_spec(scenario_spec, fitted: FittedModel, horizon: int) -> Scenar
     D, Y = len(drivers), int(horizon) - as_of
     if Y < 1:
         raise SimError(f"horizon {horizon} must be after as_of {as_of}")
+    grid = _LeverGrid(name, drivers, as_of, int(horizon))
     shift = np.zeros((D, Y))
     fixed = np.full((D, Y), np.nan)
     prog = np.zeros(Y)
-
-    def col(year, where) -> int:
-        year = int(year)
-        if not as_of < year <= horizon:
-            raise SimError(f"scenario '{name}': {where}: year {year} is outside the simulated "
-                           f"years {as_of + 1}-{horizon}")
-        return year - as_of - 1
-
-    def row(driver, where) -> int:
-        if driver not in drivers:
-            raise SimError(f"scenario '{name}': {where}: the fitted model has no driver "
-                           f"'{driver}'{did_you_mean(driver, drivers)} (drivers: {', '.join(drivers)})")
-        return drivers.index(driver)
-
     levers = getattr(scenario_spec, "levers", None) or {}
     items = levers.items() if hasattr(levers, "items") else vars(levers).items()
     for key, lever in items:
@@ -250,27 +282,23 @@ def levers_from_spec(scenario_spec, fitted: FittedModel, horizon: int) -> Scenar
         where = f"levers.{key}"
         if key == HOUSING_LEVER:
             per_year = getattr(lever, "units_per_year", None)
-            units = ({y: per_year for y in range(as_of + 1, horizon + 1)} if per_year is not None
+            units = ({y: per_year for y in range(as_of + 1, int(horizon) + 1)} if per_year is not None
                      else dict(getattr(lever, "programme_units", None) or {}))
             for y, v in units.items():
-                prog[col(y, f"{where}.programme_units")] = float(v)
+                prog[grid.col(y, f"{where}.programme_units")] = float(v)
             continue
-        d = row(key, where)
-        path = getattr(lever, "path", None)
-        if path:
-            scale = fitted.drivers[key].scale
-            for y, v in dict(path).items():
-                fixed[d, col(y, f"{where}.path")] = _transform(float(v), scale)
+        d = grid.row(key, where)
+        for y, v in dict(getattr(lever, "path", None) or {}).items():
+            fixed[d, grid.col(y, f"{where}.path")] = _transform(float(v), fitted.drivers[key].scale)
         pp = getattr(lever, "shift_pp", None)
         if pp is not None:
-            y0 = getattr(lever, "from_year", None) or as_of + 1
-            y1 = getattr(lever, "to_year", None) or horizon
-            a, b = col(y0, f"{where}.from_year"), col(y1, f"{where}.to_year")
+            a = grid.col(getattr(lever, "from_year", None) or as_of + 1, f"{where}.from_year")
+            b = grid.col(getattr(lever, "to_year", None) or horizon, f"{where}.to_year")
             shift[d, a:b + 1] += float(pp) / 100.0
     for i, shock in enumerate(getattr(scenario_spec, "shocks", None) or ()):
         where = f"shocks[{i}]"
-        d = row(shock.driver, where)
-        shift[d, col(shock.year, f"{where}.year")] += float(shock.shift_pp) / 100.0
+        shift[grid.row(shock.driver, where), grid.col(shock.year, f"{where}.year")] += \
+            float(shock.shift_pp) / 100.0
     return ScenarioLevers(name=name, shift=shift, fixed_level=fixed, programme_units=prog)
 
 
@@ -293,10 +321,8 @@ def simulate(fitted: FittedModel, levers: Sequence[ScenarioLevers], *, horizon: 
     group); ``progress(n)`` is called after each group with the number of draws just finished.
     Draws need not be a multiple of ``block_size``: a partial block still keys draw ``i`` by
     ``(i // block_size, i % block_size)``, so any split of a run into ranges
-    (:func:`simulate_chunks`) gives the same draws as one call.
+    (:func:`sim.engine.dispatch.draw_ranges`) gives the same draws as one call.
     """
-    from sim.engine import kernels
-
     draws, block_size, first_draw = int(draws), int(block_size), int(first_draw)
     if draws < 1 or block_size < 1 or first_draw < 0:
         raise SimError(f"draws ({draws}) and block_size ({block_size}) must be >= 1, "
@@ -331,23 +357,60 @@ def simulate(fitted: FittedModel, levers: Sequence[ScenarioLevers], *, horizon: 
 
 def _group_blocks() -> int:
     """Blocks per kernel call: two per thread (progress ticks between calls)."""
-    import numba
-
     return max(1, numba.get_num_threads()) * 2
 
 
-def simulate_chunks(fitted: FittedModel, levers: Sequence[ScenarioLevers], *, horizon: int,
-                    draws: int, seed: int, chunk_draws: int = 1_000_000,
-                    block_size: int = 10000, **kwargs) -> Iterator[Simulation]:
-    """Yield :class:`Simulation` objects for consecutive draw ranges of ``chunk_draws``.
+def set_threads(threads: int | None) -> None:
+    """Let numba use ``threads`` threads (at most its pool size); None leaves it as it is."""
+    if threads:
+        pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        numba.set_num_threads(max(1, min(int(threads), pool)))
 
-    Together they are exactly the draws of ``simulate(..., draws=draws)`` (for summaries of
-    runs too large to hold at once). ``chunk_draws`` is rounded up to whole blocks.
+
+def run_normals(seed: int, block_size: int, first_draw: int, draws: int, n_var: int) -> np.ndarray:
+    """The standard normals of draws ``first_draw .. first_draw+draws-1`` of the run keyed by
+    ``seed``: (draws, n_var), every variate generated (``n_var`` from :func:`pack`)."""
+    try:
+        k0, k1 = split_seed(seed)
+    except ValueError as exc:
+        raise SimError(str(exc)) from None
+    out = np.empty((int(draws), int(n_var)))
+    bs, first, last = int(block_size), int(first_draw), int(first_draw) + int(draws)
+    i0 = first
+    while i0 < last:            # one piece per block: draw i is (block i // bs, i % bs)
+        b, j = i0 // bs, i0 % bs
+        n = min(bs - j, last - i0)
+        out[i0 - first:i0 - first + n] = block_normals(k0, k1, b, j, n, int(n_var))
+        i0 += n
+    return out
+
+
+def simulate_given_normals(fitted: FittedModel, levers: Sequence[ScenarioLevers], normals: np.ndarray,
+                           *, horizon: int, seed: int = 0, block_size: int = 10000,
+                           parameter_uncertainty: bool = True,
+                           correlated_shocks: bool = True) -> Simulation:
+    """Simulate one draw per row of ``normals`` (N, n_var) instead of the run's random numbers.
+
+    The normal-variate layout is :mod:`sim.engine.kernels`' (``n_var`` and the columns of each
+    input from :func:`pack`); ``seed`` and ``block_size`` are only recorded. Used by the
+    sensitivity analysis, which swaps columns between two samples of normals.
     """
-    chunk = max(1, -(-int(chunk_draws) // block_size)) * block_size
-    for start in range(0, int(draws), chunk):
-        yield simulate(fitted, levers, horizon=horizon, draws=min(chunk, int(draws) - start),
-                       seed=seed, block_size=block_size, first_draw=start, **kwargs)
+    z = np.ascontiguousarray(normals, dtype=np.float64)
+    p = pack(fitted, levers, horizon, parameter_uncertainty=parameter_uncertainty,
+             correlated_shocks=correlated_shocks)
+    if z.ndim != 2 or z.shape[1] != int(p.n_var):
+        raise SimError(f"normals must be (draws, {int(p.n_var)}), got {z.shape}")
+    S, D, Y = p.shift.shape
+    n = z.shape[0]
+    delta, level0 = np.empty((S, D, n, Y + 1)), np.empty((D, n))
+    cum0, housing = np.empty((D, p.idx_cum.shape[1], n)), np.empty((S, n, Y + 1))
+    kernels.simulate_injected(p, z, delta, level0, cum0, housing)
+    return Simulation(
+        years=np.arange(fitted.as_of, int(horizon) + 1), drivers=driver_names(fitted),
+        scenarios=tuple(lv.name for lv in levers), base_years=tuple(fitted.base_years),
+        delta=delta, level0=level0, cum0=cum0, housing=housing, draws=n, seed=int(seed),
+        block_size=int(block_size), parameter_uncertainty=bool(parameter_uncertainty),
+        correlated_shocks=bool(correlated_shocks))
 
 
 # --------------------------------------------------------------------------------------------

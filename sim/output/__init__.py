@@ -1,1 +1,11 @@
-"""output"""
+"""What a results folder holds, and the one writer of every results folder.
+
+* :mod:`~sim.output.folder` — :class:`~sim.output.folder.ResultsFolder`, the atomic folder and
+  its ``manifest.json`` (every command writes through it);
+* :mod:`~sim.output.tables` — the evaluation table in the plan's layout (CSV, Markdown), with
+  :mod:`~sim.output.xlsx` and :mod:`~sim.output.html` for the workbook and the web pages;
+* :mod:`~sim.output.plots` (style, CJK font, PNG, P(met) charts) and :mod:`~sim.output.fans`
+  (fan charts and scenario overlays of the indicators);
+* :mod:`~sim.output.report` — ``write_outputs``: figures, tables and ``report.html`` of a run;
+* :mod:`~sim.output.rebuild` (``sim report``) and :mod:`~sim.output.compare` (``sim compare``).
+"""

@@ -8,14 +8,21 @@ only after the new one is complete.
     with ResultsFolder(out, force=force, command="run") as folder:
         folder.csv("targets.csv", table)
         folder.manifest.update(seed=1, draws=4000)
+
+A command that rewrites part of an existing folder (``sim report``) carries the files it does not
+rewrite into the new folder with :meth:`ResultsFolder.keep` (hard links: no copy of a large
+``ensemble.nc``). :func:`check_results_folder` and :func:`read_manifest` read a folder that
+``sim run`` wrote.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import secrets
 import shutil
-import tempfile
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +44,31 @@ def versions() -> dict[str, str]:
             "numpy": numpy.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
             "statsmodels": statsmodels.__version__, "xarray": xarray.__version__,
             "pandas": pd.__version__}
+
+
+def check_results_folder(folder: Path) -> Path:
+    """``folder`` if it is a results folder written by ``sim run`` (holds ``ensemble.nc``)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise SimError(f"{folder}: no such results folder")
+    if not folder.is_dir():
+        raise SimError(f"{folder}: not a folder (expected a results folder written by `sim run`)")
+    if not (folder / "ensemble.nc").exists():
+        found = ", ".join(sorted(p.name for p in folder.iterdir())[:8]) or "nothing"
+        raise SimError(f"{folder}: not a results folder (no ensemble.nc; found {found})")
+    return folder
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` of a results folder, or None when it is missing or unreadable."""
+    path = Path(folder) / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def check_writable(out: Path, force: bool) -> None:
@@ -74,24 +106,40 @@ class ResultsFolder:
         return p
 
     def text(self, name: str, text: str) -> Path:
+        """Write ``text`` (UTF-8) as ``name``."""
         p = self.file(name)
         p.write_text(text, encoding="utf-8")
         return p
 
     def json(self, name: str, obj: Any) -> Path:
+        """Write ``obj`` as indented JSON (numpy values, paths and sets allowed) as ``name``."""
         return self.text(name, json.dumps(obj, indent=1, ensure_ascii=False, default=_jsonable))
 
     def csv(self, name: str, df: pd.DataFrame, **kwargs: Any) -> Path:
+        """Write ``df`` as ``name`` (no index; ``kwargs`` go to :meth:`pandas.DataFrame.to_csv`)."""
         p = self.file(name)
         df.to_csv(p, index=False, **kwargs)
         return p
+
+    def keep(self, src: Path, name: str | None = None) -> Path:
+        """Carry an existing file or folder ``src`` into the new folder as ``name``.
+
+        Files are hard-linked when the file system allows it (the temporary folder is a sibling
+        of ``out``, so replacing ``out`` later leaves them intact), else copied.
+        """
+        src = Path(src)
+        dst = self.file(name or src.name)
+        if src.is_dir():
+            shutil.copytree(src, dst, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(src, dst)
+        return dst
 
     # -- life cycle -----------------------------------------------------------------------
     def __enter__(self) -> "ResultsFolder":
         check_writable(self.out, self.force)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.partial-",
-                                          dir=self.out.parent))
+        self.path = _temporary_sibling(self.out)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -114,6 +162,19 @@ class ResultsFolder:
         _replace(tmp, self.out)
 
 
+def _temporary_sibling(out: Path) -> Path:
+    """A new empty folder next to ``out``, with the permissions ``out`` has (or the umask's)."""
+    while True:
+        tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
+        try:
+            tmp.mkdir()
+        except FileExistsError:
+            continue
+        if out.is_dir():
+            tmp.chmod(stat.S_IMODE(out.stat().st_mode))
+        return tmp
+
+
 def _replace(tmp: Path, out: Path) -> None:
     """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and removed after."""
     old = None
@@ -131,6 +192,15 @@ def _replace(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _link_or_copy(src: str | Path, dst: str | Path) -> str | Path:
+    """Hard-link ``src`` to ``dst``; copy it where links are not possible."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
 def _jsonable(obj: Any) -> Any:
     """numpy scalars and arrays, paths and sets in JSON."""
     if hasattr(obj, "tolist"):
@@ -138,13 +208,3 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (Path, set, frozenset, tuple)):
         return str(obj) if isinstance(obj, Path) else list(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-# TEMPORARY (removed once every command writes through ResultsFolder)
-import contextlib  # noqa: E402
-
-
-@contextlib.contextmanager
-def atomic_folder(out: Path, force: bool):
-    with ResultsFolder(out, force=force, manifest=False) as folder:
-        yield folder.path

@@ -7,9 +7,11 @@ levers. ``run``, ``sweep``, ``solve``, ``sensitivity``, ``backtest`` and the mid
 all start from it, so they cannot disagree about what was read.
 
 ``as_of`` has one home: ``ctx.settings.as_of``. ``build`` checks that a fitted model passed in
-was calibrated at that as_of (and the same vintage), and ``at_as_of`` makes the context of the
-same file at another information set (the plan's start, for a mid-term evaluation) from the
-same history.
+was calibrated at that as_of (and the same vintage), ``check_as_of`` that an ensemble was made at
+it, and ``at_as_of`` makes the context of the same file at another information set (the plan's
+start, for a mid-term evaluation) from the same history. With an ``as_of`` override ``build``
+also reads the file at its own as_of (the plan's start); that reading is the plan-start
+context's, so a mid-term evaluation reads the file once per context.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
+import xarray as xr
 
 from sim.calibrate.cache import load_or_calibrate
 from sim.engine.settings import RunSettings
 from sim.engine.simulation import ScenarioLevers, levers_from_spec
+from sim.ensemble import ensemble_facts
 from sim.errors import SimError
 from sim.history import History, load_history
 from sim.model import FittedModel
@@ -38,6 +42,14 @@ def base_years_needed(catalogue: pd.DataFrame, as_of: int) -> list[int]:
     return sorted({int(b) for b in catalogue["base_year"].dropna() if int(b) < as_of}
                   | {int(p) - 1 for p in catalogue["period_start"].dropna()
                      if int(p) - 1 < as_of})
+
+
+def check_fitted(fitted: FittedModel, settings: RunSettings) -> None:
+    """Refuse a fitted model calibrated at another as_of (or vintage) than the run's."""
+    if int(fitted.as_of) != settings.as_of or fitted.vintage != settings.vintage:
+        raise SimError(f"the fitted model was calibrated as of {fitted.as_of} "
+                       f"({fitted.vintage} vintage) but the run is as of {settings.as_of} "
+                       f"({settings.vintage}); calibrate at the run's as_of")
 
 
 def usable_scenarios(scenarios: Mapping[str, ScenarioSpec], fitted: FittedModel
@@ -90,40 +102,54 @@ class RunContext:
     data_dir: Path | None = None
     cache_dir: Path | None = None
     overrides: Mapping[str, Any] | None = None   # the [run] keys set on the command line
+    start_spec: ScenarioFile | None = None       # the file read at plan_start (mid-term only)
 
     @classmethod
     def build(cls, path: str | Path, *, overrides: Mapping[str, Any] | None = None,
               data_dir: str | Path | None = None, fitted: FittedModel | None = None,
-              history: History | None = None, cache_dir: str | Path | None = None
-              ) -> "RunContext":
-        """Read ``path`` (with ``overrides`` of ``[run]`` keys), load history, calibrate once."""
+              history: History | None = None, cache_dir: str | Path | None = None,
+              catalogue: pd.DataFrame | None = None) -> "RunContext":
+        """Read ``path`` (with ``overrides`` of ``[run]`` keys), load history, calibrate once.
+
+        With an ``as_of`` override the file is also read without it (the plan's start, kept
+        as ``start_spec``: :meth:`at_as_of` of the plan start reuses it instead of a third read).
+        """
         overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         sf = load_scenario_file(path, overrides=overrides or None)
-        plan_start = (load_scenario_file(path).run.as_of if "as_of" in overrides
-                      else sf.run.as_of)
+        start_spec = None
+        if "as_of" in overrides:
+            rest = {k: v for k, v in overrides.items() if k != "as_of"}
+            start_spec = load_scenario_file(path, overrides=rest or None)
+        plan_start = start_spec.run.as_of if start_spec is not None else sf.run.as_of
         ctx = cls.from_spec(sf, path=Path(path), data_dir=data_dir, fitted=fitted,
-                            history=history, plan_start=plan_start, cache_dir=cache_dir)
-        return replace(ctx, overrides=dict(overrides))
+                            history=history, plan_start=plan_start, cache_dir=cache_dir,
+                            catalogue=catalogue)
+        return replace(ctx, overrides=dict(overrides),
+                       start_spec=start_spec if ctx.is_midterm else None)
 
     @classmethod
     def from_spec(cls, sf: ScenarioFile, *, path: Path | None = None,
                   data_dir: str | Path | None = None, fitted: FittedModel | None = None,
                   history: History | None = None, plan_start: int | None = None,
-                  cache_dir: str | Path | None = None) -> "RunContext":
-        """The context of an already loaded :class:`~sim.scenario.spec.ScenarioFile`."""
+                  cache_dir: str | Path | None = None, catalogue: pd.DataFrame | None = None
+                  ) -> "RunContext":
+        """The context of an already loaded :class:`~sim.scenario.spec.ScenarioFile`.
+
+        ``catalogue`` (default: the targets of the file's target sets) is what the run
+        evaluates; the fitted model keeps a ``cum_from_<b>`` state for each of its base years.
+        """
         settings = RunSettings.from_spec(sf)
         data_dir = Path(data_dir) if data_dir is not None else None
         cache_dir = Path(cache_dir) if cache_dir is not None else None
         history = history if history is not None else load_history(data_dir)
-        catalogue = targets_for_sets(list(sf.run.target_sets))
+        if catalogue is None:
+            catalogue = targets_for_sets(list(sf.run.target_sets))
         if fitted is None:
             fitted = load_or_calibrate(settings.as_of, settings.vintage, history=history,
                                        base_years=base_years_needed(catalogue, settings.as_of),
                                        cache_dir=cache_dir)
-        elif int(fitted.as_of) != settings.as_of or fitted.vintage != settings.vintage:
-            raise SimError(f"the fitted model was calibrated as of {fitted.as_of} "
-                           f"({fitted.vintage} vintage) but the run is as of {settings.as_of} "
-                           f"({settings.vintage}); calibrate at the run's as_of")
+        else:
+            check_fitted(fitted, settings)
         usable, ignored = usable_scenarios(sf.scenarios, fitted)
         levers = tuple(levers_from_spec(sc, fitted, settings.horizon) for sc in usable)
         return cls(path=path, spec=sf, settings=settings, catalogue=catalogue, history=history,
@@ -154,16 +180,33 @@ class RunContext:
             update={"draws": int(draws)})})
         return replace(self, spec=sf, settings=replace(self.settings, draws=int(draws)))
 
-    def at_as_of(self, as_of: int) -> "RunContext":
+    def at_as_of(self, as_of: int, *, fitted: FittedModel | None = None) -> "RunContext":
         """The same file, overrides, draws and seed with the information set ``as_of``: read
-        again (lever years are fitted to the new window) and recalibrated on the same history.
-        ``ctx.at_as_of(ctx.plan_start)`` is the plan-start context of a mid-term evaluation."""
+        again (lever years are fitted to the new window) and recalibrated on the same history
+        (or ``fitted``, which must be calibrated at ``as_of``).
+        ``ctx.at_as_of(ctx.plan_start)`` is the plan-start context of a mid-term evaluation;
+        it reuses the reading of the file at its own as_of made by :meth:`build`."""
         if self.path is None:
             raise SimError("at_as_of needs a context built from a scenario file")
-        overrides = dict(self.overrides or {})
+        overrides = {k: v for k, v in (self.overrides or {}).items() if k != "as_of"}
+        if int(as_of) == self.plan_start and self.start_spec is not None:
+            ctx = RunContext.from_spec(self.start_spec, path=self.path, data_dir=self.data_dir,
+                                       fitted=fitted, history=self.history,
+                                       plan_start=self.plan_start, cache_dir=self.cache_dir,
+                                       catalogue=self.catalogue)
+            ctx = replace(ctx, overrides=overrides)
+            return ctx if ctx.settings.draws == self.settings.draws else \
+                ctx.with_draws(self.settings.draws)
         overrides.update(draws=self.settings.draws, seed=self.settings.seed)
-        overrides.pop("as_of", None)
         if int(as_of) != self.plan_start:
             overrides["as_of"] = int(as_of)
         return RunContext.build(self.path, overrides=overrides, data_dir=self.data_dir,
-                                history=self.history, cache_dir=self.cache_dir)
+                                fitted=fitted, history=self.history, cache_dir=self.cache_dir,
+                                catalogue=self.catalogue)
+
+    def check_as_of(self, dataset: xr.Dataset) -> None:
+        """Refuse an ensemble made at another as_of than this context and its fitted model."""
+        made = ensemble_facts(dataset).as_of
+        if made != self.as_of or int(self.fitted.as_of) != self.as_of:
+            raise SimError(f"as_of disagrees: the run is as of {self.as_of}, the fitted model "
+                           f"as of {self.fitted.as_of} and the ensemble as of {made}")

@@ -1,40 +1,27 @@
 """Scenario files: TOML in, resolved :class:`~sim.scenario.spec.ScenarioFile` out, and back to TOML.
 
 ``load_scenario_file`` reads a file, applies command-line overrides to ``[run]``, validates every
-section, expands ``extends`` and checks the resolved scenarios against the run's years and target
-sets. It collects *every* problem of the file and raises them together as a
-:class:`~sim.errors.ProblemList`; each reads ``FILE: key.path: what is wrong (expected …, got …)``.
-
-``extends`` semantics: a scenario inherits everything from its parent, then overrides —
-lever tables merge key by key (a lever's ``path`` / ``programme_units`` is one value and is replaced
-whole; choosing ``path`` drops an inherited ``shift_pp`` and vice versa, likewise
-``programme_units`` / ``units_per_year``); ``shocks`` are the parent's followed by the child's;
-``target_values`` merge by id. ``description`` and ``label_zh`` belong to each scenario and are not
-inherited.
+section, expands ``extends`` (:mod:`sim.scenario.extends`) and checks the resolved scenarios
+against the run's years and target sets. It collects *every* problem of the file and raises them
+together as a :class:`~sim.errors.ProblemList`; each reads ``FILE: key.path: what is wrong
+(expected …, got …)`` (the text: :mod:`sim.scenario.messages`).
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-import types
-import typing
 from pathlib import Path
-from typing import Any, Annotated, Literal, Mapping, get_args, get_origin
+from typing import Any, Mapping, TypeVar
 
-import annotated_types as at
 import tomli_w
 from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
 
 from sim.errors import Problem, ProblemList, did_you_mean
-from sim.targets import TARGET_SETS
+from sim.scenario.extends import Origin, chains, clip, merge, origin_of, window
+from sim.scenario.messages import Loc, describe, format_loc, translate, unknown_key
+from sim.scenario.base import BASELINE, NAME_PATTERN
 from sim.scenario.spec import (
-    BASELINE,
-    LEVER_DRIVERS,
-    NAME_PATTERN,
-    YEAR_MAX,
-    YEAR_MIN,
     OutputSpec,
     RunSpec,
     ScenarioDocument,
@@ -45,14 +32,13 @@ from sim.scenario.spec import (
     run_issues,
     scenario_issues,
 )
+from sim.targets import load_catalogue
+from sim.vocabulary import TARGET_SETS
 
-__all__ = ["load_scenario_file", "resolved_toml", "json_schema", "ScenarioFile", "ScenarioSpec"]
+__all__ = ["load_scenario_file", "resolved_toml", "json_schema"]
 
-Loc = tuple  # key path: ("scenarios", "baseline", "shocks", 0, "year")
-
-# Pairs where choosing one drops the other inherited through `extends`.
-_EXCLUSIVE = {"path": ("shift_pp", "from_year", "to_year"), "shift_pp": ("path",),
-              "programme_units": ("units_per_year",), "units_per_year": ("programme_units",)}
+Years = tuple[int, int]   # (as_of, horizon)
+_M = TypeVar("_M", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,6 +61,7 @@ def load_scenario_file(path: str | Path, *, overrides: Mapping[str, Any] | None 
     if reader.problems:
         raise ProblemList(_unique(reader.problems))
     run, output, scenarios, sweep = result
+    assert run is not None and output is not None   # else a problem was reported
     return ScenarioFile(path=Path(path), run=run, output=output, scenarios=scenarios, sweep=sweep)
 
 
@@ -149,6 +136,8 @@ def _read_toml(path: str | Path, file: str) -> dict:
 
 
 class _Reader:
+    """Collects the problems of one file while its sections are checked and resolved."""
+
     def __init__(self, file: str):
         self.file = file
         self.problems: list[Problem] = []
@@ -161,66 +150,90 @@ class _Reader:
 
     # -- sections -------------------------------------------------------------------------
 
-    def check(self, raw: dict, overrides: dict):
+    def check(self, raw: dict, overrides: dict
+              ) -> tuple[RunSpec | None, OutputSpec | None, dict[str, ScenarioSpec],
+                         SweepSpec | None]:
+        """Check every section: ``(run, output, resolved scenarios, sweep)``."""
         for key in raw:
             if key not in ScenarioDocument.model_fields:
-                self.add((key,), _unknown_key(key, ScenarioDocument.model_fields))
+                self.add((key,), unknown_key(key, ScenarioDocument.model_fields))
 
         run, years, file_years = self._run(raw, overrides)
         output = self._validate(OutputSpec, raw.get("output", {}), ("output",))[0]
         entries, raw_entries = self._entries(raw)
-        chains = self._chains(entries, raw_entries)
+        scenario_chains, issues = chains(entries, raw_entries)
+        for loc, msg in issues:
+            self.add(loc, msg)
         target_sets = _valid_target_sets(raw.get("run"), run)
-        target_ids = _target_ids() if target_sets else None
+        targets = _Targets(_target_ids(), target_sets) if target_sets else None
 
+        valid = {n: e for n, e in entries.items() if e is not None}
         scenarios: dict[str, ScenarioSpec] = {}
-        order = sorted(chains, key=lambda n: n != BASELINE)  # baseline first, then file order
+        order = sorted(scenario_chains, key=lambda n: n != BASELINE)  # baseline first
         for name in order:
-            chain = chains[name]
-            if chain is None or any(entries.get(n) is None for n in chain):
+            chain = scenario_chains[name]
+            if chain is None or any(n not in valid for n in chain):
                 continue  # problem already reported
-            merged, origin = _merge([(n, entries[n]) for n in reversed(chain)])
+            merged, origin = merge([(n, valid[n]) for n in reversed(chain)])
             if years is None:
                 continue
-            if file_years is not None and file_years != years:
-                # Overrides moved the window: check the file against its own years, then clip.
-                spec = self._resolved_spec(name, merged, file_years)
-                issues = scenario_issues(spec, *file_years) if spec is not None else []
-                for loc, msg in issues:
-                    self.add(*_origin(name, loc, origin, msg))
-                if spec is None or issues:
-                    continue
-                merged = _clip(merged, *years)
-            spec = self._resolved_spec(name, merged, years)
-            if spec is None:
-                continue
-            for loc, msg in scenario_issues(spec, *years):
-                self.add(*_origin(name, loc, origin, msg))
-            if target_ids is not None:
-                for tid in spec.target_values:
-                    msg = _target_problem(tid, target_ids, target_sets)
-                    if msg:
-                        self.add(*_origin(name, ("target_values", tid), origin, msg))
-            scenarios[name] = spec
-        sweep = None
-        if "sweep" in raw:
-            sweep = self._validate_sweep(raw["sweep"])
-            name = raw["sweep"].get("scenario") if isinstance(raw["sweep"], dict) else None
-            if isinstance(name, str) and re.match(NAME_PATTERN, name) and raw_entries and name not in raw_entries:
-                hint = did_you_mean(name, raw_entries) or f" (expected one of {', '.join(raw_entries)})"
-                self.add(("sweep", "scenario"), f"unknown scenario '{name}'{hint}")
-                sweep = None
+            spec = self._resolve(name, merged, origin, years, file_years, targets)
+            if spec is not None:
+                scenarios[name] = spec
+        sweep = self._sweep(raw, raw_entries)
         return run, output, scenarios, sweep
 
-    def _run(self, raw: dict, overrides: dict):
+    def _resolve(self, name: str, merged: dict, origin: Origin, years: Years,
+                 file_years: Years | None, targets: _Targets | None) -> ScenarioSpec | None:
+        """One merged scenario resolved in the run's years (checked against the file's own years
+        first when overrides moved them), its target values checked against the catalogue."""
+        if file_years is not None and file_years != years:
+            # Overrides moved the window: check the file against its own years, then clip.
+            spec = self._resolved_spec(name, merged, file_years)
+            issues = scenario_issues(spec, *file_years) if spec is not None else []
+            for loc, msg in issues:
+                self.add(*origin_of(name, loc, origin, msg))
+            if spec is None or issues:
+                return None
+            merged = clip(merged, *years)
+        spec = self._resolved_spec(name, merged, years)
+        if spec is None:
+            return None
+        for loc, msg in scenario_issues(spec, *years):
+            self.add(*origin_of(name, loc, origin, msg))
+        if targets is not None:
+            for tid in spec.target_values:
+                why = targets.problem(tid)
+                if why:
+                    self.add(*origin_of(name, ("target_values", tid), origin, why))
+        return spec
+
+    def _sweep(self, raw: dict, raw_entries: dict[str, Any]) -> SweepSpec | None:
+        """[sweep], when there is one; its scenario must be one of the file's."""
+        if "sweep" not in raw:
+            return None
+        sweep = self._validate_sweep(raw["sweep"])
+        name = raw["sweep"].get("scenario") if isinstance(raw["sweep"], dict) else None
+        if (isinstance(name, str) and re.match(NAME_PATTERN, name) and raw_entries
+                and name not in raw_entries):
+            hint = (did_you_mean(name, raw_entries)
+                    or f" (expected one of {', '.join(raw_entries)})")
+            self.add(("sweep", "scenario"), f"unknown scenario '{name}'{hint}")
+            return None
+        return sweep
+
+    def _run(self, raw: dict, overrides: dict
+             ) -> tuple[RunSpec | None, Years | None, Years | None]:
+        """``(run, (as_of, horizon) when valid, the file's own years when valid)``."""
         run_raw = raw.get("run")
         if run_raw is None:
-            self.add(("run",), "missing required table [run] (expected as_of, horizon, draws, seed, target_sets)")
+            self.add(("run",), "missing required table [run] (expected as_of, horizon, draws, "
+                               "seed, target_sets)")
             return None, None, None
         if not isinstance(run_raw, dict):
             self.add(("run",), f"wrong type (expected table, got {describe(run_raw)})")
             return None, None, None
-        file_years = _window(run_raw.get("as_of"), run_raw.get("horizon"))
+        file_years = window(run_raw.get("as_of"), run_raw.get("horizon"))
         run_raw = {**run_raw, **overrides}
         self.overridden = set(overrides)
         run, bad = self._validate(RunSpec, run_raw, ("run",))
@@ -232,12 +245,14 @@ class _Reader:
             self.add(loc, msg)
         return run, (None if issues else (as_of, horizon)), file_years
 
-    def _entries(self, raw: dict):
+    def _entries(self, raw: dict) -> tuple[dict[str, ScenarioEntry | None], dict[str, Any]]:
+        """The scenario entries as validated (None when invalid) and as written."""
         entries: dict[str, ScenarioEntry | None] = {}
         raw_entries: dict[str, Any] = {}
         scen = raw.get("scenarios")
         if scen is None:
-            self.add(("scenarios",), "missing required table (expected [scenarios.baseline] and alternatives)")
+            self.add(("scenarios",), "missing required table (expected [scenarios.baseline] "
+                                     "and alternatives)")
             return entries, raw_entries
         if not isinstance(scen, dict):
             self.add(("scenarios",), f"wrong type (expected table, got {describe(scen)})")
@@ -245,8 +260,9 @@ class _Reader:
         for name, value in scen.items():
             loc = ("scenarios", name)
             if not re.match(NAME_PATTERN, name):
-                self.add(loc, f"invalid scenario name (expected [a-z][a-z0-9_]*: lowercase letters, digits, "
-                              f"underscores, starting with a letter; got '{name}')")
+                self.add(loc, f"invalid scenario name (expected [a-z][a-z0-9_]*: lowercase "
+                              f"letters, digits, underscores, starting with a letter; "
+                              f"got '{name}')")
                 continue
             raw_entries[name] = value
             if not isinstance(value, dict):
@@ -259,43 +275,7 @@ class _Reader:
                                      "(expected a [scenarios.baseline] table)")
         return entries, raw_entries
 
-    def _chains(self, entries, raw_entries) -> dict[str, list[str] | None]:
-        """Each scenario's extends chain [self, parent, ...], or None when it is broken."""
-        parent: dict[str, str | None] = {}
-        for name, value in raw_entries.items():
-            entry = entries.get(name)
-            ext = entry.extends if entry is not None else (value.get("extends") if isinstance(value, dict) else None)
-            parent[name] = ext if isinstance(ext, str) else None
-        if parent.get(BASELINE):
-            self.add(("scenarios", BASELINE, "extends"), "the baseline cannot extend another scenario (expected no extends)")
-        for name, ext in parent.items():
-            if ext is not None and ext not in parent:
-                hint = did_you_mean(ext, parent) or f" (expected one of {', '.join(parent)})"
-                self.add(("scenarios", name, "extends"), f"unknown scenario '{ext}'{hint}")
-        chains: dict[str, list[str] | None] = {}
-        reported: set[frozenset] = set()
-        for name in parent:
-            chain = [name]
-            while True:
-                ext = parent.get(chain[-1])
-                if ext is None:
-                    chains[name] = chain
-                    break
-                if ext not in parent:
-                    chains[name] = None
-                    break
-                if ext in chain:
-                    cycle = chain[chain.index(ext):] + [ext]
-                    if ext == name and frozenset(cycle) not in reported:
-                        reported.add(frozenset(cycle))
-                        self.add(("scenarios", name, "extends"),
-                                 f"extends cycle {' → '.join(cycle)} (expected a chain ending at a scenario without extends)")
-                    chains[name] = None
-                    break
-                chain.append(ext)
-        return chains
-
-    def _resolved_spec(self, name: str, merged: dict, years: tuple[int, int]) -> ScenarioSpec | None:
+    def _resolved_spec(self, name: str, merged: dict, years: Years) -> ScenarioSpec | None:
         """Fill lever year defaults (as_of + 1, horizon) and build the resolved scenario."""
         as_of, horizon = years
         levers = {}
@@ -303,7 +283,8 @@ class _Reader:
             if "shift_pp" in fields:
                 fields = {"from_year": as_of + 1, "to_year": horizon, **fields}
             levers[driver] = fields
-        spec, _ = self._validate(ScenarioSpec, {"name": name, **merged, "levers": levers}, ("scenarios", name))
+        spec, _ = self._validate(ScenarioSpec, {"name": name, **merged, "levers": levers},
+                                 ("scenarios", name))
         return spec
 
     def _validate_sweep(self, data: Any) -> SweepSpec | None:
@@ -317,15 +298,16 @@ class _Reader:
                 loc = tuple(err["loc"])
                 if _TUPLE_TAG in loc and isinstance(_at(data, loc[:loc.index(_TUPLE_TAG)]), dict):
                     continue  # a table: only the {start, stop, num} errors matter
-                if _RANGE_TAG in loc and not isinstance(_at(data, loc[:loc.index(_RANGE_TAG)]), dict):
+                if (_RANGE_TAG in loc
+                        and not isinstance(_at(data, loc[:loc.index(_RANGE_TAG)]), dict)):
                     continue  # an array: only the array errors matter
-                err = {**err, "loc": tuple(p for p in loc if p not in (_TUPLE_TAG, _RANGE_TAG))}
-                self.add(*translate(SweepSpec, err, ("sweep",)))
+                loc = tuple(p for p in loc if p not in (_TUPLE_TAG, _RANGE_TAG))
+                self.add(*translate(SweepSpec, {**err, "loc": loc}, ("sweep",)))
             return None
 
     # -- pydantic -> problems -------------------------------------------------------------
 
-    def _validate(self, model: type[BaseModel], data: Any, prefix: Loc):
+    def _validate(self, model: type[_M], data: Any, prefix: Loc) -> tuple[_M | None, set]:
         """Validate ``data``; report each error; return (model or None, top-level keys in error)."""
         try:
             return model.model_validate(data), set()
@@ -341,6 +323,26 @@ class _Reader:
             return None, bad
 
 
+class _Targets:
+    """The catalogue's target ids, to check a scenario's ``target_values`` against the run's
+    target sets."""
+
+    def __init__(self, ids: dict[str, str], target_sets: tuple[str, ...]):
+        self.ids = ids                                    # id -> target set
+        self.target_sets = target_sets
+        self.chosen = [i for i, s in ids.items() if s in target_sets]
+
+    def problem(self, tid: str) -> str | None:
+        """Why ``tid`` cannot take a value in this run, or None."""
+        if tid in self.chosen:
+            return None
+        if tid in self.ids:
+            return (f"target '{tid}' belongs to target set '{self.ids[tid]}', which is not in "
+                    f"run.target_sets (expected a target of {', '.join(self.target_sets)})")
+        hint = did_you_mean(tid, self.chosen) or " (see `python -m sim targets` for the ids)"
+        return f"unknown target id '{tid}'{hint}"
+
+
 _TUPLE_TAG, _RANGE_TAG = "tuple[float, ...]", "SweepRange"  # pydantic's names of SweepAxis members
 
 
@@ -353,83 +355,6 @@ def _at(data: Any, loc: Loc) -> Any:
     return data
 
 
-def _merge(chain: list[tuple[str, ScenarioEntry]]):
-    """Merge entries root-first; return the merged scenario dict and where each value came from."""
-    levers: dict[str, dict] = {}
-    shocks: list = []
-    target_values: dict[str, float] = {}
-    origin: dict[Loc, tuple[str, Loc]] = {}
-    for name, entry in chain:
-        for driver in entry.levers.model_fields_set:
-            lever = getattr(entry.levers, driver)
-            if lever is None:
-                continue
-            fields = lever.model_dump(exclude_unset=True)
-            current = levers.setdefault(driver, {})
-            for key in fields:
-                for other in _EXCLUSIVE.get(key, ()):
-                    if other not in fields:
-                        current.pop(other, None)
-            current.update(fields)
-            origin[("levers", driver)] = (name, ("levers", driver))
-            for key in fields:
-                origin[("levers", driver, key)] = (name, ("levers", driver, key))
-        for j, shock in enumerate(entry.shocks):
-            origin[("shocks", len(shocks))] = (name, ("shocks", j))
-            shocks.append(shock)
-        for tid, value in entry.target_values.items():
-            target_values[tid] = value
-            origin[("target_values", tid)] = (name, ("target_values", tid))
-    last = chain[-1][1]
-    levers = {d: levers[d] for d in LEVER_DRIVERS if d in levers}  # canonical order
-    merged = {"description": last.description, "label_zh": last.label_zh,
-              "levers": levers, "shocks": tuple(shocks), "target_values": target_values}
-    return merged, origin
-
-
-def _window(as_of: Any, horizon: Any) -> tuple[int, int] | None:
-    """(as_of, horizon) when both are plausible years with as_of < horizon, else None."""
-    ok = all(isinstance(y, int) and not isinstance(y, bool) and YEAR_MIN <= y <= YEAR_MAX for y in (as_of, horizon))
-    return (as_of, horizon) if ok and as_of < horizon else None
-
-
-def _clip(merged: dict, as_of: int, horizon: int) -> dict:
-    """Fit a scenario written for one window into another (as_of/horizon overridden).
-
-    What falls at or before the new as_of is history by then, what falls after the new horizon
-    is not simulated: lever years are clipped, path / programme years and shocks outside the
-    window dropped, and a lever left with no year removed.
-    """
-    levers = {}
-    for driver, fields in merged["levers"].items():
-        fields = dict(fields)
-        if "from_year" in fields:
-            fields["from_year"] = max(fields["from_year"], as_of + 1)
-        if "to_year" in fields:
-            fields["to_year"] = min(fields["to_year"], horizon)
-        if "shift_pp" in fields and fields.get("from_year", as_of + 1) > fields.get("to_year", horizon):
-            continue
-        for key in ("path", "programme_units"):
-            if key in fields:
-                fields[key] = {y: v for y, v in fields[key].items() if as_of < y <= horizon}
-                if not fields[key]:
-                    fields = None
-                    break
-        if fields is not None:
-            levers[driver] = fields
-    shocks = tuple(s for s in merged["shocks"] if as_of < s.year <= horizon)
-    return {**merged, "levers": levers, "shocks": shocks}
-
-
-def _origin(name: str, loc: Loc, origin: dict, msg: str) -> tuple[Loc, str]:
-    """Report a problem of a resolved scenario where the offending value was written."""
-    for cut in range(len(loc), 0, -1):
-        if loc[:cut] in origin:
-            src, src_loc = origin[loc[:cut]]
-            return ("scenarios", src) + src_loc + loc[cut:], msg
-    return ("scenarios", name) + loc, msg
-
-
 def _valid_target_sets(run_raw: Any, run: RunSpec | None) -> tuple[str, ...] | None:
     """The run's target sets when they are valid (even if other [run] keys are not)."""
     if run is not None:
@@ -440,222 +365,14 @@ def _valid_target_sets(run_raw: Any, run: RunSpec | None) -> tuple[str, ...] | N
     return None
 
 
-def _target_ids() -> dict[str, str] | None:
-    """Target id -> target set, from the catalogue; None while the catalogue is not available."""
-    try:
-        from sim.targets import load_catalogue
-        cat = load_catalogue()
-    except (ImportError, AttributeError, NotImplementedError):
-        return None
+def _target_ids() -> dict[str, str]:
+    """Target id -> target set, from the catalogue."""
+    cat = load_catalogue()
     return {str(i): str(s) for i, s in zip(cat["id"], cat["target_set"])}
-
-
-def _target_problem(tid: str, ids: dict[str, str], target_sets: tuple[str, ...]) -> str | None:
-    chosen = [i for i, s in ids.items() if s in target_sets]
-    if tid in chosen:
-        return None
-    if tid in ids:
-        return (f"target '{tid}' belongs to target set '{ids[tid]}', which is not in run.target_sets "
-                f"(expected a target of {', '.join(target_sets)})")
-    hint = did_you_mean(tid, chosen) or " (see `python -m sim targets` for the ids)"
-    return f"unknown target id '{tid}'{hint}"
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
-
-
-# --------------------------------------------------------------------------------------------
-# Messages
-# --------------------------------------------------------------------------------------------
-
-
-def format_loc(loc: Loc) -> str:
-    """``("run", "target_sets", 1)`` -> ``run.target_sets[1]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            key = part if re.match(r"^[A-Za-z0-9_-]+$", str(part)) else f'"{part}"'
-            out += ("." if out else "") + key
-    return out
-
-
-def describe(value: Any) -> str:
-    """How a TOML value is named in messages: ``string 'many'``, ``integer 5``, ``table``."""
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"float {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string {shown!r}"
-    if isinstance(value, (list, tuple)):
-        return f"array of {len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, dict):
-        return "table"
-    if hasattr(value, "isoformat"):
-        return f"date-time {value.isoformat()}"
-    return type(value).__name__
-
-
-_TYPE_WORDS = {
-    "int": "integer", "float": "number", "bool": "boolean (true or false)", "string": "string",
-    "list": "array", "tuple": "array", "dict": "table", "model": "table", "model_attributes": "table",
-}
-
-
-def translate(model: type[BaseModel], err: dict, prefix: Loc) -> tuple[Loc, str]:
-    """One pydantic error -> (key path, our message). Never shows pydantic's text for known types."""
-    kind, value = err["type"], err.get("input")
-    loc = tuple(err["loc"])
-    is_key = bool(loc) and loc[-1] == "[key]"
-    if is_key:
-        loc = loc[:-1]
-    node = _node(model, loc)
-    full = prefix + loc
-
-    if kind == "extra_forbidden":
-        parent = _node(model, loc[:-1])
-        fields = parent[0].model_fields if parent and _is_model(parent[0]) else {}
-        return full, _unknown_key(loc[-1], fields)
-    if kind == "missing":
-        return full, f"missing required key (expected {_expected(node)})"
-    if is_key:
-        if kind == "string_pattern_mismatch":
-            return full, f"invalid name (expected [a-z][a-z0-9_]*, got '{value}')"
-        return full, f"invalid year (expected a year from {YEAR_MIN} to {YEAR_MAX} as key, got '{value}')"
-    if kind.endswith("_type") or kind in ("int_from_float", "int_parsing", "float_parsing", "bool_parsing"):
-        word = _TYPE_WORDS.get(kind.removesuffix("_type").removesuffix("_parsing"), None)
-        if kind == "int_from_float":
-            word = "integer"
-        return full, f"wrong type (expected {word or _expected(node)}, got {describe(value)})"
-    if kind == "literal_error":
-        choices = [str(c) for c in get_args(node[0])] if node and get_origin(node[0]) is Literal else []
-        what = "unknown driver" if full and full[-1] == "driver" else "unknown value"
-        shown = f"'{value}'" if isinstance(value, str) else describe(value)
-        hint = did_you_mean(value, choices).strip()[1:-1] if isinstance(value, str) else ""
-        hint = f"{hint} " if hint else ""
-        return full, f"{what} {shown} ({hint}expected one of {', '.join(choices)})"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return full, f"out of range (expected {_bounds(node) or _ctx_bound(err)}, got {_num(value)})"
-    if kind == "too_short":
-        return full, f"empty (expected at least {err['ctx'].get('min_length', 1)} item)"
-    if kind == "string_too_short":
-        return full, "empty (expected a non-empty text)"
-    if kind == "value_error":
-        return full, str(err.get("ctx", {}).get("error", err["msg"]))
-    return full, err["msg"]  # our own PydanticCustomError messages (one_of, unknown_target_set, ...)
-
-
-def _unknown_key(key: Any, fields: Mapping[str, Any]) -> str:
-    hint = did_you_mean(key, fields)
-    if not hint and fields:
-        hint = f" (expected one of {', '.join(fields)})"
-    return f"unknown key{hint}"
-
-
-def _num(value: Any) -> str:
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else describe(value)
-
-
-def _ctx_bound(err: dict) -> str:
-    ctx = err.get("ctx", {})
-    for key, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-        if key in ctx:
-            return f"{op} {ctx[key]}"
-    return "a value in range"
-
-
-def _fmt_bound(x: Any) -> str:
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
-
-
-def _bounds(node) -> str:
-    if not node:
-        return ""
-    lo = hi = None
-    for m in node[1]:
-        if isinstance(m, at.Ge):
-            lo = f"{_fmt_bound(m.ge)} <= value"
-        elif isinstance(m, at.Gt):
-            lo = f"{_fmt_bound(m.gt)} < value"
-        elif isinstance(m, at.Le):
-            hi = f"<= {_fmt_bound(m.le)}"
-        elif isinstance(m, at.Lt):
-            hi = f"< {_fmt_bound(m.lt)}"
-    if lo and hi:
-        return f"{lo} {hi}"
-    if lo:  # "0 <= value" -> "value >= 0"
-        bound, op, _ = lo.split(" ")
-        return f"value {'>=' if op == '<=' else '>'} {bound}"
-    if hi:
-        return f"value {hi}"
-    return ""
-
-
-def _expected(node) -> str:
-    if not node:
-        return "a value"
-    t = node[0]
-    if _is_model(t):
-        return "a table"
-    if get_origin(t) is Literal:
-        return "one of " + ", ".join(map(str, get_args(t)))
-    if get_origin(t) in (tuple, list):
-        return "an array"
-    if get_origin(t) is dict:
-        return "a table"
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(t, "a value")
-
-
-def _is_model(t: Any) -> bool:
-    return isinstance(t, type) and issubclass(t, BaseModel)
-
-
-def _strip(t: Any) -> tuple[Any, list]:
-    """Unwrap Annotated[...] and Optional[...]; return the bare type and collected constraints."""
-    meta: list = []
-    while True:
-        origin = get_origin(t)
-        if origin is Annotated:
-            base, *extra = get_args(t)
-            for e in extra:
-                meta.extend(e.metadata if isinstance(e, FieldInfo) else [e])
-            t = base
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in get_args(t) if a is not type(None)]
-            if len(args) != 1:
-                return t, meta
-            t = args[0]
-        else:
-            return t, meta
-
-
-def _node(model: type[BaseModel], loc: Loc):
-    """The (type, constraints) found at ``loc`` inside ``model``, or None."""
-    t: Any = model
-    meta: list = []
-    for part in loc:
-        t, m = _strip(t)
-        if _is_model(t):
-            field = t.model_fields.get(part) if isinstance(part, str) else None
-            if field is None:
-                return None
-            t, meta = field.annotation, list(field.metadata)
-            continue
-        origin = get_origin(t)
-        if origin is tuple and isinstance(part, int):
-            t, meta = get_args(t)[0], []
-        elif origin is dict:
-            t, meta = get_args(t)[1], []
-        else:
-            return None
-    t, m = _strip(t)
-    return t, meta + m
 
 
 # --------------------------------------------------------------------------------------------

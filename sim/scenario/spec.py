@@ -2,86 +2,40 @@
 
 Two layers of models live here:
 
-* the **file form** (:class:`ScenarioDocument`, :class:`ScenarioEntry`, :class:`Levers`) mirrors a
-  TOML scenario file as written — with ``extends`` and optional keys — and is what the published
-  JSON Schema describes;
+* the **file form** (:class:`ScenarioDocument`, :class:`ScenarioEntry`, with the levers of
+  :mod:`sim.scenario.levers`) mirrors a TOML scenario file as written — with ``extends`` and
+  optional keys — and is what the published JSON Schema describes;
 * the **resolved form** (:class:`ScenarioFile`, :class:`ScenarioSpec`) is what the engine uses:
   ``extends`` expanded, defaults filled, every scenario complete and independent.
 
 Rules that need more than one value (``as_of < horizon``, lever years inside
 ``(as_of, horizon]``) are plain functions returning ``(key path, message)`` pairs, so that the
-reader (:mod:`sim.scenario.read`) can report every problem of a file at once; the resolved models call
-them too, so an inconsistent spec cannot be built in code either.
+reader (:mod:`sim.scenario.read`) can report every problem of a file at once; the resolved
+models call them too, so an inconsistent spec cannot be built in code either.
 
-Reading, ``extends`` resolution and user-facing messages are in :mod:`sim.scenario.read`.
+Reading is in :mod:`sim.scenario.read`, ``extends`` in :mod:`sim.scenario.extends`, the text of
+problems in :mod:`sim.scenario.messages`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sim.targets import TARGET_SETS
-from sim.vocabulary import CHANGE_DRIVERS, HOUSING_LEVER, LEVER_DRIVERS
-
-# --------------------------------------------------------------------------------------------
-# Vocabulary
-# --------------------------------------------------------------------------------------------
-
-#: Drivers simulated as an annual % change, moved by ``shift_pp`` (usdcny also takes a ``path``).
-RATE_DRIVERS: tuple[str, ...] = CHANGE_DRIVERS
-#: Drivers a one-off shock (pp added to one year's % change) can hit.
-SHOCK_DRIVERS: tuple[str, ...] = RATE_DRIVERS
+from sim.scenario.base import (BASELINE, ScenarioName, Spec, StrictBool, StrictFloat, StrictStr,
+                               Year)
+from sim.scenario.levers import (LEVER_MODELS, RATE_DRIVERS, FxLever, Lever, Levers, RateLever,
+                                 Shock)
+from sim.vocabulary import TARGET_SETS
 
 VINTAGES: tuple[str, ...] = ("first", "revised")
-TABLE_FORMATS: tuple[str, ...] = ("csv", "md", "xlsx", "html")
+TableFormat = Literal["csv", "md", "xlsx", "html"]
+TABLE_FORMATS: tuple[TableFormat, ...] = ("csv", "md", "xlsx", "html")
 DEFAULT_QUANTILES: tuple[float, ...] = (0.025, 0.1, 0.5, 0.9, 0.975)
 DEFAULT_BLOCK_SIZE = 10_000
-YEAR_MIN, YEAR_MAX = 2000, 2035
-BASELINE = "baseline"
-NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
-
-_DRIVER_TEXT: dict[str, str] = {
-    "gdp_real": "real GDP growth (地区生产总值实际增速)",
-    "gdp_deflator": "GDP deflator (GDP平减指数)",
-    "population_resident": "resident population (常住人口)",
-    "usdcny": "exchange rate, CNY per USD (人民币兑美元汇率)",
-    "energy_intensity": "energy use per 10,000 CNY of GDP (万元GDP能耗)",
-    "carbon_factor": "CO2 per unit of energy, the fuel mix (单位能耗二氧化碳排放)",
-    "water_intensity": "water use per 10,000 CNY of GDP (万元GDP用水量)",
-    "cod_emissions": "COD emissions (化学需氧量排放量)",
-    "nh3n_emissions": "ammonia-nitrogen emissions (氨氮排放量)",
-    "so2_emissions": "SO2 emissions (二氧化硫排放量)",
-    "nox_emissions": "NOx emissions (氮氧化物排放量)",
-    "affordable_housing": "affordable-housing programme units (保障性住房)",
-}
-
-# Scalar types: strict, so that "5" is not an integer and true is not 1 (TOML is typed).
-StrictInt = Annotated[int, Strict()]
-StrictFloat = Annotated[float, Strict()]  # accepts TOML integers too
-StrictBool = Annotated[bool, Strict()]
-StrictStr = Annotated[str, Strict()]
-Year = Annotated[int, Strict(), Field(ge=YEAR_MIN, le=YEAR_MAX)]
-# Year keys of a TOML table are strings ("2016"); they are parsed to integers.
-YearKey = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
-ScenarioName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-
-_YEAR_KEYS = {"propertyNames": {"pattern": r"^[0-9]{4}$"}}
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _one_of(model: BaseModel, a: str, b: str) -> None:
-    has_a, has_b = getattr(model, a) is not None, getattr(model, b) is not None
-    if has_a and has_b:
-        raise PydanticCustomError("one_of", "give either {a} or {b}, not both (expected exactly one)", {"a": a, "b": b})
-    if not has_a and not has_b:
-        raise PydanticCustomError("one_of", "give {a} or {b} (expected exactly one)", {"a": a, "b": b})
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +47,8 @@ def run_issues(as_of: int, horizon: int) -> list[tuple[tuple, str]]:
     """Cross-field problems of ``[run]`` as ``(key path, message)``."""
     if as_of >= horizon:
         word = "after" if as_of > horizon else "equal to"
-        return [(("run", "as_of"), f"as_of {as_of} is {word} horizon {horizon} (expected as_of < horizon)")]
+        return [(("run", "as_of"),
+                 f"as_of {as_of} is {word} horizon {horizon} (expected as_of < horizon)")]
     return []
 
 
@@ -110,31 +65,38 @@ def _check_target_set(name: str) -> str:
 TargetSetName = Annotated[str, Strict(), AfterValidator(_check_target_set)]
 
 
-class RunSpec(_Spec):
+class RunSpec(Spec):
     """Run settings shared by every scenario of the file (运行设置)."""
 
-    as_of: Year = Field(description="Information set: only data for years <= as_of are used (calibration and start of simulation).")
+    as_of: Year = Field(description="Information set: only data for years <= as_of are used "
+                                    "(calibration and start of simulation).")
     horizon: Year = Field(description="Last simulated year; must be after as_of.")
-    draws: Annotated[int, Strict(), Field(ge=1, le=100_000_000)] = Field(description="Number of Monte Carlo draws.")
-    seed: Annotated[int, Strict(), Field(ge=0)] = Field(description="Random seed; the same seed gives the same results.")
+    draws: Annotated[int, Strict(), Field(ge=1, le=100_000_000)] = Field(
+        description="Number of Monte Carlo draws.")
+    seed: Annotated[int, Strict(), Field(ge=0)] = Field(
+        description="Random seed; the same seed gives the same results.")
     target_sets: Annotated[tuple[TargetSetName, ...], Field(min_length=1)] = Field(
-        description="Target sets to evaluate: " + "; ".join(f"{k} = {v}" for k, v in TARGET_SETS.items())
-    )
+        description="Target sets to evaluate: "
+                    + "; ".join(f"{k} = {v}" for k, v in TARGET_SETS.items()))
     vintage: Literal["first", "revised"] = Field(
-        "revised", description="GDP vintage used for calibration: 'first' (initial release) or 'revised' (latest revision)."
-    )
-    parameter_uncertainty: StrictBool = Field(True, description="Draw model parameters afresh for every draw (true) or use point estimates (false).")
-    correlated_shocks: StrictBool = Field(True, description="Correlate the yearly shocks across drivers as estimated from history.")
+        "revised", description="GDP vintage used for calibration: 'first' (initial release) or "
+                               "'revised' (latest revision).")
+    parameter_uncertainty: StrictBool = Field(
+        True, description="Draw model parameters afresh for every draw (true) or use point "
+                          "estimates (false).")
+    correlated_shocks: StrictBool = Field(
+        True, description="Correlate the yearly shocks across drivers as estimated from history.")
     block_size: Annotated[int, Strict(), Field(ge=1000, le=1_000_000)] = Field(
-        DEFAULT_BLOCK_SIZE, description="Draws per random-number block; results do not depend on it beyond the seed stream layout."
-    )
+        DEFAULT_BLOCK_SIZE, description="Draws per random-number block; results do not depend on it "
+                                        "beyond the seed stream layout.")
 
     @field_validator("target_sets")
     @classmethod
     def _target_sets_known_and_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
             dup = next(v for i, v in enumerate(value) if v in value[:i])
-            raise PydanticCustomError("duplicate", "target set '{name}' listed twice (expected unique names)", {"name": dup})
+            raise PydanticCustomError(
+                "duplicate", "target set '{name}' listed twice (expected unique names)", {"name": dup})
         return value
 
     @model_validator(mode="after")
@@ -145,15 +107,16 @@ class RunSpec(_Spec):
         return self
 
 
-class OutputSpec(_Spec):
+class OutputSpec(Spec):
     """What to write into results/ (输出设置). Every key is optional."""
 
-    summaries_only: StrictBool = Field(False, description="Write only summary tables, not the per-draw ensemble.")
+    summaries_only: StrictBool = Field(
+        False, description="Write only summary tables, not the per-draw ensemble.")
     quantiles: tuple[Annotated[float, Strict(), Field(gt=0, lt=1)], ...] = Field(
-        DEFAULT_QUANTILES, description="Quantiles reported for every simulated indicator; each in (0, 1), strictly increasing."
-    )
+        DEFAULT_QUANTILES, description="Quantiles reported for every simulated indicator; each in "
+                                       "(0, 1), strictly increasing.")
     figures: StrictBool = Field(True, description="Draw figures (fan charts, probability bars).")
-    table_formats: tuple[Literal["csv", "md", "xlsx", "html"], ...] = Field(
+    table_formats: tuple[TableFormat, ...] = Field(
         TABLE_FORMATS, description="Table formats to write: any of csv, md, xlsx, html."
     )
 
@@ -163,119 +126,17 @@ class OutputSpec(_Spec):
         for a, b in zip(value, value[1:]):
             if not a < b:
                 raise PydanticCustomError(
-                    "not_increasing", "quantiles must be strictly increasing (got {a} then {b})", {"a": a, "b": b}
-                )
+                    "not_increasing", "quantiles must be strictly increasing (got {a} then {b})",
+                    {"a": a, "b": b})
         return value
 
     @field_validator("table_formats")
     @classmethod
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
-            raise PydanticCustomError("duplicate", "table format listed twice (expected unique names)", {})
-        return value
-
-
-# --------------------------------------------------------------------------------------------
-# Levers and shocks
-# --------------------------------------------------------------------------------------------
-
-_SHIFT = "Percentage points added to the driver's annual % change, every year from from_year to to_year (-50..50). Negative = faster decline."
-_FROM = "First year the lever applies (default: as_of + 1); must be in (as_of, horizon]."
-_TO = "Last year the lever applies (default: horizon); >= from_year, <= horizon."
-
-
-class RateLever(_Spec):
-    """Shift of a driver's annual % change in percentage points over a range of years."""
-
-    shift_pp: Annotated[float, Strict(), Field(ge=-50, le=50)] = Field(description=_SHIFT)
-    from_year: Year | None = Field(None, description=_FROM)
-    to_year: Year | None = Field(None, description=_TO)
-
-
-class FxLever(_Spec):
-    """Exchange rate (CNY per USD): either a shift of its annual % change, or a fixed path."""
-
-    shift_pp: Annotated[float, Strict(), Field(ge=-50, le=50)] | None = Field(None, description=_SHIFT)
-    from_year: Year | None = Field(None, description=_FROM + " Only with shift_pp.")
-    to_year: Year | None = Field(None, description=_TO + " Only with shift_pp.")
-    path: dict[YearKey, Annotated[float, Strict(), Field(gt=0)]] | None = Field(
-        None,
-        description="Fixed exchange rate, CNY per USD, by year: { 2016 = 6.64, 2017 = 6.75 }; years in (as_of, horizon]; values > 0.",
-        json_schema_extra=_YEAR_KEYS,
-    )
-
-    @model_validator(mode="after")
-    def _shift_or_path(self) -> "FxLever":
-        _one_of(self, "shift_pp", "path")
-        if self.path is not None and (self.from_year is not None or self.to_year is not None):
             raise PydanticCustomError(
-                "one_of", "from_year and to_year apply only with shift_pp (expected no from_year/to_year with path)", {}
-            )
-        return self
-
-
-class HousingLever(_Spec):
-    """Affordable-housing programme (保障性住房): planned units (套) per year."""
-
-    programme_units: dict[YearKey, Annotated[int, Strict(), Field(ge=0)]] | None = Field(
-        None,
-        description="Planned programme units (套) by year: { 2016 = 70000, 2017 = 70000 }; years in (as_of, horizon]; >= 0.",
-        json_schema_extra=_YEAR_KEYS,
-    )
-    units_per_year: Annotated[int, Strict(), Field(ge=0)] | None = Field(
-        None, description="Planned programme units (套) every year from as_of + 1 to horizon (instead of programme_units)."
-    )
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> "HousingLever":
-        _one_of(self, "programme_units", "units_per_year")
-        return self
-
-    def units_by_year(self, first: int, last: int) -> dict[int, int]:
-        """Planned units for each year from ``first`` to ``last`` that the lever names."""
-        if self.units_per_year is not None:
-            return {y: self.units_per_year for y in range(first, last + 1)}
-        return {y: u for y, u in sorted((self.programme_units or {}).items()) if first <= y <= last}
-
-
-Lever = Union[RateLever, FxLever, HousingLever]
-#: Lever model for each driver.
-LEVER_MODELS: dict[str, type[BaseModel]] = {
-    d: (HousingLever if d == HOUSING_LEVER else FxLever if d == "usdcny" else RateLever) for d in LEVER_DRIVERS
-}
-
-
-class Levers(_Spec):
-    """Policy levers (政策杠杆), one table per driver; a driver without a table follows its calibrated trend."""
-
-    gdp_real: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["gdp_real"])
-    gdp_deflator: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["gdp_deflator"])
-    population_resident: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["population_resident"])
-    usdcny: FxLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["usdcny"] + ": shift_pp or a fixed path")
-    energy_intensity: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["energy_intensity"])
-    carbon_factor: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["carbon_factor"])
-    water_intensity: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["water_intensity"])
-    cod_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["cod_emissions"])
-    nh3n_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["nh3n_emissions"])
-    so2_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["so2_emissions"])
-    nox_emissions: RateLever | None = Field(None, description="Lever on " + _DRIVER_TEXT["nox_emissions"])
-    affordable_housing: HousingLever | None = Field(
-        None, description="Lever on " + _DRIVER_TEXT["affordable_housing"] + ": programme_units or units_per_year"
-    )
-
-
-assert tuple(Levers.model_fields) == LEVER_DRIVERS
-
-
-class Shock(_Spec):
-    """A one-off shock: percentage points added to one driver's % change in one year (e.g. a pandemic)."""
-
-    driver: Literal[SHOCK_DRIVERS] = Field(description="Driver hit by the shock: " + ", ".join(SHOCK_DRIVERS))  # type: ignore[valid-type]
-    year: Year = Field(description="Year of the shock, in (as_of, horizon].")
-    shift_pp: Annotated[float, Strict(), Field(ge=-100, le=100)] = Field(
-        description="Percentage points added to that year's % change (-100..100)."
-    )
-    note: StrictStr | None = Field(None, description="Free text, e.g. 'pandemic'.")
+                "duplicate", "table format listed twice (expected unique names)", {})
+        return value
 
 
 TargetValues = dict[StrictStr, StrictFloat]
@@ -289,19 +150,22 @@ _TARGET_VALUES = (
 # --------------------------------------------------------------------------------------------
 
 #: Lever values a sweep (or ``sim solve``) can vary: ``"<driver>.<field>"``.
-SWEEP_PATHS: tuple[str, ...] = tuple(f"{d}.shift_pp" for d in RATE_DRIVERS) + ("affordable_housing.units_per_year",)
+SWEEP_PATHS: tuple[str, ...] = (tuple(f"{d}.shift_pp" for d in RATE_DRIVERS)
+                                + ("affordable_housing.units_per_year",))
 SWEEP_MAX_POINTS = 10_000
 _RANGE_KEYS = ("start", "stop", "num")
 
 
-class SweepRange(_Spec):
+class SweepRange(Spec):
     """Evenly spaced grid values: ``{ start = -2.0, stop = 0.0, num = 5 }`` (both ends included)."""
 
     start: StrictFloat = Field(description="First value.")
     stop: StrictFloat = Field(description="Last value (included).")
-    num: Annotated[int, Strict(), Field(ge=2, le=1000)] = Field(description="Number of values, 2..1000.")
+    num: Annotated[int, Strict(), Field(ge=2, le=1000)] = Field(
+        description="Number of values, 2..1000.")
 
     def values(self) -> tuple[float, ...]:
+        """The ``num`` values from ``start`` to ``stop`` (both included)."""
         step = (self.stop - self.start) / (self.num - 1)
         return tuple(float(self.start + i * step) for i in range(self.num - 1)) + (float(self.stop),)
 
@@ -309,35 +173,38 @@ class SweepRange(_Spec):
 SweepAxis = Union[Annotated[tuple[StrictFloat, ...], Field(min_length=1)], SweepRange]
 
 
-class SweepSpec(_Spec):
+class SweepSpec(Spec):
     """A lever sweep (``python -m sim sweep FILE``): P(met) over a grid or Latin hypercube of lever values.
 
     Every point is the chosen scenario with the swept lever values set; all points use the same
     draws (common random numbers), so differences between points are not Monte Carlo noise.
     """
 
-    scenario: ScenarioName = Field(BASELINE, description="Scenario the sweep starts from (its other levers stay as they are).")
+    scenario: ScenarioName = Field(
+        BASELINE, description="Scenario the sweep starts from (its other levers stay as they are).")
     method: Literal["grid", "lhs"] = Field(
-        "grid", description="'grid': every combination of the listed values; 'lhs': a Latin hypercube of `points` points in the [low, high] ranges."
-    )
+        "grid", description="'grid': every combination of the listed values; 'lhs': a Latin "
+                            "hypercube of `points` points in the [low, high] ranges.")
     points: Annotated[int, Strict(), Field(ge=1, le=SWEEP_MAX_POINTS)] | None = Field(
-        None, description=f"Number of Latin-hypercube points (method = 'lhs' only), 1..{SWEEP_MAX_POINTS}."
-    )
+        None, description=f"Number of Latin-hypercube points (method = 'lhs' only), "
+                          f"1..{SWEEP_MAX_POINTS}.")
     seed: Annotated[int, Strict(), Field(ge=0)] | None = Field(
-        None, description="Seed of the Latin-hypercube design (default: run.seed); the Monte Carlo draws always use run.seed."
-    )
+        None, description="Seed of the Latin-hypercube design (default: run.seed); the Monte Carlo "
+                          "draws always use run.seed.")
     levers: dict[str, SweepAxis] = Field(
         description=(
-            'Lever values by lever path "<driver>.<field>", e.g. "energy_intensity.shift_pp" = [-2.0, -1.0, 0.0] or '
-            "{ start = -2.0, stop = 0.0, num = 5 } (grid); [low, high] (lhs). Paths: " + ", ".join(SWEEP_PATHS)
+            'Lever values by lever path "<driver>.<field>", e.g. "energy_intensity.shift_pp" = '
+            "[-2.0, -1.0, 0.0] or { start = -2.0, stop = 0.0, num = 5 } (grid); [low, high] (lhs). "
+            "Paths: " + ", ".join(SWEEP_PATHS)
         ),
         json_schema_extra={"propertyNames": {"enum": list(SWEEP_PATHS)}, "minProperties": 1},
     )
 
     @field_validator("levers", mode="before")
     @classmethod
-    def _flatten(cls, value):
-        # [sweep.levers.energy_intensity] shift_pp = [...] is the same as "energy_intensity.shift_pp" = [...]
+    def _flatten(cls, value: Any) -> Any:
+        # [sweep.levers.energy_intensity] shift_pp = [...] is the same as
+        # "energy_intensity.shift_pp" = [...]
         if isinstance(value, dict):
             flat = {}
             for key, sub in value.items():
@@ -353,7 +220,8 @@ class SweepSpec(_Spec):
     @classmethod
     def _known_paths(cls, value: dict) -> dict:
         if not value:
-            raise PydanticCustomError("empty", "no lever to sweep (expected at least one lever path)", {})
+            raise PydanticCustomError(
+                "empty", "no lever to sweep (expected at least one lever path)", {})
         for key in value:
             if key not in SWEEP_PATHS:
                 raise PydanticCustomError(
@@ -366,27 +234,32 @@ class SweepSpec(_Spec):
     def _method_consistent(self) -> "SweepSpec":
         if self.method == "lhs":
             if self.points is None:
-                raise PydanticCustomError("lhs_points", "method 'lhs' needs points (expected an integer >= 1)", {})
+                raise PydanticCustomError(
+                    "lhs_points", "method 'lhs' needs points (expected an integer >= 1)", {})
             for key, axis in self.levers.items():
                 if isinstance(axis, SweepRange) or len(axis) != 2 or not axis[0] < axis[1]:
                     raise PydanticCustomError(
-                        "lhs_range", "levers.{key}: method 'lhs' needs a range [low, high] with low < high", {"key": key}
-                    )
+                        "lhs_range",
+                        "levers.{key}: method 'lhs' needs a range [low, high] with low < high",
+                        {"key": key})
         else:
             if self.points is not None:
-                raise PydanticCustomError("grid_points", "points applies only to method 'lhs' (a grid has one point per combination)", {})
+                raise PydanticCustomError(
+                    "grid_points",
+                    "points applies only to method 'lhs' (a grid has one point per combination)", {})
             n = 1
             for axis in self.axes().values():
                 n *= len(axis)
             if n > SWEEP_MAX_POINTS:
                 raise PydanticCustomError(
-                    "too_many", "the grid has {n} points (expected at most {max})", {"n": n, "max": SWEEP_MAX_POINTS}
-                )
+                    "too_many", "the grid has {n} points (expected at most {max})",
+                    {"n": n, "max": SWEEP_MAX_POINTS})
         return self
 
     def axes(self) -> dict[str, tuple[float, ...]]:
         """Grid values of each lever path (for lhs: the [low, high] range)."""
-        return {k: (a.values() if isinstance(a, SweepRange) else tuple(float(v) for v in a)) for k, a in self.levers.items()}
+        return {k: (a.values() if isinstance(a, SweepRange) else tuple(float(v) for v in a))
+                for k, a in self.levers.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,17 +267,20 @@ class SweepSpec(_Spec):
 # --------------------------------------------------------------------------------------------
 
 
-class ScenarioEntry(_Spec):
+class ScenarioEntry(Spec):
     """One scenario as written in the file (may inherit from another with ``extends``)."""
 
     extends: ScenarioName | None = Field(
-        None, description="Name of another scenario of this file to inherit everything from; keys given here override."
-    )
-    description: Annotated[str, Strict(), Field(min_length=1)] = Field(description="What this scenario assumes, in plain language.")
-    label_zh: StrictStr | None = Field(None, description="Short Chinese label for tables and figures (中文名称).")
+        None, description="Name of another scenario of this file to inherit everything from; keys "
+                          "given here override.")
+    description: Annotated[str, Strict(), Field(min_length=1)] = Field(
+        description="What this scenario assumes, in plain language.")
+    label_zh: StrictStr | None = Field(
+        None, description="Short Chinese label for tables and figures (中文名称).")
     levers: Levers = Field(
         default_factory=Levers,
-        description="Policy levers: [scenarios.NAME.levers.DRIVER] tables; a driver without one follows its calibrated trend.",
+        description="Policy levers: [scenarios.NAME.levers.DRIVER] tables; a driver without one "
+                    "follows its calibrated trend.",
     )
     shocks: tuple[Shock, ...] = Field((), description="One-off shocks ([[scenarios.NAME.shocks]] tables).")
     target_values: TargetValues = Field(default_factory=dict, description=_TARGET_VALUES)
@@ -413,22 +289,26 @@ class ScenarioEntry(_Spec):
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise PydanticCustomError("blank", "description is blank (expected a non-empty text)", {})
+            raise PydanticCustomError(
+                "blank", "description is blank (expected a non-empty text)", {})
         return value
 
 
-class ScenarioDocument(_Spec):
-    """A scenario file: run settings shared by every scenario, output options, then a baseline and alternatives."""
+class ScenarioDocument(Spec):
+    """A scenario file: run settings shared by every scenario, output options, then a baseline and alternatives."""  # noqa: E501 (the schema's text)
 
-    run: RunSpec = Field(description="[run]: as_of, horizon, draws, seed, target sets — shared by every scenario.")
-    output: OutputSpec = Field(default_factory=OutputSpec, description="[output]: what to write; every key optional.")
+    run: RunSpec = Field(
+        description="[run]: as_of, horizon, draws, seed, target sets — shared by every scenario.")
+    output: OutputSpec = Field(
+        default_factory=OutputSpec, description="[output]: what to write; every key optional.")
     scenarios: dict[ScenarioName, ScenarioEntry] = Field(
-        description="Scenarios by name ([a-z][a-z0-9_]*); 'baseline' is required, the others usually extend it.",
+        description="Scenarios by name ([a-z][a-z0-9_]*); 'baseline' is required, the others "
+                    "usually extend it.",
         json_schema_extra={"required": [BASELINE], "additionalProperties": False},
     )
     sweep: SweepSpec | None = Field(
-        None, description="[sweep]: optional lever sweep for `python -m sim sweep` (grid or Latin hypercube of lever values)."
-    )
+        None, description="[sweep]: optional lever sweep for `python -m sim sweep` (grid or Latin "
+                          "hypercube of lever values).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,39 +316,51 @@ class ScenarioDocument(_Spec):
 # --------------------------------------------------------------------------------------------
 
 
-def scenario_issues(scenario: "ScenarioSpec", as_of: int, horizon: int) -> list[tuple[tuple, str]]:
-    """Problems of a resolved scenario against the run's years, as ``(key path within the scenario, message)``."""
-    issues: list[tuple[tuple, str]] = []
+Issue = tuple[tuple, str]   # (key path, message)
+
+
+def _outside(loc: tuple, year: int, what: str, as_of: int, horizon: int) -> list[Issue]:
+    """The problem of a year outside ``(as_of, horizon]``, if it is."""
+    if as_of < year <= horizon:
+        return []
     window = f"expected {as_of} < year <= {horizon}, i.e. after as_of and up to horizon"
+    return [(loc, f"{what} {year} is outside the simulated years {as_of + 1}–{horizon} ({window})")]
 
-    def year_in_window(loc: tuple, year: int, what: str) -> None:
-        if not as_of < year <= horizon:
-            issues.append((loc, f"{what} {year} is outside the simulated years {as_of + 1}–{horizon} ({window})"))
 
-    for driver, lever in scenario.levers.items():
-        base = ("levers", driver)
-        if isinstance(lever, (RateLever, FxLever)) and lever.shift_pp is not None:
-            ok = True
-            for key in ("from_year", "to_year"):
-                year = getattr(lever, key)
-                if year is not None and not as_of < year <= horizon:
-                    year_in_window(base + (key,), year, key)
-                    ok = False
-            if ok and lever.from_year is not None and lever.to_year is not None and lever.from_year > lever.to_year:
-                issues.append(
-                    (base + ("to_year",), f"to_year {lever.to_year} is before from_year {lever.from_year} (expected from_year <= to_year)")
-                )
-        years = getattr(lever, "path", None) or getattr(lever, "programme_units", None) or {}
-        key = "path" if isinstance(lever, FxLever) else "programme_units"
-        for year in years:
-            year_in_window(base + (key, str(year)), year, "year")
-    for i, shock in enumerate(scenario.shocks):
-        year_in_window(("shocks", i, "year"), shock.year, "shock year")
+def _shift_issues(base: tuple, lever: RateLever | FxLever, as_of: int, horizon: int) -> list[Issue]:
+    """``from_year`` / ``to_year`` of a shift: inside the window and in order."""
+    issues: list[Issue] = []
+    for key in ("from_year", "to_year"):
+        year = getattr(lever, key)
+        if year is not None:
+            issues += _outside(base + (key,), year, key, as_of, horizon)
+    if (not issues and lever.from_year is not None and lever.to_year is not None
+            and lever.from_year > lever.to_year):
+        issues.append((base + ("to_year",), f"to_year {lever.to_year} is before from_year "
+                                            f"{lever.from_year} (expected from_year <= to_year)"))
     return issues
 
 
-class ScenarioSpec(_Spec):
-    """One resolved scenario: complete, independent of the others (``extends`` expanded, defaults filled)."""
+def scenario_issues(scenario: "ScenarioSpec", as_of: int, horizon: int) -> list[Issue]:
+    """Problems of a resolved scenario against the run's years, as ``(key path within the
+    scenario, message)``."""
+    issues: list[Issue] = []
+    for driver, lever in scenario.levers.items():
+        base = ("levers", driver)
+        if isinstance(lever, (RateLever, FxLever)) and lever.shift_pp is not None:
+            issues += _shift_issues(base, lever, as_of, horizon)
+        years = getattr(lever, "path", None) or getattr(lever, "programme_units", None) or {}
+        key = "path" if isinstance(lever, FxLever) else "programme_units"
+        for year in years:
+            issues += _outside(base + (key, str(year)), year, "year", as_of, horizon)
+    for i, shock in enumerate(scenario.shocks):
+        issues += _outside(("shocks", i, "year"), shock.year, "shock year", as_of, horizon)
+    return issues
+
+
+class ScenarioSpec(Spec):
+    """One resolved scenario: complete, independent of the others (``extends`` expanded,
+    defaults filled)."""
 
     name: ScenarioName
     description: Annotated[str, Strict(), Field(min_length=1)]
@@ -479,13 +371,14 @@ class ScenarioSpec(_Spec):
 
     @model_validator(mode="before")
     @classmethod
-    def _lever_models(cls, data):
+    def _lever_models(cls, data: Any) -> Any:
         # Pick each lever's model by its driver (a Union alone could pick the wrong one).
         if isinstance(data, dict) and isinstance(data.get("levers"), dict):
             levers = {}
             for driver, value in data["levers"].items():
                 if driver not in LEVER_MODELS:
-                    raise PydanticCustomError("unknown_driver", "unknown lever driver '{d}'", {"d": driver})
+                    raise PydanticCustomError("unknown_driver", "unknown lever driver '{d}'",
+                                              {"d": driver})
                 model = LEVER_MODELS[driver]
                 levers[driver] = value if isinstance(value, model) else model.model_validate(value)
             data = {**data, "levers": levers}
@@ -496,8 +389,9 @@ class ScenarioSpec(_Spec):
         return self.levers.get(driver)
 
 
-class ScenarioFile(_Spec):
-    """A resolved scenario file: the run settings, output options and every scenario (baseline first)."""
+class ScenarioFile(Spec):
+    """A resolved scenario file: the run settings, output options and every scenario (baseline
+    first)."""
 
     path: Path | None = None
     run: RunSpec

@@ -1,0 +1,215 @@
+"""Self-contained HTML: the page frame, tables with traffic lights, the embedded font and images.
+
+Every page written here (``targets.html``, ``report.html``, ``compare.html``) stands alone:
+inline CSS, figures as base64 PNG, the shipped CJK font subset to the page's characters as a
+``data:`` URI; no external reference of any kind.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from sim.evaluation import as_int
+from sim.output.plots import FONT_FAMILY, FONT_FILE
+from sim.output.tables import BINDING_TEXT, fmt_pm, light, not_evaluable, target_text
+
+CSS = "\n".join([
+    "",
+    ":root{--ink:#1d2630;--muted:#5b6773;--line:#d9dee4;--head:#eef2f6;--green:#cdebd6;"
+    "--amber:#fbedc2;--red:#f6d0cc}",
+    "*{box-sizing:border-box}",
+    'body{font-family:"Noto Sans SC sim","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",'
+    '"Source Han Sans SC",system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;'
+    "color:var(--ink);margin:0;line-height:1.5;background:#fff}",
+    "main{max-width:1180px;margin:0 auto;padding:16px}",
+    "h1{font-size:1.5rem;margin:.4em 0}h2{font-size:1.2rem;margin:1.6em 0 .5em;"
+    "border-bottom:2px solid var(--line);padding-bottom:.2em}h3{font-size:1.05rem;"
+    "margin:1.2em 0 .4em}",
+    "p,li{max-width:75ch}",
+    ".muted{color:var(--muted);font-size:.9em}",
+    ".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5em 0 1em;"
+    "border:1px solid var(--line);border-radius:4px}",
+    "table{border-collapse:collapse;font-size:.85rem;min-width:100%}",
+    "th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;"
+    "vertical-align:top;min-width:7em;max-width:36em}",
+    "th{background:var(--head);position:sticky;top:0;font-weight:600}",
+    "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}",
+    "td.nowrap{white-space:nowrap}",
+    "td.green{background:var(--green)}td.amber{background:var(--amber)}"
+    "td.red{background:var(--red)}",
+    ".legend span{display:inline-block;padding:1px 8px;margin-right:6px;border-radius:3px}",
+    "figure{margin:1em 0}",
+    "figure img{max-width:100%;height:auto;border:1px solid var(--line)}",
+    "figcaption{font-size:.85em;color:var(--muted)}",
+    "details{margin:.4em 0}summary{cursor:pointer;font-weight:600}",
+    "nav ul{padding-left:1.2em}",
+    "pre{white-space:pre-wrap;word-break:break-word;background:#f7f8fa;padding:8px;"
+    "border:1px solid var(--line);font-size:.8rem}",
+    "dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dt{font-weight:600}"
+    "dd{margin:0;word-break:break-all}",
+    "@media (max-width:600px){main{padding:8px}h1{font-size:1.25rem}table{font-size:.78rem}"
+    "dl{grid-template-columns:1fr}}",
+    "",
+])
+
+
+def esc(x) -> str:
+    """HTML-escaped text of a cell; empty for None and NaN."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    return html.escape(str(x))
+
+
+def html_table(header: list[str], rows: list[list], classes: list[list[str]] | None = None) -> str:
+    """A horizontally scrolling table; ``classes[i][j]`` is the CSS class of cell (i, j)."""
+    out = ['<div class="scroll"><table><thead><tr>']
+    out += [f"<th>{esc(h)}</th>" for h in header]
+    out.append("</tr></thead><tbody>")
+    for i, r in enumerate(rows):
+        out.append("<tr>")
+        for j, c in enumerate(r):
+            cls = classes[i][j] if classes else ""
+            out.append(f'<td class="{cls}">{esc(c)}</td>' if cls else f"<td>{esc(c)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+LEGEND_HTML = ('<p class="legend muted">'
+               '<span class="green" style="background:var(--green)">≥ 66% likely 可能</span>'
+               '<span style="background:var(--amber)">33–66%</span>'
+               '<span style="background:var(--red)">&lt; 33% unlikely 不太可能</span></p>')
+
+
+def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, column: str = "scenario") -> str:
+    """Traffic-light table: targets × scenarios, P(met) ± SE in coloured cells."""
+    scenario_labels = scenario_labels or {}
+    ev = table[table["status"] == "evaluated"]
+    if ev.empty:
+        return "<p>No evaluable target.</p>"
+    groups = list(dict.fromkeys(ev[column]))
+    ids = list(dict.fromkeys(ev["target_id"]))
+    idx = ev.set_index(["target_id", column])
+    first = ev.drop_duplicates("target_id").set_index("target_id")
+    head = (["指标 Indicator", "目标 Target", "属性 Type"]
+            + [f"{scenario_labels.get(g, '')} {g}".strip() for g in groups])
+    rows, classes = [], []
+    for tid in ids:
+        f = first.loc[tid].to_dict()
+        row = [f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
+               f"{target_text(f)} ({as_int(f.get('target_year'))}, {f.get('target_set')})",
+               BINDING_TEXT.get(f.get("binding"), f.get("binding"))]
+        cls = ["", "nowrap", "nowrap"]
+        for g in groups:
+            if (tid, g) in idx.index:
+                r = idx.loc[(tid, g)]
+                if isinstance(r, pd.DataFrame):
+                    r = r.iloc[0]
+                row.append(fmt_pm(r["probability"], r["mc_se"]))
+                cls.append(f"num {light(r['probability'])}")
+            else:
+                row.append("")
+                cls.append("")
+        rows.append(row)
+        classes.append(cls)
+    return LEGEND_HTML + html_table(head, rows, classes)
+
+
+HTML_KEYS = ("indicator_zh", "indicator_en", "type", "unit", "base", "target", "target_year",
+             "latest_actual", "projection", "p_met_text", "likelihood", "required", "status")
+HTML_HEAD = ("指标", "Indicator", "属性 Type", "单位 Unit", "基期 Base", "目标值 Target", "年 Year",
+             "最新实际值 Latest actual", "预测中位数 [80%区间] Projection median [80% interval]",
+             "达标概率 P(met) ± SE", "可能性 Likelihood", "所需年均变化 Required rate", "状态 Status")
+
+
+def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
+    """The evaluation table of one scenario (evaluated rows; not-evaluable ones are listed apart)."""
+    sub = plan[(plan["scenario"] == scenario) & (plan["p_met_text"] != "")]
+    if sub.empty:
+        return "<p>（无可评估目标）No evaluable target in this scenario.</p>"
+    rows, classes = [], []
+    num = {"target_year", "latest_actual", "projection", "p_met_text", "required"}
+    for r in sub.to_dict("records"):
+        rows.append([r[k] for k in HTML_KEYS])
+        classes.append([("num " + r["light"]) if k == "p_met_text" else ("num" if k in num else "")
+                        for k in HTML_KEYS])
+    return html_table(list(HTML_HEAD), rows, classes)
+
+
+def html_not_evaluable(table: pd.DataFrame) -> str:
+    """The targets not evaluated, one row per (target, reason), or a sentence saying there are none."""
+    ne = not_evaluable(table)
+    if ne.empty:
+        return "<p>None: every target was evaluated. 全部目标均已评估。</p>"
+    rows = [[r["target_id"], r["target_set"], r["indicator_zh"], r["indicator"], r["target_year"],
+             r["reason"], r["scenarios"]] for r in ne.to_dict("records")]
+    return html_table(["编号 Target id", "来源 Set", "指标", "Indicator", "年 Year", "原因 Reason",
+                       "情景 Scenarios"], rows)
+
+
+def html_page(title: str, body: str, extra_css: str = "") -> str:
+    """A complete, self-contained HTML page (inline CSS, no external reference)."""
+    return ("<!DOCTYPE html>\n<html lang=\"zh-Hans\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{esc(title)}</title><style>{extra_css}{CSS}</style></head>"
+            f"<body><main>{body}</main></body></html>\n")
+
+
+def write_html(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, title: str = "",
+               scenario_labels: dict | None = None, font_css: str = "") -> Path:
+    """``targets.html``: overview heat table, one evaluation table per scenario, not-evaluable list."""
+    scenario_labels = scenario_labels or {}
+    title = title or "目标达成概率 · Probability that the targets are met"
+    body = [f"<h1>{esc(title)}</h1>", "<h2>达标概率一览 · P(met) by scenario</h2>",
+            html_pmet_heat(table, scenario_labels)]
+    for scen in dict.fromkeys(plan["scenario"]):
+        body += [f"<h2>{esc(scenario_labels.get(scen, ''))} {esc(scen)}</h2>", html_plan_table(plan, scen)]
+    body += ["<h2>未能评估的目标 · Targets not evaluated</h2>", html_not_evaluable(table)]
+    Path(path).write_text(html_page(title, "".join(body), font_css), encoding="utf-8")
+    return Path(path)
+
+
+# --------------------------------------------------------------------------------------------
+# the embedded font and images
+
+
+def font_face_css(text: str) -> str:
+    """``@font-face`` with the shipped CJK font subset to the characters of ``text`` (data: URI).
+
+    Empty string when the font or fontTools is unavailable (the page then falls back to the
+    reader's system fonts, listed in the CSS).
+    """
+    if not FONT_FILE.exists():
+        return ""
+    try:
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+    except ImportError:  # pragma: no cover - fontTools comes with matplotlib
+        return ""
+    chars = {ord(c) for c in text if ord(c) >= 0x2E80} | set(range(0x20, 0x7F))
+    font = TTFont(str(FONT_FILE))
+    opts = subset.Options()
+    opts.flavor = "woff"
+    opts.layout_features = ["kern", "liga", "palt"]
+    opts.notdef_outline = True
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=sorted(chars))
+    sub.subset(font)
+    buf = io.BytesIO()
+    font.flavor = "woff"
+    font.save(buf)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f"@font-face{{font-family:\"{FONT_FAMILY}\";src:url(data:font/woff;base64,{data}) "
+            f"format(\"woff\");font-weight:400;font-style:normal;font-display:swap}}\n")
+
+
+def img(path: Path, alt: str) -> str:
+    """An ``<img>`` with the PNG at ``path`` inline (base64)."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (f'<img loading="lazy" alt="{esc(alt)}" src="data:image/png;base64,{data}">')
