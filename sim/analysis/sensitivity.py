@@ -44,7 +44,7 @@ from sim.evaluation import EvaluationAccumulator, select_targets
 from sim.output.folder import ResultsFolder
 from sim.output.plots import new_figure, save_png, style
 from sim.run.context import RunContext
-from sim.vocabulary import COMPOSITION, HOUSING_SERIES
+from sim.vocabulary import COMPOSITION, HOUSING_LEVER, HOUSING_SERIES
 
 KINDS = ("parameters", "initial state", "shocks")
 
@@ -151,7 +151,7 @@ def _variate_columns(p: Packed, drivers: Sequence[str]) -> list[tuple[str, str, 
     out = [("parameters", name, list(range(3 * d, 3 * d + 3)))
            for d, name in enumerate(drivers) if np.any(p.par_chol[d] != 0)]
     if H and np.any(p.h_chol != 0):
-        out.append(("parameters", "affordable_housing", list(range(3 * D, 3 * D + 2))))
+        out.append(("parameters", HOUSING_LEVER, list(range(3 * D, 3 * D + 2))))
     for d, name in enumerate(drivers):
         n, off = int(p.st_n[d]), int(p.st_off[d])
         if n and np.any(p.st_chol[d, :n, :n] != 0):
@@ -161,14 +161,14 @@ def _variate_columns(p: Packed, drivers: Sequence[str]) -> list[tuple[str, str, 
     for d, name in enumerate(drivers):
         out.append(("shocks", name, [c for base in bases for c in (base + d, base + D + d)]))
     if H:
-        out.append(("shocks", "affordable_housing", [base + 2 * D for base in bases]))
+        out.append(("shocks", HOUSING_LEVER, [base + 2 * D for base in bases]))
     return out
 
 
 def drivers_of(series: str, drivers: Sequence[str]) -> set[str]:
     """The simulated drivers a series is made of (itself, or its :data:`sim.vocabulary.COMPOSITION`)."""
     if series == HOUSING_SERIES:
-        return {"affordable_housing"}
+        return {HOUSING_LEVER}
     if series in COMPOSITION:
         return {d for d, _ in COMPOSITION[series] if d in drivers}
     return {series} & set(drivers)
