@@ -19,10 +19,17 @@ Evaluation works on this Dataset alone, so ``sim report`` can rebuild every tabl
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
+import shutil
+import sys
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import h5netcdf
 import h5py
@@ -53,24 +60,46 @@ class EnsembleFacts:
 
 
 def _json_attr(attrs: Mapping[str, Any], key: str, empty: Any) -> Any:
+    """The JSON attribute ``key`` parsed, of the same type as ``empty`` (a dict or a list)."""
     raw = attrs.get(key)
     if raw is None or raw == "":
         return empty
-    return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    try:
+        value = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    except ValueError:
+        raise SimError(f"ensemble attribute {key!r} is not JSON (got {str(raw)[:60]!r})") from None
+    if not isinstance(value, type(empty)):
+        raise SimError(f"ensemble attribute {key!r}: expected a JSON {type(empty).__name__}, "
+                       f"got {type(value).__name__}")
+    return value
+
+
+def _int_attr(attrs: Mapping[str, Any], key: str, required: bool) -> int | None:
+    raw = attrs.get(key)
+    if raw is None:
+        if required:
+            raise SimError(f"ensemble attribute {key!r} is missing (not an ensemble sim wrote?)")
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise SimError(f"ensemble attribute {key!r}: expected a whole number, got {raw!r}") from None
 
 
 def ensemble_facts(ds: xr.Dataset) -> EnsembleFacts:
     """The one reader of an ensemble's attributes (``not_simulated``, ``ignored_levers``, ...).
 
-    Works on a Dataset from :func:`build_dataset` or read back from ``ensemble.nc``.
+    Works on a Dataset from :func:`build_dataset` or read back from ``ensemble.nc``; an
+    attribute of the wrong type is a :class:`~sim.errors.SimError` naming it.
     """
     a = ds.attrs
-    seed = a.get("seed")
+    as_of = _int_attr(a, "as_of", required=True)
+    assert as_of is not None
     return EnsembleFacts(
-        as_of=int(a["as_of"]),
+        as_of=as_of,
         not_simulated={str(k): str(v) for k, v in _json_attr(a, "not_simulated", {}).items()},
         ignored_levers=tuple(str(m) for m in _json_attr(a, "ignored_levers", [])),
-        vintage=str(a.get("vintage") or ""), seed=None if seed is None else int(seed),
+        vintage=str(a.get("vintage") or ""), seed=_int_attr(a, "seed", required=False),
         data_hash=str(a.get("data_hash") or ""), summaries_only=bool(a.get("summaries_only", 0)),
         scenario_resolved=str(a.get("scenario_resolved") or ""),
         versions={str(k): str(v) for k, v in _json_attr(a, "versions", {}).items()})
@@ -224,34 +253,141 @@ class EnsembleWriter:
         self.file = f
 
     def write(self, ds: xr.Dataset, first_draw: int) -> None:
-        """Write the chunk whose draw 0 is global draw ``first_draw``."""
-        if self.file is None:
-            self._create(ds)
-        assert self.file is not None
+        """Write the chunk whose draw 0 is global draw ``first_draw``.
+
+        Fails with ``OSError(ENOSPC)`` *before* writing when the disk lacks the room for the
+        chunk: HDF5 reports a failed write only while freeing its caches (as "exception
+        ignored" messages, and a crash at exit). Such errors are caught here
+        (:func:`_hdf5_errors`) and raised as one OSError once the chunk is flushed.
+        """
+        ensure_space(self.path, sum(int(da.nbytes) for da in ds.data_vars.values()))
         a, b = int(first_draw), int(first_draw) + ds.sizes["draw"]
-        for name, da in ds.data_vars.items():
-            var = self.file.variables[name]
-            if da.ndim == 3:
-                var[:, a:b, :] = da.values
-            else:
-                var[a:b] = da.values
+        with _hdf5_errors(self.path):
+            if self.file is None:
+                self._create(ds)
+            assert self.file is not None
+            for name, da in ds.data_vars.items():
+                var = self.file.variables[name]
+                if da.ndim == 3:
+                    var[:, a:b, :] = da.values
+                else:
+                    var[a:b] = da.values
+                del var
+            self.file._h5file.flush()
         self.written += b - a
 
     def close(self, attrs: dict | None = None) -> Path:
-        """Add global ``attrs`` (e.g. the resolved scenario) and close; every draw must be in."""
+        """Add global ``attrs`` (e.g. the resolved scenario) and close; every draw must be in.
+
+        The HDF5 file is released even when closing fails (e.g. the disk is full while the last
+        chunks are flushed); the error is raised after, as an OSError.
+        """
         if self.file is None:
             raise SimError(f"{self.path}: no chunk was written")
         if self.written != self.draws:
             raise SimError(f"{self.path}: {self.written} of {self.draws} draws written")
-        self.file.attrs.update(attrs or {})
-        self.file.close()
-        self.file = None
+        f, self.file = self.file, None
+        try:
+            with _hdf5_errors(self.path):
+                f.attrs.update(attrs or {})
+                f.close()
+        except BaseException:
+            self._discard(f)
+            raise
         return self.path
 
     def abort(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        """Close the file after a failure (never raises: the first error is the one to report)."""
+        f, self.file = self.file, None
+        if f is not None:
+            self._discard(f)
+
+    def _discard(self, f: Any) -> None:
+        """Close a file being thrown away, quietly. It is emptied first: on a full disk HDF5
+        needs room to close it."""
+        try:
+            os.truncate(self.path, 0)
+        except OSError:
+            pass
+        try:
+            with _hdf5_errors(self.path):
+                _close_quietly(f)
+        except OSError:
+            pass
+
+
+@contextmanager
+def _hdf5_errors(path: Path) -> Iterator[None]:
+    """Collect the errors HDF5 reports only as "exception ignored" (a failed write while a
+    cache is flushed) and raise the first as an OSError naming ``path``; h5py's RuntimeError
+    or KeyError of a failed flush or close becomes an OSError too."""
+    seen: list[BaseException] = []
+    previous, previous_except = sys.unraisablehook, sys.excepthook
+
+    def hook(u: Any) -> None:
+        if "h5py" in str(getattr(u, "object", "")) and u.exc_value is not None:
+            seen.append(u.exc_value)
+        else:
+            previous(u)
+
+    def excepthook(kind: Any, value: Any, tb: Any) -> None:
+        # Cython prints an error in __dealloc__ through sys.excepthook before reporting it
+        # as unraisable; only HDF5's are caught
+        if "h5py" in "".join(str(f.f_code.co_filename) for f, _ in traceback.walk_tb(tb)):
+            seen.append(value)
+        else:
+            previous_except(kind, value, tb)
+
+    sys.unraisablehook, sys.excepthook = hook, excepthook
+    try:
+        try:
+            yield
+        except (RuntimeError, KeyError) as exc:
+            seen.insert(0, exc)
+        if seen:
+            raise _as_oserror(seen[0], path)
+    finally:
+        sys.unraisablehook, sys.excepthook = previous, previous_except
+
+
+def _as_oserror(exc: BaseException, path: Path) -> OSError:
+    """An HDF5 write error as an OSError with its errno (ENOSPC when the disk is full)."""
+    if isinstance(exc, OSError) and exc.errno:
+        return OSError(exc.errno, os.strerror(exc.errno), str(path))
+    m = re.search(r"errno = (\d+)", str(exc))
+    if m:
+        return OSError(int(m.group(1)), os.strerror(int(m.group(1))), str(path))
+    return OSError(errno.EIO, f"HDF5 write failed ({' '.join(str(exc).split())[:200]})",
+                   str(path))
+
+
+def ensure_space(path: Path, nbytes: int, margin: int = 1 << 20) -> None:
+    """``OSError(ENOSPC)`` naming ``path`` when its file system has less than ``nbytes`` (plus
+    ``margin``) free."""
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return
+    if free < nbytes + margin:
+        raise OSError(errno.ENOSPC, f"No space left on device (about {nbytes / 1e6:.1f} MB more "
+                                    f"needed, {free / 1e6:.1f} MB free)", str(path))
+
+
+def _close_quietly(f: Any) -> None:
+    """Close an h5netcdf file whatever state it is in: first normally, then the HDF5 file
+    underneath; the h5netcdf object is then marked closed (its ``__del__`` would try again)."""
+    try:
+        f.close()
+        return
+    except Exception:
+        pass
+    try:
+        h5 = f._h5file
+        if h5 is not None and h5.id.valid:
+            h5.close()
+    except Exception:
+        pass
+    f._closed = True
 
 
 def read_netcdf(path: Path) -> xr.Dataset:
@@ -260,6 +396,8 @@ def read_netcdf(path: Path) -> xr.Dataset:
     if not path.exists():
         raise SimError(f"{path}: no such file (expected the ensemble.nc of a results folder)")
     try:
+        with h5py.File(path, "r"):     # probe: a corrupt file fails here, not in a destructor
+            pass
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
     except Exception as exc:  # h5py/xarray raise many types for a broken file

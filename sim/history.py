@@ -26,13 +26,16 @@ from typing import Callable
 
 import pandas as pd
 
+from sim.bounds import (BREAK_PREFIX, HISTORY_YEAR, JUMP_RATIO, OBS_CHANGE_PCT, OBS_CUMULATIVE_PCT,
+                        OBS_POSITIVE, OBS_SHARE, Range, check_as_of, fmt_number)
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
 from sim.numbers import parse_float
 from sim.paths import DEFAULT_DATA_DIR
+from sim.scenario.messages import printable
 from sim.vocabulary import KINDS, SERIES, VINTAGES, expected_unit
 
 COLUMNS = ("series", "year", "base_year", "kind", "value", "unit", "vintage", "source", "note")
-YEAR_MIN, YEAR_MAX = 1978, 2100
+YEAR_MIN, YEAR_MAX = int(HISTORY_YEAR.lo or 0), int(HISTORY_YEAR.hi or 0)
 CUMULATIVE_KINDS = ("cumulative_change_pct", "period_sum")
 LEVEL_KINDS = ("level", "period_sum")  # kinds whose value is an amount, hence never negative
 
@@ -54,8 +57,10 @@ class History:
         """Observations known by ``as_of``: rows with ``year <= as_of``.
 
         A cumulative change or period sum counts by its end year (``year``), so a 2011–2015
-        window is visible from 2015 on.
+        window is visible from 2015 on. ``as_of`` must be a year of :data:`sim.bounds.YEAR`
+        (``calibrate --as-of 3000`` is an error, not the whole data relabelled).
         """
+        check_as_of(as_of)
         kept = self.frame[self.frame["year"] <= int(as_of)].reset_index(drop=True)
         return History(kept, self.data_hash, self.data_dir)
 
@@ -97,9 +102,11 @@ def load_history(data_dir: Path | str | None = None) -> History:
     for path in paths:
         records += _read_file(path, problems)
     _check_across_rows(records, problems)
+    _check_jumps(records, problems)
+    _drop_where(records)
     if problems:
         problems.sort(key=lambda p: (p.file, int(p.where.split()[-1]) if p.where else 0))
-        raise ProblemList(problems)
+        raise ProblemList([Problem(p.file, p.where, printable(p.message)) for p in problems])
 
     frame = pd.DataFrame(records, columns=list(COLUMNS) + ["file", "line"])
     frame = frame.astype({"year": int, "value": float, "line": int})
@@ -114,11 +121,18 @@ def load_history(data_dir: Path | str | None = None) -> History:
 def _read_file(path: Path, problems: list[Problem]) -> list[dict]:
     """Parse one CSV file; append its row-level problems and return the rows that parsed."""
     where = str(path)
+    if path.is_dir():
+        problems.append(Problem(where, "", "is a folder, not a CSV file (expected a file of "
+                                           "observations; rename or move it)"))
+        return []
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(Problem(where, "",
                                 f"cannot be read as UTF-8 ({exc.reason} at byte {exc.start})"))
+        return []
+    except OSError as exc:
+        problems.append(Problem(where, "", f"cannot be read ({exc.strerror or exc})"))
         return []
     reader = csv.reader(text.splitlines())
     header = [h.strip() for h in next(reader, [])]
@@ -182,15 +196,33 @@ def _name_problems(raw: dict) -> list[str]:
     return out
 
 
+def plausible_range(series: str, kind: str) -> Range | None:
+    """The plausible values of an observation of ``kind`` of ``series`` (:mod:`sim.bounds`):
+    a share (logit scale) strictly inside 0–100 %, any other level or period sum positive, a
+    change above -100 %; None for an unknown series or kind."""
+    if series not in SERIES or kind not in KINDS:
+        return None
+    if kind == "change_pct":
+        return OBS_CHANGE_PCT
+    if kind == "cumulative_change_pct":
+        return OBS_CUMULATIVE_PCT
+    if kind == "level" and SERIES[series].scale == "logit":
+        return OBS_SHARE
+    return OBS_POSITIVE
+
+
 def _parse_value(raw: dict) -> tuple[float | None, list[str]]:
-    """The value as a float, and the problems with it (not a number, not finite, negative)."""
+    """The value as a float, and the problems with it (not a number, not finite, outside the
+    plausible range of its series and kind)."""
     value = parse_float(raw["value"])
     if value is None:
         return None, [f"value is not a number (expected a finite number, got '{raw['value']}')"]
     if not math.isfinite(value):
         return None, [f"value is not finite (expected a finite number, got '{raw['value']}')"]
-    if raw["kind"] in LEVEL_KINDS and value < 0:
-        return None, [f"negative {raw['kind']} (expected a value >= 0, got {raw['value']})"]
+    limits = plausible_range(raw["series"], raw["kind"])
+    if limits is not None and not limits.contains(value):
+        return None, [f"{raw['kind']} of {raw['series']} out of range (expected "
+                      f"{limits.expected()}, got {raw['value']})"]
     return value, []
 
 
@@ -249,5 +281,65 @@ def _check_across_rows(records: list[dict], problems: list[Problem]) -> None:
                 f"line {other['line']} has {other['value']:.12g}); keep one, or mark them "
                 f"first/revised",
             ))
+
+
+def _chains(records: list[dict]) -> list[list[dict]]:
+    """Sequences of levels the models may difference: each series per vintage, and each
+    series as :meth:`History.select` mixes the vintages for every vintage asked for."""
+    by_series: dict[str, list[dict]] = {}
+    for rec in records:
+        if rec["kind"] == "level":
+            by_series.setdefault(rec["series"], []).append(rec)
+    chains = []
+    for rows in by_series.values():
+        for vintage in VINTAGES:
+            chains.append(sorted((r for r in rows if r["vintage"] == vintage),
+                                 key=lambda r: r["year"]))
+            order = [vintage] + [v for v in ("unknown", "revised", "first") if v != vintage]
+            best: dict[int, dict] = {}
+            for r in sorted(rows, key=lambda r: order.index(r["vintage"]), reverse=True):
+                best[r["year"]] = r
+            chains.append([best[y] for y in sorted(best)])
+    return chains
+
+
+def _check_jumps(records: list[dict], problems: list[Problem]) -> None:
+    """Implausible jumps between consecutive levels of one series: an average year-on-year
+    ratio outside :data:`sim.bounds.JUMP_RATIO` (×1000 in a year is a unit or typing error),
+    unless the later row's note marks a break (``break: <reason>``)."""
+    seen: set[tuple[int, int]] = set()
+    for chain in _chains(records):
+        for a, b in zip(chain, chain[1:]):
+            if (id(a), id(b)) in seen or a["value"] <= 0 or b["value"] <= 0:
+                continue
+            seen.add((id(a), id(b)))
+            if is_break(b["note"]):
+                continue
+            gap = b["year"] - a["year"]
+            if gap <= 0:
+                continue   # a duplicate or conflict of one year: reported above
+            ratio = (b["value"] / a["value"]) ** (1.0 / gap)
+            if JUMP_RATIO.contains(ratio):
+                continue
+            other = f"{a['file']} line {a['line']}" if a["file"] != b["file"] else f"line {a['line']}"
+            per = "a year" if gap == 1 else f"a year on average over {gap} years"
+            vintages = (b["vintage"] if a["vintage"] == b["vintage"]
+                        else f"{a['vintage']} then {b['vintage']}")
+            problems.append(Problem(
+                b["_where"], f"line {b['line']}",
+                f"implausible jump of {b['series']} level ({vintages}) from "
+                f"{fmt_number(a['value'])} in {a['year']} ({other}) to "
+                f"{fmt_number(b['value'])} in {b['year']}: ×{ratio:.3g} {per} (expected a ratio "
+                f"between {fmt_number(JUMP_RATIO.lo or 0)} and {fmt_number(JUMP_RATIO.hi or 0)}); "
+                f"correct the value, or if the series really breaks here write a note starting "
+                f"'{BREAK_PREFIX} <reason>'"))
+
+
+def is_break(note: str) -> bool:
+    """Does a row's ``note`` mark a documented break in its series (``break: <reason>``)?"""
+    return note.strip().lower().startswith(BREAK_PREFIX)
+
+
+def _drop_where(records: list[dict]) -> None:
     for rec in records:
         rec.pop("_where", None)

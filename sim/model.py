@@ -33,6 +33,7 @@ observed level:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -126,54 +127,182 @@ class FittedModel:
         lines += [f"note: {n}" for n in self.notes if n.startswith(("shock", "measurement"))]
         return "\n".join(lines)
 
+    # --- checks ------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """What is wrong with the model's contents (empty when it is usable): finite
+        parameters and states, covariances of the right shapes, symmetric and positive
+        semi-definite, a shock correlation matrix with unit diagonal over correlated drivers,
+        state names consistent with the base years. See :meth:`validate`."""
+        out: list[str] = []
+        if not isinstance(self.as_of, int) or not 1900 <= self.as_of <= 2200:
+            out.append(f"as_of {self.as_of!r}: expected a year")
+        if not all(isinstance(b, int) for b in self.base_years):
+            out.append(f"base_years {self.base_years!r}: expected years")
+        cum = tuple(f"cum_from_{b}" for b in self.base_years)
+        for name, d in self.drivers.items():
+            out += [f"drivers.{name}: {m}" for m in _driver_problems(d, name, cum)]
+        for name, a in self.anchors.items():
+            if not _finite(a.value):
+                out.append(f"anchors.{name}.value {a.value!r}: expected a finite level")
+        k = len(self.shock_names)
+        if len(set(self.shock_names)) != k:
+            out.append("shock_names: duplicate names")
+        for n in self.shock_names:
+            fit = self.drivers.get(n)
+            if fit is None or fit.kind != "change" or not fit.correlated:
+                out.append(f"shock_names: {n} is not a correlated change driver")
+        out += [f"shock_corr: {m}" for m in _matrix_problems(self.shock_corr, k, corr=True)]
+        if not _finite(self.shrinkage) or not 0 <= self.shrinkage <= 1:
+            out.append(f"shrinkage {self.shrinkage!r}: expected a number in [0, 1]")
+        return out
+
+    def validate(self) -> "FittedModel":
+        """The model itself when :meth:`problems` finds nothing, else SimError listing them."""
+        found = self.problems()
+        if found:
+            more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+            raise SimError("fitted model is not usable: " + "; ".join(found[:5]) + more)
+        return self
+
     # --- persistence: one JSON file, arrays as nested lists -----------------------------
     def to_json(self) -> str:
         """The model as JSON (arrays as nested lists, with ``format_version``)."""
-        def enc(o: object) -> object:
-            if isinstance(o, np.ndarray):
-                return o.tolist()
-            if isinstance(o, (np.floating, np.integer)):
-                return o.item()
-            raise TypeError(type(o))
-
         payload = asdict(self)
         payload["format_version"] = FORMAT_VERSION
-        return json.dumps(payload, default=enc, ensure_ascii=False, indent=1)
+        return json.dumps(payload, default=_encode, ensure_ascii=False, indent=1)
+
+    def file_text(self) -> str:
+        """What :meth:`save` writes: :meth:`to_json` with ``sha256``, the :func:`checksum` of
+        the rest, which :meth:`load` verifies (an edited or damaged file is refused)."""
+        payload = json.loads(self.to_json())
+        payload["sha256"] = checksum(payload)
+        return json.dumps(payload, ensure_ascii=False, indent=1)
 
     def save(self, path: Path) -> Path:
-        """Write :meth:`to_json` to ``path`` atomically (a temporary file, then a rename)."""
+        """Write :meth:`file_text` to ``path`` atomically (a temporary file, then a rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.write_text(self.file_text(), encoding="utf-8")
         tmp.replace(path)
         return path
 
     @classmethod
     def load(cls, path: Path) -> "FittedModel":
-        """Read a model written by :meth:`save`; SimError when it cannot be read."""
+        """Read a model written by :meth:`save`; SimError when it cannot be read, is not a
+        fitted model of this format, or its checksum does not match its contents (edited)."""
         path = Path(path)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise SimError(f"{path}: cannot read fitted model ({exc})") from None
+        if not isinstance(raw, dict):
+            raise SimError(f"{path}: not a fitted model (expected a JSON object, got "
+                           f"{type(raw).__name__})")
         if raw.get("format_version") != FORMAT_VERSION:
             raise SimError(
                 f"{path}: fitted-model format_version {raw.get('format_version')!r}, "
                 f"expected {FORMAT_VERSION}; re-run `python -m sim calibrate`")
+        stored = raw.pop("sha256", None)
+        if stored != checksum(raw):
+            raise SimError(f"{path}: checksum {'missing' if stored is None else 'mismatch'}: "
+                           "the file was edited or damaged after it was written; re-run "
+                           "`python -m sim calibrate`")
+        try:
+            return cls._from_raw(raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SimError(f"{path}: malformed fitted model ({type(exc).__name__}: {exc})") \
+                from None
+
+    @classmethod
+    def _from_raw(cls, raw: dict) -> "FittedModel":
         drivers = {name: _driver_from_json(d) for name, d in raw["drivers"].items()}
         k = len(raw["shock_names"])
         return cls(
-            as_of=int(raw["as_of"]), vintage=raw["vintage"], data_hash=raw["data_hash"],
+            as_of=int(raw["as_of"]), vintage=str(raw["vintage"]), data_hash=str(raw["data_hash"]),
             drivers=drivers,
             anchors={k_: Anchor(**a) for k_, a in raw["anchors"].items()},
             shock_names=tuple(raw["shock_names"]),
             shock_corr=_square(raw["shock_corr"], k),
             shrinkage=float(raw["shrinkage"]), base_years=tuple(raw["base_years"]),
-            observations_used=raw.get("observations_used", []),
+            observations_used=list(raw.get("observations_used", [])),
             fallbacks=tuple(raw.get("fallbacks", ())), notes=tuple(raw.get("notes", ())),
             calibrator=str(raw.get("calibrator", "")),
             not_fitted=dict(raw.get("not_fitted", {})))
+
+
+def checksum(payload: dict) -> str:
+    """sha256 of the canonical JSON of ``payload`` (sorted keys, no spaces), without any
+    ``sha256`` key: what :meth:`FittedModel.to_json` stores and :meth:`FittedModel.load`
+    verifies."""
+    body = {k: v for k, v in payload.items() if k != "sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _encode(o: object) -> object:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    raise TypeError(type(o))
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(float(x))
+
+
+def _matrix_problems(m: np.ndarray, n: int, *, corr: bool = False) -> list[str]:
+    """Shape (n, n), finite, symmetric, positive semi-definite (a correlation: unit diagonal)."""
+    m = np.asarray(m)
+    if m.shape != (n, n):
+        return [f"shape {m.shape}, expected {(n, n)}"]
+    if n == 0:
+        return []
+    if not np.all(np.isfinite(m)):
+        return ["not finite"]
+    scale = max(1.0, float(np.max(np.abs(m))))
+    out = []
+    if not np.allclose(m, m.T, rtol=0, atol=1e-9 * scale):
+        out.append("not symmetric")
+    elif float(np.min(np.linalg.eigvalsh((m + m.T) / 2))) < -1e-8 * scale:
+        out.append("not positive semi-definite")
+    if corr and (not np.allclose(np.diag(m), 1.0, rtol=0, atol=1e-9)
+                 or np.any(np.abs(m) > 1 + 1e-12)):
+        out.append("not a correlation matrix (unit diagonal, entries in [-1, 1])")
+    return out
+
+
+def _driver_problems(d: DriverFit, name: str, cum: tuple[str, ...]) -> list[str]:
+    """What is wrong with one driver's fit (see :meth:`FittedModel.problems`)."""
+    out = []
+    if d.name != name:
+        out.append(f"name {d.name!r} differs from its key")
+    names = {"change": CHANGE_PARAMS, "iid_lognormal": RATIO_PARAMS}.get(d.kind)
+    if names is None:
+        return [f"kind {d.kind!r}: expected 'change' or 'iid_lognormal'"]
+    if tuple(d.param_names) != names:
+        out.append(f"param_names {list(d.param_names)}: expected {list(names)}")
+    if d.scale not in ("log", "logit"):
+        out.append(f"scale {d.scale!r}: expected 'log' or 'logit'")
+    k = len(names)
+    pm = np.asarray(d.param_mean)
+    if pm.shape != (k,) or not np.all(np.isfinite(pm)) or np.any(np.abs(pm) > 50):
+        out.append(f"param_mean: expected {k} finite values of moderate size")
+    out += [f"param_cov: {m}" for m in _matrix_problems(d.param_cov, k)]
+    states = ("level", "mean", "ar") + cum if d.kind == "change" else ()
+    if d.kind == "change" and (tuple(d.state_names[:3]) != states[:3]
+                               or set(d.state_names[3:]) != set(cum)
+                               or len(d.state_names) != len(states)):
+        out.append(f"state_names {list(d.state_names)}: expected {list(states)}")
+    if d.kind != "change" and tuple(d.state_names):
+        out.append("state_names: an iid_lognormal driver has no state")
+    s = len(d.state_names)
+    sm = np.asarray(d.state_mean)
+    if sm.shape != (s,) or not np.all(np.isfinite(sm)):
+        out.append(f"state_mean: expected {s} finite values")
+    out += [f"state_cov: {m}" for m in _matrix_problems(d.state_cov, s)]
+    return out
 
 
 def _square(values: list, n: int) -> np.ndarray:

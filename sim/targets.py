@@ -24,24 +24,31 @@ import pandas as pd
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
 from sim.numbers import as_int, as_number
 from sim.paths import TARGET_CATALOGUE
-from sim.vocabulary import SERIES, TARGET_SETS
+from sim.vocabulary import FAMILIES, SERIES, TARGET_SETS
 
 COLUMNS = (
     "id", "target_set", "series", "indicator_zh", "indicator_en", "domain", "target_year", "kind",
     "comparator", "value", "value_high", "tolerance", "unit", "base_year", "period_start",
     "period_end", "binding", "value_status", "source", "source_section", "quote_zh", "note",
+    "family", "base_value", "base_quote", "approx_sense",
 )
 KINDS = ("level", "share", "cumulative_change", "cumulative_sum", "count")
 COMPARATORS = (">=", "<=", "approx", "range", "==")
 BINDINGS = ("binding", "indicative", "unspecified")
 VALUE_STATUSES = ("given", "blank", "unclear")
+#: Which side of an ``approx`` target counts as meeting it (blank for other comparators):
+#: ``higher`` — more is better, met at >= value·(1 − tolerance); ``lower`` — a control target,
+#: met at <= value·(1 + tolerance); ``both`` — genuinely two-sided, within ± tolerance.
+APPROX_SENSES = ("higher", "lower", "both")
 
-NUMERIC = ("value", "value_high", "tolerance")
+NUMERIC = ("value", "value_high", "tolerance", "base_value")
+VERBATIM = ("quote_zh", "base_quote")   # kept byte for byte (checked against the seeds)
 YEARS = ("target_year", "base_year", "period_start", "period_end")
 REQUIRED = ("id", "target_set", "indicator_zh", "target_year", "kind", "comparator", "unit",
-            "binding", "value_status", "source", "quote_zh")
+            "binding", "value_status", "source", "quote_zh", "family")
 CHOICES = {"target_set": TARGET_SETS, "kind": KINDS, "comparator": COMPARATORS,
-           "binding": BINDINGS, "value_status": VALUE_STATUSES}
+           "binding": BINDINGS, "value_status": VALUE_STATUSES, "family": FAMILIES,
+           "approx_sense": APPROX_SENSES}
 
 
 def _choice_problems(row: Mapping[str, str]) -> list[str]:
@@ -95,6 +102,14 @@ def _value_problems(row: Mapping[str, str]) -> list[str]:
     if status == "given" and kind == "cumulative_sum" and not (row["period_start"]
                                                                and row["period_end"]):
         out.append("a given cumulative_sum needs period_start and period_end")
+    if row["comparator"] == "approx" and not row["approx_sense"]:
+        out.append("comparator 'approx' needs approx_sense (higher, lower or both)")
+    if row["comparator"] != "approx" and row["approx_sense"]:
+        out.append(f"approx_sense is only for comparator 'approx' (got '{row['approx_sense']}' "
+                   f"with '{row['comparator']}')")
+    if bool(row["base_value"]) != bool(row["base_quote"]):
+        out.append("base_value and base_quote go together (the quote is where the plan states "
+                   "the base)")
     return out
 
 
@@ -127,7 +142,7 @@ def _read_rows(path: Path) -> tuple[list[dict[str, str]], list[Problem]]:
             if None in raw or any(v is None for v in raw.values()):
                 problems.append(Problem(file, where, f"expected {len(header)} fields"))
                 continue
-            row = {c: raw[c] if c == "quote_zh" else raw[c].strip() for c in COLUMNS}
+            row = {c: raw[c] if c in VERBATIM else raw[c].strip() for c in COLUMNS}
             problems += _check_row(row, where, file, seen)
             rows.append(row)
     return rows, problems
@@ -182,6 +197,9 @@ class Target:
 
     Numbers are floats or None (blank), years ints or None, text str ("" when blank). ``value``
     is the plan's value (None when the plan left it blank; a scenario may supply one).
+    ``family`` is one of :data:`sim.vocabulary.FAMILIES`; ``base_value`` the indicator's value at
+    the start of the plan period where the plan states it (``base_quote``), else None;
+    ``approx_sense`` the side of an ``approx`` target that counts as met (:data:`APPROX_SENSES`).
     """
 
     id: str
@@ -206,6 +224,10 @@ class Target:
     source_section: str
     quote_zh: str
     note: str
+    family: str = ""
+    base_value: float | None = None
+    base_quote: str = ""
+    approx_sense: str = ""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Target":

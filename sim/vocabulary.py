@@ -193,3 +193,31 @@ TARGET_SETS: dict[str, str] = {
     "quality_plan_2020": "深圳市质量发展第十三个五年规划（征求意见稿） (Quality Development 13th FYP, "
                          "draft), targets for 2020",
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Indicator families (shared by the target catalogue and the plan records)
+# --------------------------------------------------------------------------------------------
+#: name -> meaning. Every catalogue target and every plan record belongs to one family; the
+#: plan-record model (sim.plan_record) pools what past plans achieved by family. The rule that
+#: assigns a family to an indicator is in sim/data/TARGETS.md ("Families").
+FAMILIES: dict[str, str] = {
+    "energy_intensity": "energy use per unit of GDP (level or cumulative decline)",
+    "carbon_intensity": "CO2 emissions per unit of GDP (level or cumulative decline)",
+    "pollutant_reduction": "emission totals of the controlled pollutants (COD, NH3-N, SO2, NOx): "
+                           "cuts or caps",
+    "economic_growth": "size or growth of output, sector scale, spending, trade, investment and "
+                       "public revenue in money terms (GDP, GDP per capita, retail sales, ...)",
+    "structure_share": "shares describing the structure of the economy: sector shares of GDP or "
+                       "value added, R&D and high-tech shares, investment shares, urbanisation",
+    "population_control": "population totals and family planning (resident or registered "
+                          "population, policy fertility rate)",
+    "social": "people's welfare: income, jobs, education, health care, social security, "
+              "housing, culture, public and food safety",
+    "environment_quality": "environment and resources other than energy: air and water quality, "
+                           "green space and forest, sewage and waste treatment, water and land use "
+                           "per unit of GDP",
+    "other": "everything else: innovation counts (patents, labs, talents), infrastructure and "
+             "networks, land programmes, prices and public finance balances, quality indices, "
+             "pollution-control equipment",
+}

@@ -222,3 +222,20 @@ def external_ref():
 def synthetic_series():
     """Names of the series of the synthetic ensemble."""
     return tuple(SYNTH_SERIES)
+
+
+# --- I14-A ---
+# Results folders written by sim carry the ownership marker `.sim-results` (sim.output.owned);
+# `sim report` rewrites only such folders. The synthetic folders above stand for folders
+# `sim run` wrote, so they get the marker too (a wrapper: the fixtures look the function up
+# when they run).
+_synthetic_results_without_marker = _synthetic_results
+
+
+def _synthetic_results(folder: Path, **kwargs) -> Path:  # noqa: F811
+    """:func:`_synthetic_results_without_marker` plus the ownership marker of `sim run`."""
+    from sim.output.owned import MARKER, marker_text
+
+    folder = _synthetic_results_without_marker(folder, **kwargs)
+    (folder / MARKER).write_text(marker_text("run"), encoding="utf-8")
+    return folder

@@ -5,19 +5,24 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from sim.backtest import hindcast as bt
-from sim.backtest import scores
+from sim.backtest import lopo, scores
 from sim.backtest import summary as sm
+from sim.backtest.lopo import PLAN_OF_SET
 from sim.backtest.references import reference_forecasts, series_index
 from sim.cli import main
 from sim.errors import SimError
 from sim.history import History, load_history
 from sim.paths import DEFAULT_DATA_DIR, SCENARIOS_DIR
+from sim.plan_record import load_plan_records
+from sim.targets import as_targets, targets_for_sets
+from sim.vocabulary import SERIES, TARGET_SETS
 
 DRAWS = 200
 
@@ -105,22 +110,36 @@ def test_synthetic_world_random_walk_coverage_is_nominal():
 # --------------------------------------------------------------------------------------------
 # scores on backtest rows
 # --------------------------------------------------------------------------------------------
+DIST_PREFIXES = ("", "trend_", "line_", "rw_", "plan_")
+
+
 def _fake_rows():
     rng = np.random.default_rng(3)
     rows = []
     for origin in (2010, 2011, 2012):
-        for j, (series, met) in enumerate((("gdp_nominal", 1), ("retail_sales", 0), ("tertiary_share", 1))):
+        for series, met in (("gdp_nominal", 1), ("retail_sales", 0), ("tertiary_share", 1)):
             for dup in ("_ap", "_fyp12"):  # the same target in two plans: counted once
                 r = dict(origin=origin, target_id=f"{series}{dup}", series=series, kind="level",
                          comparator=">=", value=10.0, value_high=np.nan, base_year=np.nan,
                          period_start=np.nan, target_year=2015, horizon=2015 - origin,
-                         status="scored", outcome_met=met, realised=10.0)
-                for pre in ("", "line_", "rw_", "plan_"):
-                    p = 1.0 if pre == "plan_" else float(rng.uniform())
-                    r.update({f"{pre}p_met": p, f"{pre}pit": float(rng.uniform()),
-                              f"{pre}crps_log": float(rng.uniform()), f"{pre}in80": bool(rng.uniform() < .8),
-                              f"{pre}in95": bool(rng.uniform() < .95)})
+                         status="scored", outcome_met=met, realised=10.0,
+                         plan95_p_met=0.95, base_rate_p_met=0.8)
+                for pre in ("record_",) + DIST_PREFIXES:
+                    r[f"{pre}p_met"] = 1.0 if pre == "plan_" else float(rng.uniform())
+                for pre in DIST_PREFIXES:
+                    r.update({f"{pre}pit": float(rng.uniform()), f"{pre}crps_log": float(rng.uniform()),
+                              f"{pre}in80": bool(rng.uniform() < .8), f"{pre}in95": bool(rng.uniform() < .95),
+                              f"{pre}width80_log": float(rng.uniform()),
+                              f"{pre}width95_log": float(rng.uniform(1, 2))})
                 rows.append(r)
+    # a record-only target without a series, scored on its official verdict (no distribution)
+    for origin in (2010, 2011):
+        rows.append(dict(origin=origin, target_id="drug_pass_rate_2015_fyp12", series=np.nan,
+                         kind="share", comparator=">=", value=95.0, value_high=np.nan,
+                         base_year=np.nan, period_start=np.nan, target_year=2015,
+                         horizon=2015 - origin, status="scored", outcome_met=1, realised=np.nan,
+                         p_met=0.9, record_p_met=0.9, base_rate_p_met=0.8, plan95_p_met=0.95,
+                         plan_p_met=1.0))
     return pd.DataFrame(rows)
 
 
@@ -129,20 +148,134 @@ def test_summarize_matches_direct_means_and_drops_duplicates():
     s = sm.summarize(rows, n_boot=200)
     block = s["sets"]["common"]
     assert block["n_event_rows"] == 9 and block["n_clusters"] == 3 and block["n_met"] == 6
-    once = rows.drop_duplicates(subset=sm.EVENT_KEY)
-    for f, pre in (("model", ""), ("line", "line_"), ("plan", "plan_")):
+    once = rows.iloc[:18].drop_duplicates(subset=["origin", "series"])
+    for f, pre in (("combined", ""), ("trend", "trend_"), ("record", "record_"), ("line", "line_")):
         want = scores.brier_score(once[f"{pre}p_met"], once["outcome_met"]).mean()
         assert block["forecasters"][f]["brier"]["mean"] == pytest.approx(want, abs=1e-6)
     assert block["forecasters"]["plan"]["brier"]["mean"] == pytest.approx(3 / 9, abs=1e-6)
     assert block["forecasters"]["plan"]["log_score"]["mean"] == pytest.approx(
         3 / 9 * -math.log(scores.LOG_EPS) + 6 / 9 * -math.log(1 - scores.LOG_EPS), abs=1e-6)
-    d = block["forecasters"]["line"]["brier_minus_model"]["mean"]
+    d = block["forecasters"]["line"]["brier_minus_combined"]["mean"]
     assert d == pytest.approx(block["forecasters"]["line"]["brier"]["mean"]
-                              - block["forecasters"]["model"]["brier"]["mean"], abs=1e-6)
-    assert sum(block["forecasters"]["model"]["pit_histogram"]) == 9
-    assert "model (sim)" in sm.summary_table(s)
+                              - block["forecasters"]["combined"]["brier"]["mean"], abs=3e-6)
+    assert sum(block["forecasters"]["combined"]["pit_histogram"]) == 9
+    assert "coverage80" not in block["forecasters"]["record"]
+    assert "model: trend + record (headline)" in sm.summary_table(s)
     cov = sm.coverage_by_horizon(rows)
-    assert set(cov["forecaster"]) == {"model", "line", "rw", "plan"} and cov["n"].sum() == 4 * 9
+    assert set(cov["forecaster"]) == {"combined", "trend", "line", "rw", "plan"}
+    assert cov["n"].sum() == 5 * 9
+
+
+def test_references_are_scored_as_stated():
+    """P = 0.95 and the base rate are constant forecasts: their Brier and log scores are the
+    closed forms over the deduplicated events; sharpness is the median 80 % width."""
+    rows = _fake_rows()
+    s = sm.summarize(rows, n_boot=100)
+    everything = s["sets"]["all"]
+    assert everything["n_event_rows"] == 11 and everything["n_met"] == 8
+    assert set(everything["forecasters"]) == {"combined", "record", "base_rate", "plan95", "plan"}
+    o = np.array([1, 0, 1] * 3 + [1, 1], float)
+    for f, p in (("plan95", 0.95), ("base_rate", 0.8), ("plan", 1.0)):
+        fb = everything["forecasters"][f]
+        assert fb["brier"]["mean"] == pytest.approx(np.mean((p - o) ** 2), abs=1e-6)
+        pc = min(max(p, scores.LOG_EPS), 1 - scores.LOG_EPS)
+        want = -np.mean(np.where(o == 1, np.log(pc), np.log(1 - pc)))
+        assert fb["log_score"]["mean"] == pytest.approx(want, abs=1e-6)
+    # the distribution scores of "all" are on the rows with every distribution (9, not 11)
+    assert everything["n_indicator_rows"] == 9
+    common = s["sets"]["common"]["forecasters"]["trend"]
+    once = rows.iloc[:18].drop_duplicates(subset=["origin", "series"])
+    assert common["sharpness80"]["median_width_log"] == pytest.approx(
+        float(np.median(once["trend_width80_log"])), abs=1e-6)
+    assert common["sharpness80"]["n"] == 9
+    assert s["sets"]["trend"]["n_event_rows"] == 9
+
+
+def test_record_only_rows_without_series_are_distinct_indicators():
+    rows = _fake_rows()
+    sc = sm.scored_rows(rows)
+    assert set(sc["indicator_key"]) == {"gdp_nominal", "retail_sales", "tertiary_share",
+                                        "id:drug_pass_rate_2015_fyp12"}
+    assert sc["cluster"].nunique() == 4
+
+
+# --------------------------------------------------------------------------------------------
+# leave one plan out, verdicts as outcomes
+# --------------------------------------------------------------------------------------------
+SZ12 = ("深圳", "12th FYP")
+
+
+def _interim(records, met: str, plan: str = "12th FYP", n: int = 6):
+    """``n`` made-up records of Shenzhen's ``plan``, dated 2011 (known at a 2012 origin), all
+    with verdict ``met``, in the social family."""
+    template = next(r for r in records if r.plan_key == SZ12 and r.family == "social")
+    return tuple(replace(template, plan=plan, period_start=2011, period_end=2011, met=met,
+                         line=9000 + i) for i in range(n))
+
+
+def test_every_target_set_has_a_plan_key():
+    assert set(PLAN_OF_SET) == set(TARGET_SETS)
+    with pytest.raises(SimError, match="no plan key"):
+        lopo.plan_of_set("fyp99")
+
+
+def test_lopo_training_leaves_the_scored_plan_and_the_future_out():
+    records = load_plan_records()
+    fits = lopo.LeaveOnePlanOut(records + _interim(records, "no"))
+    train = fits.training(2012, SZ12)
+    assert train and all(r.period_end <= 2012 and r.plan_key != SZ12 for r in train)
+    assert len(fits.training(2012, PLAN_OF_SET["action_plan_2015"])) == len(train) + 6
+    # the scored plan's own records do not change its fit; another plan's do
+    a = fits.fit(2012, "fyp12_2015")
+    b = lopo.LeaveOnePlanOut(records + _interim(records, "yes")).fit(2012, "fyp12_2015")
+    assert a.n_left_out == b.n_left_out == 6
+    assert a.model.verdict.families == b.model.verdict.families
+    assert a.base_rate == b.base_rate
+    c = fits.fit(2012, "action_plan_2015")
+    assert c.n_left_out == 0 and c.model.verdict.n_pooled == a.model.verdict.n_pooled + 6
+    # sets whose training records are equal share one fit
+    assert fits.key(2012, "fyp13_2020") == fits.key(2012, "quality_plan_2020")
+    assert fits.fit(2012, "fyp13_2020").model is fits.fit(2012, "quality_plan_2020").model
+
+
+def test_base_rate_is_the_pooled_share_of_met_verdicts():
+    records = load_plan_records()
+    fit = lopo.LeaveOnePlanOut(records).fit(2014, "fyp12_2015")
+    judged = [r for r in records if r.period_end <= 2014 and r.plan_key != SZ12
+              and r.verdict is not None]
+    assert fit.base_rate == pytest.approx(sum(r.verdict for r in judged) / len(judged))
+    assert fit.base_rate != pytest.approx(fit.model.verdict.pooled_rate, abs=1e-3)
+
+
+def test_fyp12_targets_match_their_plan_records_exactly():
+    records = load_plan_records()
+    cat = targets_for_sets(["fyp12_2015"])
+    matched = lopo.record_outcomes(cat, records)
+    assert len(matched) == len(cat) == 32
+    for t in as_targets(cat):
+        rec = matched[t.id]
+        assert rec.plan_key == SZ12 and rec.indicator == t.indicator_zh and rec.verdict is not None
+    assert matched["tertiary_share_2015_fyp12"].met == "partly"          # 58.8 % of 60 %
+    assert matched["disposable_income_2015_fyp12"].target_value == 4.02  # 专栏1, not the outline's 4.9
+    assert lopo.unmatched_reasons(as_targets(cat), matched, {"fyp12_2015"}, records) == {}
+    assert lopo.matched_sets(targets_for_sets(["fyp12_2015", "fyp13_2020"])) == {"fyp12_2015"}
+
+
+def test_a_listed_match_that_is_not_exact_is_an_error(tmp_path):
+    text = lopo.RECORD_MATCHES.read_text(encoding="utf-8")
+    bad = tmp_path / "m.csv"
+    bad.write_text(text.replace(",本市生产总值,15000,", ",本市生产总值 ,15000,"), encoding="utf-8")
+    with pytest.raises(SimError, match="only exact matches"):
+        lopo.record_outcomes(targets_for_sets(["fyp12_2015"]), load_plan_records(), bad)
+    bad.write_text(text.replace(",本市生产总值,15000,", ",本市生产总值,16000,"), encoding="utf-8")
+    with pytest.raises(SimError, match="0 records"):
+        lopo.record_outcomes(targets_for_sets(["fyp12_2015"]), load_plan_records(), bad)
+    # a target of the listing that is left out: no verdict, and the reason says why
+    bad.write_text("\n".join(text.splitlines()[:-1]) + "\n", encoding="utf-8")
+    cat = targets_for_sets(["fyp12_2015"])
+    matched = lopo.record_outcomes(cat, load_plan_records(), bad)
+    why = lopo.unmatched_reasons(as_targets(cat), matched, {"fyp12_2015"}, load_plan_records())
+    assert list(why) == ["nox_cum_2015_fyp12"] and "none listed" in why["nox_cum_2015_fyp12"]
 
 
 def test_vintage_table_flags_verdict_changes():
@@ -165,8 +298,20 @@ def test_parse_origins():
 # --------------------------------------------------------------------------------------------
 # the real pipeline (small)
 # --------------------------------------------------------------------------------------------
-FORECAST_COLS = ["target_id", "status", "p_met", "median", "lo80", "hi80", "lo95", "hi95",
+FORECAST_COLS = ["target_id", "status", "method", "p_met", "median", "lo80", "hi80", "lo95", "hi95",
+                 "trend_p_met", "trend_median", "record_p_met", "base_rate_p_met",
                  "line_p_met", "line_median", "rw_p_met", "rw_median"]
+
+
+def _perturbed(values: np.ndarray, kinds: pd.Series, series: pd.Series) -> list[float]:
+    """Other but plausible values: amounts ×1.37, shares +0.5 on the logit scale (still inside
+    0–100 %), changes −3.1 pp (still above −100 %)."""
+    share = np.array([SERIES[s].scale == "logit" if s in SERIES else False for s in series])
+    level = kinds.isin(["level", "period_sum"]).to_numpy()
+    p = np.clip(values / 100, 1e-9, 1 - 1e-9)
+    shifted = 100 / (1 + np.exp(-(np.log(p / (1 - p)) + 0.5)))
+    out = np.where(level & share, shifted, np.where(level, values * 1.37, values - 3.1))
+    return [repr(float(x)) for x in out]
 
 
 @pytest.mark.slow
@@ -180,10 +325,8 @@ def test_no_data_after_the_origin_is_used(tmp_path):
     for path in data.glob("*.csv"):
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         late = df["year"].astype(int) > origin
-        v = df.loc[late, "value"].astype(float)
-        kinds = df.loc[late, "kind"]
-        v = np.where(kinds.isin(["level", "period_sum"]), v * 1.37 + 1, v - 3.1)
-        df.loc[late, "value"] = [repr(float(x)) for x in v]
+        df.loc[late, "value"] = _perturbed(df.loc[late, "value"].astype(float).to_numpy(),
+                                           df.loc[late, "kind"], df.loc[late, "series"])
         changed += int(late.sum())
         df.to_csv(path, index=False)
     assert changed > 20
@@ -191,9 +334,49 @@ def test_no_data_after_the_origin_is_used(tmp_path):
 
     a = bt.run_backtest([origin], ["fyp12_2015"], "first", DRAWS, seed=5)
     b = bt.run_backtest([origin], ["fyp12_2015"], "first", DRAWS, seed=5, data_dir=data)
-    assert (a.rows["status"] == "scored").sum() >= 3
+    assert (a.rows["trend_p_met"].notna()).sum() >= 3
     pd.testing.assert_frame_equal(a.rows[FORECAST_COLS], b.rows[FORECAST_COLS])
-    assert not np.allclose(a.rows["realised"], b.rows["realised"])
+    observed = a.rows["outcome_from"] == "data"
+    assert not np.allclose(a.rows.loc[observed, "realised"], b.rows.loc[observed, "realised"])
+
+
+@pytest.mark.slow
+def test_leave_one_plan_out_the_scored_plans_records_do_not_change_its_forecasts():
+    """Records of Shenzhen's 12th FYP known at the origin (made up: dated 2011) are left out of
+    the forecasts of its own targets: flipping their verdicts changes none of them. The same
+    records under another plan's name do change them (the test can fail)."""
+    records = load_plan_records()
+    cols = ["target_id", "method", "p_met", "trend_p_met", "record_p_met", "record_p_low",
+            "record_p_high", "base_rate_p_met", "median", "lo80", "hi80"]
+
+    def forecasts(extra):
+        r = bt.run_backtest([2012], ["fyp12_2015"], "first", DRAWS, seed=5, records=records + extra)
+        assert (r.rows["record_left_out"] == len(extra) * (extra[0].plan == "12th FYP")).all()
+        return r.rows[r.rows["status"] == "scored"][cols].reset_index(drop=True)
+
+    a = forecasts(_interim(records, "no"))
+    b = forecasts(_interim(records, "yes"))
+    assert len(a) >= 20 and (a["method"] == "record only").sum() >= 10
+    pd.testing.assert_frame_equal(a, b)
+    c = forecasts(_interim(records, "no", plan="another plan"))
+    social = a["target_id"].isin(["unemployment_2015_fyp12", "life_expectancy_2015_fyp12"])
+    assert (c.loc[social, "record_p_met"] < a.loc[social, "record_p_met"]).all()
+    assert (c["base_rate_p_met"] < a["base_rate_p_met"]).all()
+
+
+@pytest.mark.slow
+def test_official_verdicts_are_scored_where_the_data_have_no_outcome():
+    r = bt.run_backtest([2013], ["fyp12_2015"], "first", DRAWS, seed=5)
+    sc = r.rows[r.rows["status"] == "scored"].set_index("target_id")
+    assert len(sc) == 32
+    v = sc.loc["drug_pass_rate_2015_fyp12"]          # no series: the record alone, on the verdict
+    assert v["outcome_from"] == "official verdict" and v["outcome_met"] == 1
+    assert v["method"] == "record only"     # the headline is U < θ per draw: p_record ± MC error
+    assert abs(v["p_met"] - v["record_p_met"]) < 5 * v["mc_se"]
+    assert math.isnan(v["realised"]) and math.isnan(v["trend_p_met"])
+    g = sc.loc["gdp_2015_fyp12"]                     # observed: scored on the data
+    assert g["outcome_from"] == "data" and g["record_verdict"] == "met"
+    assert 0 < g["base_rate_p_met"] < 1 and g["plan95_p_met"] == 0.95 and g["plan_p_met"] == 1
 
 
 @pytest.mark.slow
@@ -209,28 +392,62 @@ def test_origin_that_cannot_be_calibrated_is_skipped_with_a_reason():
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "bt"
     code = main(["backtest", "--origins", "2012..2013", "--targets", "fyp12_2015", "--draws", str(DRAWS),
-                 "--bootstrap", "100", "--format", "csv", "--out", str(out)])
+                 "--bootstrap", "100", "--format", "json", "--out", str(out)])
     assert code == 0
     rows = pd.read_csv(out / "rows.csv")
-    for col in ("origin", "target_id", "horizon", "p_met", "outcome", "realised", "median", "lo80",
-                "hi80", "lo95", "hi95", "pit", "crps", "line_p_met", "rw_p_met", "plan_p_met",
-                "line_crps", "rw_pit"):
+    for col in ("origin", "target_id", "horizon", "method", "p_met", "trend_p_met", "record_p_met",
+                "base_rate_p_met", "plan95_p_met", "plan_p_met", "outcome", "outcome_from",
+                "realised", "median", "lo80", "hi80", "lo95", "hi95", "width80_log", "pit", "crps",
+                "trend_width80_log", "line_p_met", "rw_p_met", "line_crps", "rw_pit"):
         assert col in rows.columns, col
     assert set(rows["origin"]) == {2012, 2013}
     assert set(rows.loc[rows["status"] == "scored", "outcome"]) <= {"met", "missed"}
-    stdout = capsys.readouterr().out
-    assert stdout.splitlines()[0].startswith("origin,vintage,scenario_file,target_set,target_id")
+    printed = json.loads(capsys.readouterr().out)
     summary = json.loads((out / "scores.json").read_text())
-    assert set(summary["sets"]["common"]["forecasters"]) == {"model", "line", "rw", "plan"}
+    assert printed["sets"].keys() == summary["sets"].keys() == {"common", "trend", "all"}
+    assert set(summary["sets"]["common"]["forecasters"]) == {
+        "combined", "trend", "record", "base_rate", "plan95", "plan", "line", "rw"}
+    assert set(summary["sets"]["all"]["forecasters"]) == {
+        "combined", "record", "base_rate", "plan95", "plan"}
+    for block in summary["sets"].values():
+        assert block["n_event_rows"] > 0
+        for f, fb in block["forecasters"].items():
+            assert 0 <= fb["brier"]["low"] <= fb["brier"]["mean"] <= fb["brier"]["high"] <= 1
+            assert 0 <= fb["log_score"]["mean"] <= -math.log(scores.LOG_EPS)
+            if f != "combined":
+                assert abs(fb["brier_minus_combined"]["mean"]) <= 1
+            if "coverage80" in fb:
+                assert 0 <= fb["coverage80"]["observed"] <= fb["coverage95"]["observed"] + 1e-9 <= 1 + 1e-9
+                assert fb["sharpness80"]["median_width_log"] >= 0
     for name in ("skipped.csv", "scores.txt", "reliability.csv", "coverage_by_horizon.csv", "vintages.csv",
                  "manifest.json", "figures/reliability.png", "figures/pit_histogram.png",
                  "figures/coverage_by_horizon.png", "figures/p_met_over_origins.png"):
         assert (out / name).is_file(), name
+    text = (out / "scores.txt").read_text()
+    assert "base rate of past targets" in text and "the plan is met (P = 0.95)" in text
+    assert "width80" in text
     v = pd.read_csv(out / "vintages.csv")
     assert {"p_met_first", "p_met_revised", "outcome_first", "outcome_revised"} <= set(v.columns)
     # an existing folder is not replaced without --force
     assert main(["backtest", "--origins", "2013", "--targets", "fyp12_2015", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_sim_data_lists_the_plan_records_and_families(capsys):
+    assert main(["data", "--show", "records"]) == 0
+    out = capsys.readouterr().out
+    n = len(load_plan_records())
+    assert f"({n} past targets" in out
+    for word in ("by family", "by level", "by binding", "energy_intensity", "province", "partly"):
+        assert word in out
+    assert main(["data", "--show", "records", "--format", "csv"]) == 0
+    rows = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert len(rows) == n and {"jurisdiction", "plan", "family", "met", "source"} <= set(rows.columns)
+    assert main(["data", "--show", "families", "--format", "csv"]) == 0
+    fam = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out)).set_index("family")
+    assert fam["targets"].sum() == len(targets_for_sets(list(TARGET_SETS)))
+    assert fam["records"].sum() == n
+    assert fam.loc["energy_intensity", "judged"] >= fam.loc["energy_intensity", "met"] > 0
 
 
 @pytest.mark.parametrize("argv, message", [

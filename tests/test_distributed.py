@@ -176,3 +176,111 @@ def test_full_run_on_cluster_writes_the_same_files(client, shipped, tmp_path):
     assert set(a.data_vars) == set(b.data_vars)
     for v in a.data_vars:
         assert np.array_equal(a[v].values, b[v].values, equal_nan=True), v
+
+
+# --- issue 14: a tcp:// scheduler must be trusted; tls:// with certificates -------------------
+
+def _self_signed(folder):
+    """A self-signed certificate and key for 127.0.0.1 (cryptography if installed, else the
+    openssl command); skips when neither is available."""
+    import shutil
+    import subprocess
+
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    try:
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        if shutil.which("openssl") is None:
+            pytest.skip("neither the cryptography package nor the openssl command is available "
+                        "to make a test certificate")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        return cert, key
+    k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    c = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
+         .serial_number(x509.random_serial_number()).not_valid_before(now)
+         .not_valid_after(now + datetime.timedelta(days=1))
+         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(
+             ipaddress.ip_address("127.0.0.1"))]), critical=False)
+         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+         .sign(k, hashes.SHA256()))
+    cert.write_bytes(c.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(k.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption()))
+    return cert, key
+
+
+def test_tls_options_are_checked_before_any_work(run_cli, shipped, tmp_path):
+    from sim.engine.dispatch import RemoteScheduler, remote_scheduler
+
+    pem = tmp_path / "x.pem"
+    pem.write_text("not used")
+    assert parse_scheduler("tls://10.0.0.1:8786") == ("tls", "tls://10.0.0.1:8786")
+    assert remote_scheduler("tcp://h:1") == "tcp://h:1" and remote_scheduler(None) is None
+    r = remote_scheduler("tls://h:1", str(pem), str(pem), str(pem))
+    assert isinstance(r, RemoteScheduler) and str(r) == "tls://h:1"
+    bad = [
+        (["--scheduler", "tls://127.0.0.1:1"], "a tls:// scheduler needs --tls-ca-file"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--tls-ca-file", pem], "need a tls://HOST:PORT"),
+        (["--tls-ca-file", pem], "need --scheduler tls://HOST:PORT"),
+        (["--scheduler", "tls://127.0.0.1:1", "--tls-ca-file", pem, "--tls-cert", pem],
+         "--tls-cert and --tls-key go together"),
+        (["--scheduler", "tls://127.0.0.1:1", "--tls-ca-file", tmp_path / "none.pem"],
+         "none.pem: no such file"),
+    ]
+    for flags, message in bad:
+        code, _, err = run_cli("run", shipped["2020"], "--out", tmp_path / "r", *flags)
+        assert code == 2 and message in err, (flags, err)
+    assert not (tmp_path / "r").exists()
+
+
+def test_scheduler_help_says_it_must_be_trusted(capsys):
+    from sim.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "must be one you trust" in text and "unauthenticated" in text and "--tls-ca-file" in text
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_run_on_a_tls_cluster_with_self_signed_certificates(run_cli, shipped, tmp_path):
+    """A LocalCluster speaking tls:// only: `sim run --scheduler tls://... --tls-*` gives the
+    targets.csv of a single-process run; the manifest records the address, not the key files."""
+    pytest.importorskip("dask.distributed", reason="dask.distributed not installed")
+    import json
+
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    cert, key = _self_signed(tmp_path)
+    sec = Security(tls_ca_file=str(cert), tls_scheduler_cert=str(cert),
+                   tls_scheduler_key=str(key), tls_worker_cert=str(cert),
+                   tls_worker_key=str(key), tls_client_cert=str(cert), tls_client_key=str(key),
+                   require_encryption=True)
+    flags = ["--draws", "1000", "--no-figures", "--quiet"]
+    assert run_cli("run", shipped["2020"], "--out", tmp_path / "one", *flags)[0] == 0
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://",
+                      host="127.0.0.1", security=sec, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://")
+        code, _, err = run_cli("run", shipped["2020"], "--out", tmp_path / "tls", *flags,
+                               "--scheduler", address, "--tls-ca-file", cert,
+                               "--tls-cert", cert, "--tls-key", key)
+        assert code == 0, err
+    assert (tmp_path / "tls" / "targets.csv").read_bytes() == \
+        (tmp_path / "one" / "targets.csv").read_bytes()
+    manifest = json.loads((tmp_path / "tls" / "manifest.json").read_text())
+    assert manifest["scheduler"] == address and "key.pem" not in json.dumps(manifest)

@@ -281,3 +281,27 @@ def test_as_number_and_as_int_parse_cells():
     assert as_number("") is None and as_number(None) is None and as_number("abc") is None
     assert as_number(float("nan")) is None and as_number(float("inf")) is None
     assert as_int("2020.0") == 2020 and as_int(pd.NA) is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_draws_are_an_error_not_not_met(bad):
+    """Defect 4: NaN draws counted as "not met" (P = 0 on an all-NaN ensemble)."""
+    from sim.errors import SimError
+
+    values = np.full((2, 40, 3), 120.0)
+    values[1, 5, 2] = bad            # one draw of scenario 'alt' in 2017
+    values[1, 7, 2] = bad
+    with pytest.raises(SimError) as info:
+        evaluate(make_ds(values), [target()])
+    msg = str(info.value)
+    assert msg.startswith("scenario 'alt': gdp_nominal in 2017 is not a finite number in 2 of 40 draws")
+    assert "target t1" in msg
+    # all NaN: the same error, never P = 0
+    with pytest.raises(SimError, match=r"scenario 'baseline': gdp_nominal in 2017 .* in 40 of 40 draws"):
+        evaluate(make_ds(np.full((2, 40, 3), np.nan)), [target()])
+
+
+def test_non_finite_draws_of_a_target_without_a_value_are_not_evaluated():
+    values = np.full((2, 10, 3), np.nan)
+    ev = evaluate(make_ds(values), [target(value=None)])
+    assert ev.table["status"].eq("not evaluable").all()

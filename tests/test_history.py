@@ -92,8 +92,8 @@ def test_extra_column_alone_is_reported_and_rows_still_checked(tmp_path):
     ("gdp_nominal,2015,,level,abc,亿元,first,src,", "value is not a number (expected a finite number, got 'abc')"),
     ("gdp_nominal,2015,,level,inf,亿元,first,src,", "value is not finite (expected a finite number, got 'inf')"),
     ("gdp_nominal,2015,,level,nan,亿元,first,src,", "value is not finite (expected a finite number, got 'nan')"),
-    ("gdp_nominal,2015,,level,-5,亿元,first,src,", "negative level (expected a value >= 0, got -5)"),
-    ("affordable_housing_supplied,2015,2010,period_sum,-1,套,first,src,", "negative period_sum (expected a value >= 0, got -1)"),
+    ("gdp_nominal,2015,,level,-5,亿元,first,src,", "level of gdp_nominal out of range (expected 1e-06 <= value <= 1000000000000, got -5)"),
+    ("affordable_housing_supplied,2015,2010,period_sum,-1,套,first,src,", "period_sum of affordable_housing_supplied out of range (expected 1e-06 <= value <= 1000000000000, got -1)"),
     ("gdp_nominal,1850,,level,1,亿元,first,src,", "year 1850 is outside 1978–2100"),
     ("gdp_nominal,20x5,,level,1,亿元,first,src,", "year is not a whole year (got '20x5')"),
     ("energy_intensity,2015,2015,cumulative_change_pct,-19.5,%,first,src,",
@@ -232,3 +232,116 @@ def test_cli_data_bad_dir_exits_2_without_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.csv: line 2: wrong unit for gdp_nominal level (expected '亿元', got '万元')" in err
     assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- issue 14: plausible values and jumps
+
+GDP_ROWS = ("gdp_nominal,2013,,level,14500.23,亿元,first,src,",
+            "gdp_nominal,2014,,level,{v},亿元,first,src,{note}",
+            "gdp_nominal,2015,,level,17502.99,亿元,first,src,")
+
+
+def gdp_with_2014(tmp_path, value, note=""):
+    rows = [r.format(v=value, note=note) for r in GDP_ROWS]
+    return write(tmp_path, "gdp.csv", *rows)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("1e-300", "level of gdp_nominal out of range (expected 1e-06 <= value <= 1000000000000, got 1e-300)"),
+    ("1e308", "level of gdp_nominal out of range (expected 1e-06 <= value <= 1000000000000, got 1e308)"),
+    ("0", "level of gdp_nominal out of range (expected 1e-06 <= value <= 1000000000000, got 0)"),
+])
+def test_implausible_level_names_file_and_line(tmp_path, value, message):
+    """Defect 4: GDP 2014 = 1e-300 or 1e308 ran with exit 0 and P = 1.0 or 0.0."""
+    path = gdp_with_2014(tmp_path, value)
+    assert problems_of(tmp_path) == [f"{path}: line 3: {message}"]
+
+
+def test_level_times_1000_is_a_jump_error_on_both_sides(tmp_path):
+    """Defect 4: GDP 2014 ×1000 ran with exit 0."""
+    path = gdp_with_2014(tmp_path, "16001990.0")
+    got = problems_of(tmp_path)
+    assert got == [
+        f"{path}: line 3: implausible jump of gdp_nominal level (first) from 14500.23 in 2013 (line 2) to "
+        f"16001990 in 2014: ×1.1e+03 a year (expected a ratio between 0.2 and 5); correct the value, "
+        f"or if the series really breaks here write a note starting 'break: <reason>'",
+        f"{path}: line 4: implausible jump of gdp_nominal level (first) from 16001990 in 2014 (line 3) to "
+        f"17502.99 in 2015: ×0.00109 a year (expected a ratio between 0.2 and 5); correct the value, "
+        f"or if the series really breaks here write a note starting 'break: <reason>'",
+    ]
+
+
+def test_a_marked_break_skips_the_jump_into_its_row(tmp_path):
+    write(tmp_path, "gdp.csv",
+          "gdp_nominal,2013,,level,14500.23,亿元,first,src,",
+          "gdp_nominal,2014,,level,160019.9,亿元,first,src,break: test of a new definition from 2014",
+          "gdp_nominal,2015,,level,175029.9,亿元,first,src,")
+    assert len(load_history(tmp_path).frame) == 3
+    write(tmp_path, "gdp.csv",
+          "gdp_nominal,2013,,level,14500.23,亿元,first,src,",
+          "gdp_nominal,2014,,level,160019.9,亿元,first,src,a break but not marked as one",
+          "gdp_nominal,2015,,level,175029.9,亿元,first,src,")
+    assert len(problems_of(tmp_path)) == 1
+
+
+def test_jumps_scale_with_the_gap_and_mixed_vintages_are_checked(tmp_path):
+    # 2005 -> 2015 ×10 over ten years: 26 %/yr, plausible
+    write(tmp_path, "a.csv", "gdp_nominal,2005,,level,1750.3,亿元,first,src,",
+          "gdp_nominal,2015,,level,17502.99,亿元,first,src,")
+    load_history(tmp_path)
+    # a revised 2014 ×1000 next to first-vintage neighbours: the mix calibration uses jumps
+    path = write(tmp_path, "a.csv", "gdp_nominal,2013,,level,14500.23,亿元,first,src,",
+                 "gdp_nominal,2014,,level,16001990.0,亿元,revised,src,",
+                 "gdp_nominal,2015,,level,17502.99,亿元,first,src,")
+    got = problems_of(tmp_path)
+    assert got and all(p.startswith(f"{path}: line ") and "implausible jump" in p for p in got)
+    assert "(first then revised)" in got[0]
+
+
+@pytest.mark.parametrize("row, message", [
+    ("gdp_real,2015,,change_pct,1000000,%,first,src,",
+     "change_pct of gdp_real out of range (expected -100 < value <= 1000, got 1000000)"),
+    ("gdp_real,2015,,change_pct,-100,%,first,src,",
+     "change_pct of gdp_real out of range (expected -100 < value <= 1000, got -100)"),
+    ("energy_intensity,2015,2010,cumulative_change_pct,-120,%,first,src,",
+     "cumulative_change_pct of energy_intensity out of range (expected -100 < value <= 100000, got -120)"),
+    ("tertiary_share,2015,,level,100,%,first,src,",
+     "level of tertiary_share out of range (expected 0 < value < 100, got 100)"),
+    ("tertiary_share,2015,,level,0,%,first,src,",
+     "level of tertiary_share out of range (expected 0 < value < 100, got 0)"),
+])
+def test_changes_and_shares_out_of_range(tmp_path, row, message):
+    """Defect 4: a growth of 1e6 % ran with exit 0."""
+    path = write(tmp_path, "obs.csv", GOOD, row)
+    assert problems_of(tmp_path) == [f"{path}: line 3: {message}"]
+
+
+def test_bundled_data_has_no_implausible_value_or_jump():
+    from sim.bounds import JUMP_RATIO
+    from sim.history import plausible_range
+
+    frame = load_history().frame
+    for row in frame.itertuples():
+        assert plausible_range(row.series, row.kind).contains(row.value), row
+    levels = frame[frame["kind"] == "level"].sort_values("year")
+    for (_, _), g in levels.groupby(["series", "vintage"]):
+        ratios = (g["value"].values[1:] / g["value"].values[:-1]) ** (1 / g["year"].diff().values[1:])
+        assert all(JUMP_RATIO.contains(float(r)) for r in ratios)
+
+
+def test_cli_data_rejects_a_jump_with_file_and_line(tmp_path, capsys):
+    path = gdp_with_2014(tmp_path, "16001990.0")
+    assert main(["data", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: line 3: implausible jump" in err and "Traceback" not in err
+
+
+def test_a_folder_named_like_a_csv_is_a_problem_not_a_crash(tmp_path, capsys):
+    """Defect 6: a data folder holding a directory named sub.csv ended in IsADirectoryError."""
+    write(tmp_path, "gdp.csv", GOOD)
+    (tmp_path / "sub.csv").mkdir()
+    assert problems_of(tmp_path) == [f"{tmp_path / 'sub.csv'}: is a folder, not a CSV file (expected a "
+                                     f"file of observations; rename or move it)"]
+    assert main(["data", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "sub.csv: is a folder" in err and "Traceback" not in err

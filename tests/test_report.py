@@ -20,6 +20,7 @@ from sim.cli import main
 from sim.ensemble import read_netcdf
 from sim.output import rebuild as rebuild_module
 from sim.output.fans import fan_specs
+from sim.output.owned import MARKER
 from sim.output.report import target_windows
 from sim.output.tables import fmt_pm
 
@@ -28,7 +29,7 @@ from sim.output.tables import fmt_pm
 def _copy_run(results, dest):
     """The files `sim run` writes before the derived ones: enough for `sim report`."""
     dest.mkdir()
-    for name in ("ensemble.nc", "scenario.resolved.toml", "manifest.json"):
+    for name in ("ensemble.nc", "scenario.resolved.toml", "manifest.json", MARKER):
         shutil.copy2(results / name, dest / name)
     return dest
 
@@ -116,7 +117,8 @@ def test_sim_report_rebuilds_the_same_targets_csv(results_folder, tmp_path):
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["seed"] == 7 and manifest["as_of"] == 2015
     assert manifest["rebuilt"]["command"] == "report"
-    assert set(manifest["files"]) == {p.name for p in copy.iterdir()}
+    assert set(manifest["files"]) == {p.name for p in copy.iterdir()} - {MARKER}
+    assert (copy / MARKER).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no partial folder left
 
 
@@ -181,7 +183,7 @@ def test_compare_two_folders(results_folder, make_results, external_ref, tmp_pat
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"] == "compare"
     assert [r["label"] for r in manifest["runs"]] == ["baseline_2020", "midterm"]
-    assert set(manifest["files"]) == {p.name for p in out.iterdir()}
+    assert set(manifest["files"]) == {p.name for p in out.iterdir()} - {MARKER}
 
 
 @pytest.mark.slow
@@ -190,11 +192,15 @@ def test_compare_default_folder_is_replaced_not_refused(make_results, tmp_path, 
     for _ in range(2):  # the second comparison replaces the first (no --force needed)
         assert main(["compare", str(run), "--no-figures", "--quiet"]) == 0
     assert sorted(p.name for p in (run / "compare").iterdir()) == [
-        "compare.csv", "compare.html", "compare.md", "manifest.json"]
+        MARKER, "compare.csv", "compare.html", "compare.md", "manifest.json"]
     # an --out that holds something else (here: a run) is never replaced
     assert main(["compare", str(run), "--no-figures", "--out", str(run)]) == 2
-    assert "holds no earlier comparison" in capsys.readouterr().err
-    assert (run / "ensemble.nc").exists()
+    assert "it is or holds the input folder" in capsys.readouterr().err
+    other = make_results(tmp_path / "other", outputs=False)
+    before = sorted(p.name for p in other.iterdir())
+    assert main(["compare", str(run), "--no-figures", "--out", str(other)]) == 2
+    assert "holds the output of `sim run`, not of `sim compare`" in capsys.readouterr().err
+    assert (run / "ensemble.nc").exists() and sorted(p.name for p in other.iterdir()) == before
 
 
 @pytest.mark.slow
@@ -206,3 +212,26 @@ def test_compare_refuses_folders_without_shared_targets(results_folder, tmp_path
     t.assign(target_id="x_" + t["target_id"]).to_csv(other / "targets.csv", index=False)
     assert main(["compare", str(results_folder), str(other), "--no-figures"]) == 2
     assert "share no target" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_huge_description_does_not_bloat_the_report(results_folder, make_dataset, tmp_path):
+    """Issue 14: a 52 MB description made a 104 MB report.html (description + resolved TOML)."""
+    from sim.output.report import MAX_DESCRIPTION, write_outputs
+
+    table = pd.read_csv(results_folder / "targets.csv")
+    joint = pd.read_csv(results_folder / "joint.csv")
+    sizes = {}
+    for n in (10, 2_000_000):
+        ds = make_dataset()
+        ds.attrs["scenario_resolved"] = ds.attrs["scenario_resolved"].replace(
+            'description = "Continuation of trends."', f'description = "{"y" * n}"')
+        out = tmp_path / str(n)
+        out.mkdir()
+        write_outputs(out, ds, table, joint, figures=False, table_formats=())
+        page = (out / "report.html").read_text(encoding="utf-8")
+        sizes[n] = len(page)
+    assert "y" * MAX_DESCRIPTION in page and "y" * (MAX_DESCRIPTION + 1) not in page.split(
+        "<pre>")[0]
+    assert "1,998,000 more characters not shown" in page
+    assert sizes[2_000_000] - sizes[10] < 300_000   # was about twice the description

@@ -8,15 +8,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim import __version__
 from sim.errors import SimError
 from sim.output.folder import ResultsFolder, check_results_folder, read_manifest
+from sim.output.owned import MARKER, marker_text
 
 
 def _old_run(tmp_path):
+    """A folder an earlier `sim run` wrote (it carries sim's ownership marker)."""
     out = tmp_path / "run"
     out.mkdir()
     (out / "targets.csv").write_text("old")
+    (out / MARKER).write_text(marker_text("run"))
     return out
+
+
+def _names(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name != MARKER)
 
 
 def test_interrupted_write_leaves_previous_results(tmp_path):
@@ -35,7 +43,7 @@ def test_failure_while_writing_the_manifest_leaves_previous_results(tmp_path):
         with ResultsFolder(out, force=True) as folder:
             folder.text("targets.csv", "new")
             folder.manifest["bad"] = object()
-    assert sorted(p.name for p in out.iterdir()) == ["targets.csv"]
+    assert _names(out) == ["targets.csv"]
     assert (out / "targets.csv").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
@@ -66,7 +74,8 @@ def test_force_replaces_after_success_and_manifest_lists_files(tmp_path):
         folder.json("data.json", {"n": 1})
         folder.manifest.update(seed=3)
         folder.text("figures/f.png", "png")  # written after the manifest was filled
-    assert sorted(p.name for p in out.iterdir()) == ["data.json", "figures", "manifest.json", "table.csv"]
+    assert _names(out) == ["data.json", "figures", "manifest.json", "table.csv"]
+    assert json.loads((out / MARKER).read_text())["command"] == "sweep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     manifest = read_manifest(out)
     assert manifest["command"] == "sweep" and manifest["seed"] == 3
@@ -79,7 +88,9 @@ def test_force_replaces_after_success_and_manifest_lists_files(tmp_path):
 def test_no_manifest_when_asked(tmp_path):
     with ResultsFolder(tmp_path / "x", manifest=False) as folder:
         folder.text("a.txt", "a")
-    assert [p.name for p in (tmp_path / "x").iterdir()] == ["a.txt"]
+    assert _names(tmp_path / "x") == ["a.txt"]
+    assert json.loads((tmp_path / "x" / MARKER).read_text()) == {
+        "tool": "sim", "version": __version__, "command": "run"}
 
 
 def test_keep_carries_files_as_links(tmp_path):
@@ -91,7 +102,7 @@ def test_keep_carries_files_as_links(tmp_path):
     with ResultsFolder(out, force=True, manifest=False) as folder:
         folder.keep(out / "ensemble.nc")
         folder.keep(out / "sub")
-    assert sorted(p.name for p in out.iterdir()) == ["ensemble.nc", "sub"]
+    assert _names(out) == ["ensemble.nc", "sub"]
     assert (out / "ensemble.nc").read_bytes() == b"big"
     assert (out / "sub" / "s.txt").read_text() == "s"
     if hasattr(os, "link"):

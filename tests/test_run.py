@@ -14,6 +14,7 @@ from sim.cli import main
 from sim.ensemble import read_netcdf
 from sim.errors import SimError
 from sim.model import fitted_filename
+from sim.output.owned import MARKER, marker_text
 from sim.paths import SCENARIOS_DIR
 from sim.run.context import RunContext
 from sim.run.pipeline import run_file
@@ -102,6 +103,7 @@ def test_interrupted_run_leaves_the_previous_results(tmp_path, monkeypatch, caps
     out = tmp_path / "r"
     out.mkdir()
     (out / "targets.csv").write_text("previous results")
+    (out / MARKER).write_text(marker_text("run"))   # written by an earlier sim run
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

@@ -470,7 +470,7 @@ shift_pp = -400
         "bad.toml: output.quantiles: quantiles must be strictly increasing (got 0.5 then 0.1)",
         "bad.toml: output.table_formats[0]: unknown value 'pdf' (expected one of csv, md, xlsx, html)",
         "bad.toml: scenarios.baseline.description: empty (expected a non-empty text)",
-        "bad.toml: scenarios.baseline.levers.usdcny.path.2016: out of range (expected value > 0, got -1)",
+        "bad.toml: scenarios.baseline.levers.usdcny.path.2016: out of range (expected 0.1 <= value <= 100, got -1)",
         "bad.toml: scenarios.baseline.levers.usdcny.path.20x7: invalid year (expected a year from 2000 to 2035 as key, got '20x7')",
         "bad.toml: scenarios.LowCarbon: invalid scenario name (expected [a-z][a-z0-9_]*: lowercase letters, digits, "
         "underscores, starting with a letter; got 'LowCarbon')",
@@ -613,3 +613,73 @@ def test_a_broken_catalogue_is_an_error_not_a_skip(tmp_path, monkeypatch):
     path = write(tmp_path, BASE + "\n[scenarios.baseline.target_values]\nco2_intensity_cum_2020_fyp13 = -10.0\n")
     with pytest.raises(ProblemList, match=r"targets.csv: line 1: missing column\(s\): series"):
         load_scenario_file(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 14: BOM, one problem per cause, nesting, non-finite numbers
+# ----------------------------------------------------------------------------------------------
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    """Defect 7: a UTF-8 BOM gave only "TOML syntax error (Invalid statement)"."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (ROOT / "scenarios/baseline_2020.toml").read_bytes())
+    assert load_scenario_file(path).scenarios == load_scenario_file(ROOT / "scenarios/baseline_2020.toml").scenarios
+
+
+def test_unknown_target_set_is_one_problem(tmp_path):
+    """Defect 7: an unknown target set also reported "run.target_sets: empty"."""
+    path = write(tmp_path, BASE.replace('["fyp13_2020"]', '["fyp13_2021"]'))
+    assert problems(path) == [
+        "bad.toml: run.target_sets[0]: unknown target set 'fyp13_2021' (expected one of action_plan_2015, "
+        "fyp12_2015, fyp13_2020, quality_plan_2020)"]
+    path = write(tmp_path, BASE.replace('["fyp13_2020"]', "[]"))
+    assert problems(path) == ["bad.toml: run.target_sets: empty (expected at least 1 item)"]
+
+
+def test_deep_nesting_is_a_problem_not_a_recursion_error(tmp_path, run_cli):
+    """Defect 6: more than ~330 nested [ ended in a RecursionError traceback."""
+    path = write(tmp_path, BASE + "\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems(path) == ["bad.toml: arrays or tables nested too deeply (expected a scenario file: "
+                              "at most a few levels)"]
+    code, out, err = run_cli("validate", path)
+    assert code == 2 and "Traceback" not in err and "nested too deeply" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+def test_non_finite_target_value_is_an_error_not_a_blank(tmp_path, value):
+    """Defect 4: target values nan/inf passed validation and were reported as "left blank"."""
+    path = write(tmp_path, BASE + f"\n[scenarios.baseline.target_values]\ngdp_2020_fyp13 = {value}\n")
+    got = problems(path)
+    assert len(got) == 1 and got[0].startswith(
+        "bad.toml: scenarios.baseline.target_values.gdp_2020_fyp13: not a finite number"), got
+
+
+PLAN_RECORD = RUN + """
+[scenarios.baseline]
+description = "Trends and the plan record."
+
+[scenarios.trends]
+extends = "baseline"
+description = "Trends only."
+plan_record = false
+
+[scenarios.trends_child]
+extends = "trends"
+description = "Inherits the switch."
+
+[scenarios.back_on]
+extends = "trends"
+description = "Switches it on again."
+plan_record = true
+"""
+
+
+def test_plan_record_option_is_inherited_and_round_trips(tmp_path):
+    sf = load_scenario_file(write(tmp_path, PLAN_RECORD, "pr.toml"))
+    assert {k: v.plan_record for k, v in sf.scenarios.items()} == {
+        "baseline": True, "trends": False, "trends_child": False, "back_on": True}
+    back = load_scenario_file(write(tmp_path, resolved_toml(sf), "resolved.toml"))
+    assert back.scenarios == sf.scenarios
+    bad = PLAN_RECORD.replace("plan_record = false", 'plan_record = "no"')
+    assert any("plan_record" in p for p in problems(write(tmp_path, bad)))

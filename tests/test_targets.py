@@ -137,6 +137,54 @@ def test_every_quote_is_verbatim_in_its_seed(cat):
     assert len(cat) == 298
 
 
+# --- families, base values, the sense of approx targets -------------------------------------
+
+def test_every_target_has_a_family(cat):
+    from sim.vocabulary import FAMILIES
+
+    assert set(cat["family"]) <= set(FAMILIES)
+    assert cat["family"].value_counts().to_dict() == {
+        "other": 101, "social": 79, "environment_quality": 48, "economic_growth": 25,
+        "structure_share": 23, "pollutant_reduction": 12, "energy_intensity": 4,
+        "population_control": 3, "carbon_intensity": 3}
+    fam = cat["family"].to_dict()
+    assert fam["energy_intensity_cum_2015_fyp12"] == "energy_intensity"
+    assert fam["co2_intensity_cum_2020_fyp13"] == "carbon_intensity"
+    assert fam["so2_cum_2015_ap"] == "pollutant_reduction"
+    assert fam["gdp_2020_fyp13"] == "economic_growth"
+    assert fam["rd_share_2020_fyp13"] == "structure_share"
+    assert fam["population_2020_fyp13"] == "population_control"
+    assert fam["unemployment_2020_fyp13"] == "social"
+    assert fam["pm25_2020_fyp13"] == "environment_quality"
+    assert fam["water_intensity_cum_2015_fyp12"] == "environment_quality"
+    assert fam["invention_patents_stock_per10k_2020_fyp13"] == "other"
+
+
+def test_approx_sense_is_set_exactly_for_approx_targets(cat):
+    approx = cat["comparator"] == "approx"
+    assert (cat.loc[approx, "approx_sense"] != "").all()
+    assert (cat.loc[~approx, "approx_sense"] == "").all()
+    assert cat.loc[approx, "approx_sense"].value_counts().to_dict() == {"higher": 20, "lower": 1, "both": 1}
+    assert cat.loc["population_2020_fyp13", "approx_sense"] == "lower"       # 1480万左右: a control target
+    assert cat.loc["gdp_2020_qdp", "approx_sense"] == "higher"               # 约2.6万亿: more is better
+    assert cat.loc["major_projects_share_fai_2016_2020_fyp13", "approx_sense"] == "both"
+
+
+def test_base_values_are_stated_by_the_plan(cat):
+    """A base value is the plan's own number (its quote is verbatim in the seed), never estimated."""
+    seeds = {p.name: p.read_text(encoding="utf-8") for p in SEEDS_DIR.glob("*.txt")}
+    based = cat[cat["base_value"].notna()]
+    assert len(based) == 15 and set(based["target_set"]) == {"fyp13_2020"}
+    for r in based.itertuples():
+        assert r.base_quote in seeds[r.source.split(";")[0]], r.id
+        nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", r.base_quote)]
+        assert any(math.isclose(n * 10 ** k, r.base_value, rel_tol=1e-9)
+                   for n in nums for k in range(0, 5)), r.id
+    assert (cat.loc[cat["base_value"].isna(), "base_quote"] == "").all()
+    assert cat.loc["gdp_2020_fyp13", "base_value"] == 17500
+    assert cat.loc["disposable_income_2020_fyp13", "base_value"] == 44600    # 4.46万元
+
+
 # --- validation -------------------------------------------------------------------------------
 
 def _write(tmp_path: Path, rows: list[dict]) -> Path:
@@ -152,7 +200,8 @@ def _row(**kw) -> dict:
     row = dict.fromkeys(COLUMNS, "")
     row.update(id="t1", target_set="fyp13_2020", series="gdp_nominal", indicator_zh="本市生产总值",
                target_year="2020", kind="level", comparator=">=", value="26000", unit="亿元",
-               binding="indicative", value_status="given", source="003.txt", quote_zh="26000")
+               binding="indicative", value_status="given", source="003.txt", quote_zh="26000",
+               family="economic_growth")
     row.update(kw)
     return row
 
@@ -211,10 +260,35 @@ def test_validation_structure_checks(tmp_path):
     assert [x.message for x in exc.value.problems] == [
         "comparator 'range' needs value_high",
         "comparator 'approx' needs a tolerance",
+        "comparator 'approx' needs approx_sense (higher, lower or both)",
         "a given cumulative_change needs base_year",
         "a given cumulative_sum needs period_start and period_end",
         "target_year is not a year (got '20x0')",
     ]
+
+
+def test_validation_of_family_base_and_approx_sense(tmp_path):
+    rows = [
+        _row(id="a", family=""),
+        _row(id="b", family="growth"),
+        _row(id="c", approx_sense="higher"),
+        _row(id="d", comparator="approx", tolerance="0.05", approx_sense="up"),
+        _row(id="e", base_value="17500"),
+        _row(id="f", base_value="many", base_quote="many"),
+    ]
+    p = _write(tmp_path, rows)
+    with pytest.raises(ProblemList) as exc:
+        load_catalogue(p)
+    assert [str(x) for x in exc.value.problems] == [f"{p}: {m}" for m in [
+        "line 2: family is empty",
+        "line 3: unknown family 'growth' (expected one of energy_intensity, carbon_intensity, "
+        "pollutant_reduction, economic_growth, structure_share, population_control, social, "
+        "environment_quality, other)",
+        "line 4: approx_sense is only for comparator 'approx' (got 'higher' with '>=')",
+        "line 5: unknown approx_sense 'up' (expected one of higher, lower, both)",
+        "line 6: base_value and base_quote go together (the quote is where the plan states the base)",
+        "line 7: base_value is not a number (got 'many')",
+    ]]
 
 
 def test_missing_column_and_missing_file(tmp_path):
@@ -242,6 +316,10 @@ def test_catalogue_rows_as_typed_targets(cat):
     blank = targets["energy_intensity_cum_2020_fyp13"]
     assert blank.value is None and blank.value_status == "blank" and blank.is_binding
     assert Target.from_row({"id": "x", "value": "nan", "target_year": 2020.0}).value is None
+    gdp = targets["gdp_2020_fyp13"]
+    assert (gdp.family, gdp.base_value, gdp.approx_sense) == ("economic_growth", 17500.0, "")
+    assert targets["population_2020_fyp13"].approx_sense == "lower"
+    assert targets["gdp_2015_fyp12"].base_value is None and targets["gdp_2015_fyp12"].base_quote == ""
 
 
 @pytest.mark.parametrize("cell, number, whole", [

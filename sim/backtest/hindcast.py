@@ -1,21 +1,21 @@
 """Hindcast: forecast past plans' targets from past origins and score the forecasts on what happened.
 
 For every origin ``o`` (the as_of of a forecast) and every shipped scenario file whose targets
-fall after ``o`` and whose outcomes are in the data:
+fall after ``o`` and have a known outcome (an observation in the data, or an official verdict in
+the plan records, :mod:`sim.backtest.lopo`):
 
 1. calibrate on the observations dated ≤ ``o`` (:func:`sim.calibrate.fit.calibrate` reads only
    ``History.upto(o)``; with vintage ``first`` it uses GDP as first published) — a fresh fit with
    exactly the base years the targets need, never a cached one, so a backtest does not depend on
    what earlier runs left in the calibration cache;
-2. simulate the file's **baseline** scenario with ``as_of = o`` (the scenario loader fits lever
-   years to the new window; a :class:`~sim.run.context.RunContext` of the baseline) through the
-   streaming evaluator (:func:`sim.run.midterm.evaluate_context`) and evaluate every target;
-3. for each target whose realised value is known — the observation of the indicator in the target
-   year (level, cumulative change or period sum, as
-   :func:`~sim.evaluation.indicator.observation_for`), in the same
-   vintage — record P(met), the outcome, and for the indicator's predictive ensemble the median,
-   the 80 % / 95 % central intervals, PIT and CRPS; the same for the three reference forecasters
-   of :mod:`sim.backtest.references` (which see only the target's own series up to ``o``).
+2. fit the plan-record model on the records known at ``o`` without the records of the scored
+   targets' own plan (leave one plan out, :class:`~sim.backtest.lopo.LeaveOnePlanOut`; the
+   target sets whose training records are equal share one run);
+3. simulate the file's **baseline** scenario with ``as_of = o`` (the scenario loader fits lever
+   years to the new window; a :class:`~sim.run.context.RunContext` of the baseline with that
+   record model) through the streaming evaluator (:func:`sim.run.stream.evaluate_context`) and
+   evaluate every target: the trend, record and combined probabilities and draws;
+4. score every forecast and the references on the outcome (:mod:`sim.backtest.rows`).
 
 The rows are scored by :mod:`sim.backtest.summary`. :func:`midterm_table` is the mid-term
 evaluation of a file's baseline (``sim backtest --midterm``), on :mod:`sim.run.midterm`.
@@ -25,76 +25,39 @@ from __future__ import annotations
 
 import math
 import sys
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 
-from sim.backtest import scores
-from sim.backtest.references import column_prefix, reference_forecasts, to_scale
-from sim.backtest.summary import INTERVALS
+from sim.backtest.lopo import LeaveOnePlanOut, matched_sets, record_outcomes, unmatched_reasons
+from sim.backtest.rows import outcome, score_origin
 from sim.calibrate.fit import calibrate
 from sim.errors import SimError
-from sim.evaluation import as_number, compare, indicator_for, observation_for
+from sim.evaluation import as_number
 from sim.history import History, load_history
+from sim.model import FittedModel
 from sim.paths import SCENARIOS_DIR
+from sim.plan_record import PlanRecord, PlanRecordModel, load_plan_records
 from sim.run.context import RunContext, base_years_needed
 from sim.run.midterm import achieved
-from sim.run.stream import evaluate_context
+from sim.run.stream import evaluate_context, stream
 from sim.scenario.read import load_scenario_file
 from sim.scenario.spec import ScenarioFile
-from sim.targets import Target, as_targets, check_set_names, targets_for_sets
-from sim.vocabulary import SERIES
+from sim.targets import as_targets, check_set_names, targets_for_sets
 
 DEFAULT_SCENARIO_FILES = ("baseline_2015.toml", "baseline_2020.toml")
+SKIPPED_COLUMNS = ["origin", "scenario_file", "target_id", "reason"]
 
 
-# --------------------------------------------------------------------------------------------
-# outcomes
-# --------------------------------------------------------------------------------------------
-class _VintageView:
-    """A History whose ``select`` prefers one vintage (for ``observation_for``)."""
-
-    def __init__(self, history: History, vintage: str):
-        self._h, self._v = history, vintage
-
-    def select(self, series: str, vintage: str | None = None) -> pd.DataFrame:
-        return self._h.select(series, self._v)
-
-
-def outcome(history: History, target: Target, vintage: str = "revised") -> dict | None:
-    """The outcome row (value, year, source, vintage) of a target, in the chosen vintage."""
-    return observation_for(_VintageView(history, vintage), target)
-
-
-def _met(y: float, t: Target, value: float) -> bool:
-    return bool(compare(np.array([y]), t.comparator, value, t.value_high, t.tolerance)[0])
-
-
-def score_scale(t: Target) -> Callable[[Any], np.ndarray]:
-    """Transform under which CRPS is comparable across indicators: ``log(1 + x/100)`` for a
-    cumulative % change, ``logit(x/100)`` for a share series, ``log x`` otherwise — so CRPS is
-    roughly a relative error (0.1 ≈ 10 %)."""
-    if t.kind == "cumulative_change":
-        return lambda x: np.log1p(np.maximum(np.asarray(x, float), -99.9999) / 100.0)
-    scale = SERIES[t.series].scale
-    return lambda x: to_scale(x, scale)
-
-
-# --------------------------------------------------------------------------------------------
-# one backtest
-# --------------------------------------------------------------------------------------------
 @dataclass
 class BacktestResult:
-    """Rows of a backtest (one per origin and target with a known outcome), the (origin, file)
-    pairs skipped with the reason, and the settings."""
+    """Rows of a backtest (one per origin and target with a known outcome), what was skipped
+    (an origin of a file, or a target, with the reason), and the settings."""
 
     rows: pd.DataFrame
-    skipped: pd.DataFrame                  # origin, scenario_file, reason
+    skipped: pd.DataFrame                  # SKIPPED_COLUMNS
     settings: dict = field(default_factory=dict)
 
 
@@ -151,97 +114,89 @@ def scenario_files(target_sets: Iterable[str] | None = None, scenario_dir: str |
 
 
 def baseline_context(sf: ScenarioFile, catalogue: pd.DataFrame, history: History, *,
-                     path: Path | None = None, plan_start: int | None = None) -> RunContext:
+                     path: Path | None = None, plan_start: int | None = None,
+                     fitted: FittedModel | None = None,
+                     record_model: PlanRecordModel | None = None) -> RunContext:
     """The context of a file's baseline scenario alone, evaluated on ``catalogue``.
 
     The model is fitted now on ``history`` up to the file's as_of with exactly the base years
     the catalogue needs (:func:`~sim.run.context.base_years_needed`), not taken from the
-    calibration cache, so the result does not depend on what earlier runs cached.
+    calibration cache, so the result does not depend on what earlier runs cached (or
+    ``fitted``, such a fit made by the caller). ``record_model`` replaces the context's own
+    plan-record model (a leave-one-plan-out fit; default: the records known at the as_of).
     """
     sf = sf.model_copy(update={"scenarios": {"baseline": sf.scenarios["baseline"]}})
     as_of = sf.run.as_of
-    fitted = calibrate(history, as_of, sf.run.vintage,
-                       base_years=base_years_needed(catalogue, as_of))
+    if fitted is None:
+        fitted = calibrate(history, as_of, sf.run.vintage,
+                           base_years=base_years_needed(catalogue, as_of))
     return RunContext.from_spec(sf, path=path, fitted=fitted, history=history,
-                                catalogue=catalogue, plan_start=plan_start)
-
-
-def _forecast_columns(forecaster: str, x, y: float, t: Target, p: float | None) -> dict:
-    """P(met), quantiles, PIT, CRPS, interval hits of one forecaster on one row."""
-    pre = column_prefix(forecaster)
-    out: dict[str, Any] = {f"{pre}p_met": p}
-    if x is None:
-        return out
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return out
-    f = score_scale(t)
-    med = float(np.median(x))
-    out.update({f"{pre}median": med})
-    for level in INTERVALS:
-        lo, hi = scores.central_interval(x, level)
-        tag = f"{round(level * 100)}"
-        out[f"{pre}lo{tag}"], out[f"{pre}hi{tag}"] = float(lo), float(hi)
-        out[f"{pre}in{tag}"] = bool(scores.covered(lo, hi, y))
-    out[f"{pre}pit"] = float(scores.pit(x, y))
-    out[f"{pre}crps"] = float(scores.crps_ensemble(x, y))
-    fx, fy = f(x), f(np.array(y))
-    ok = np.isfinite(fx)
-    out[f"{pre}crps_log"] = (float(scores.crps_ensemble(fx[ok], fy))
-                             if ok.any() and np.isfinite(fy) else math.nan)
-    return out
-
-
-def _year(v: int | None) -> float | None:
-    return None if v is None else float(v)
-
-
-def _score_origin(ctx: RunContext, ds: xr.Dataset, table: pd.DataFrame,
-                  outcomes: dict[str, dict], origin: int, vintage: str, file: str
-                  ) -> list[dict]:
-    """The rows of one origin: the model's and the references' forecasts of every target of
-    ``ctx.catalogue`` (all with a known outcome), scored on that outcome."""
-    table = table.set_index("target_id")
-    draws, rows = ctx.settings.draws, []
-    for t in as_targets(ctx.catalogue):
-        tr = table.loc[t.id]
-        obs = outcomes[t.id]
-        y = obs["value"]
-        value = as_number(tr.get("value"))
-        rec = dict(origin=origin, vintage=vintage, scenario_file=file, target_set=t.target_set,
-                   target_id=t.id, series=t.series, kind=t.kind, comparator=t.comparator,
-                   value=value, value_high=t.value_high, base_year=_year(t.base_year),
-                   period_start=_year(t.period_start), target_year=t.target_year,
-                   horizon=(t.target_year or origin) - origin, realised=y,
-                   outcome_source=obs["source"], outcome_vintage=obs["vintage"])
-        if value is None or tr["status"] != "evaluated":
-            rec.update(status="not evaluable", reason=tr.get("reason") or "no target value")
-            rows.append(rec)
-            continue
-        met = _met(y, t, value)
-        rec.update(status="scored", reason="", outcome="met" if met else "missed",
-                   outcome_met=int(met), mc_se=float(tr["mc_se"]))
-        ind = indicator_for(ds, t).values
-        x = None if ind is None else ind[0]    # the baseline's draws
-        rec.update(_forecast_columns("model", x, y, t, float(tr["probability"])))
-        rng = np.random.default_rng([ctx.settings.seed, origin, zlib.crc32(t.id.encode())])
-        refs = reference_forecasts(ctx.history, t, value, origin, vintage, draws, rng)
-        for name, rf in refs.items():
-            rec.update(_forecast_columns(name, rf.draws, y, t, rf.p_met))
-            if rf.reason:
-                rec[f"{name}_reason"] = rf.reason
-        rows.append(rec)
-    return rows
+                                catalogue=catalogue, plan_start=plan_start,
+                                record_model=record_model)
 
 
 def _skip_reason(known: pd.DataFrame, origin: int) -> str:
     """Why an origin has nothing to forecast in a file ("" when it has)."""
     if known.empty:
-        return "no target of the chosen sets has a realised value in the data"
+        return "no target of the chosen sets has a realised value or an official verdict"
     if not (known["target_year"].astype(int) > origin).any():
         return f"no target year after {origin}"
     return ""
+
+
+@dataclass
+class _FileTargets:
+    """The targets of one scenario file with a known outcome, and those left out."""
+
+    catalogue: pd.DataFrame                  # the file's targets (after the series filter)
+    outcomes: dict[str, dict]                # target id -> observed outcome
+    verdicts: dict[str, PlanRecord]          # target id -> plan record with a verdict
+    known: pd.DataFrame                      # targets with an outcome or a verdict
+    unmatched: dict[str, str]                # target id -> why it has no verdict (and no data)
+
+
+def _file_targets(sets: Sequence[str], history: History, vintage: str,
+                  records: Sequence[PlanRecord], series_filter: Iterable[str] | None
+                  ) -> _FileTargets:
+    catalogue = targets_for_sets(list(sets))
+    if series_filter is not None:
+        catalogue = catalogue[catalogue["series"].isin(list(series_filter))].reset_index(drop=True)
+    found = {t.id: outcome(history, t, vintage) for t in as_targets(catalogue)}
+    outcomes = {k: o for k, o in found.items() if o is not None}
+    matched = record_outcomes(catalogue, records)
+    verdicts = {k: r for k, r in matched.items() if r.verdict is not None}
+    known = catalogue[catalogue["id"].isin(list(outcomes) + list(verdicts))]
+    unmatched = unmatched_reasons(as_targets(catalogue), matched, matched_sets(catalogue),
+                                  records)
+    return _FileTargets(catalogue, outcomes, verdicts, known.reset_index(drop=True),
+                        {k: v for k, v in unmatched.items() if k not in outcomes})
+
+
+def _origin_rows(path: Path, sf: ScenarioFile, ft: _FileTargets, later: pd.DataFrame,
+                 lopo: LeaveOnePlanOut, history: History, origin: int, vintage: str
+                 ) -> tuple[list[dict], list[dict]]:
+    """Rows of one file and origin: one calibration, one run per distinct leave-one-plan-out
+    training set; and what was skipped (a target set whose record model cannot be fitted)."""
+    fitted = calibrate(history, origin, sf.run.vintage,
+                       base_years=base_years_needed(later, origin))
+    groups: dict[tuple, list[str]] = {}
+    for s in dict.fromkeys(later["target_set"]):
+        groups.setdefault(lopo.key(origin, s), []).append(s)
+    rows, skipped = [], []
+    for sets in groups.values():
+        fit = lopo.fit(origin, sets[0])
+        if fit.model is None:
+            skipped.append(dict(origin=origin, scenario_file=path.name, target_id="",
+                                reason=f"{', '.join(sets)}: no plan-record model: {fit.reason}"))
+            continue
+        sub = later[later["target_set"].isin(sets)].reset_index(drop=True)
+        ctx = baseline_context(sf, sub, history, path=path, fitted=fitted,
+                               record_model=fit.model)
+        # every draw in one chunk, every draw of each indicator kept: each draw is scored
+        res = stream(ctx, chunk_draws=ctx.settings.draws)
+        rows += score_origin(ctx, res.acc, res.prefix, ft.outcomes, ft.verdicts, fit, origin,
+                             vintage, path.name)
+    return rows, skipped
 
 
 def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = None,
@@ -249,7 +204,8 @@ def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = Non
                  data_dir: str | Path | None = None, scenario_dir: str | Path | None = None,
                  series_filter: Iterable[str] | None = None,
                  progress: Callable[[str], object] | None = None,
-                 history: History | None = None) -> BacktestResult:
+                 history: History | None = None,
+                 records: Sequence[PlanRecord] | None = None) -> BacktestResult:
     """Run the hindcast (see the module docstring).
 
     Parameters
@@ -270,49 +226,52 @@ def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = Non
         vintage comparison).
     progress : callable(str), optional
         Called with a short message per origin.
+    records : sequence of PlanRecord, optional
+        The plan records (default: the bundled file); each forecast's record model uses those
+        known at its origin outside the scored plan.
     """
     if vintage not in ("first", "revised"):
         raise SimError(f"vintage must be 'first' or 'revised', got '{vintage}'")
     origins = list(origins)
     history = history if history is not None else load_history(data_dir)
+    records = tuple(records) if records is not None else load_plan_records()
+    lopo = LeaveOnePlanOut(records)
     files = scenario_files(target_sets, scenario_dir)
     overrides: dict[str, Any] = {"draws": int(draws), "vintage": vintage}
     if seed is not None:
         overrides["seed"] = int(seed)
     rows: list[dict] = []
-    skipped = []
+    skipped: list[dict] = []
     for path, sets in files:
-        catalogue = targets_for_sets(list(sets))
-        if series_filter is not None:
-            catalogue = catalogue[catalogue["series"].isin(list(series_filter))].reset_index(drop=True)
-        found = {t.id: outcome(history, t, vintage) for t in as_targets(catalogue)}
-        outcomes = {k: o for k, o in found.items() if o is not None}
-        known = catalogue[catalogue["id"].isin(list(outcomes))]
+        ft = _file_targets(sets, history, vintage, records, series_filter)
+        skipped += [dict(origin=None, scenario_file=path.name, target_id=k,
+                         reason=f"not scored: {v}") for k, v in ft.unmatched.items()]
         for origin in origins:
-            reason = _skip_reason(known, origin)
+            reason = _skip_reason(ft.known, origin)
             if not reason:
-                later = known[known["target_year"].astype(int) > origin].reset_index(drop=True)
+                later = ft.known[ft.known["target_year"].astype(int) > origin]
                 if progress:
                     progress(f"{path.name} as of {origin}")
                 try:
                     sf = load_scenario_file(path, overrides={**overrides, "as_of": origin})
-                    ctx = baseline_context(sf, later, history, path=path)
-                    # every draw in one chunk: each draw of the indicator is scored
-                    table, ds = evaluate_context(ctx, with_history=False,
-                                                 chunk_draws=ctx.settings.draws)
+                    got, left = _origin_rows(path, sf, ft, later.reset_index(drop=True), lopo,
+                                             history, origin, vintage)
                 except SimError as exc:
                     reason = str(exc).splitlines()[0]
                 else:
-                    rows += _score_origin(ctx, ds, table, outcomes, origin, vintage, path.name)
+                    rows += got
+                    skipped += left
             if reason:
-                skipped.append(dict(origin=origin, scenario_file=path.name, reason=reason))
+                skipped.append(dict(origin=origin, scenario_file=path.name, target_id="",
+                                    reason=reason))
     settings = dict(origins=origins, vintage=vintage, draws=int(draws), seed=seed,
                     target_sets=[s for _, ss in files for s in ss],
                     scenario_files=[p.name for p, _ in files],
-                    data_dir=str(history.data_dir), data_hash=history.data_hash)
-    return BacktestResult(pd.DataFrame(rows),
-                          pd.DataFrame(skipped, columns=["origin", "scenario_file", "reason"]),
-                          settings)
+                    data_dir=str(history.data_dir), data_hash=history.data_hash,
+                    plan_records=len(records), leave_one_plan_out=True)
+    skipped_df = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+    skipped_df["origin"] = skipped_df["origin"].astype("Int64")
+    return BacktestResult(pd.DataFrame(rows), skipped_df, settings)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.backtest.references import FORECASTERS, LABELS, column_prefix
-from sim.backtest.summary import INDICATOR_KEY, dedupe
+from sim.backtest.references import DISTRIBUTIONS, LABELS, column_prefix
+from sim.backtest.summary import INDICATOR_KEY, dedupe, scored_rows
 
-COLORS = {"model": "#1f5fa8", "line": "#d9822b", "rw": "#6a9f3a", "plan": "#9b4f96"}
+COLORS = {"combined": "#1f5fa8", "trend": "#5aa0d8", "record": "#c0392b", "base_rate": "#7f7f7f",
+          "plan95": "#c77dbd", "plan": "#9b4f96", "line": "#d9822b", "rw": "#6a9f3a"}
 
 
 def _plt():
@@ -65,12 +66,13 @@ def reliability_diagram(summary: dict, path, row_set: str = "common") -> Path:
 
 
 def pit_histograms(rows: pd.DataFrame, path) -> Path:
-    """Histogram of PIT values per forecaster (flat = calibrated; U-shape = too narrow; hump =
-    too wide; slope = biased)."""
+    """Histogram of PIT values per forecaster with a distribution (flat = calibrated; U-shape =
+    too narrow; hump = too wide; slope = biased)."""
     plt = _plt()
-    sc = dedupe(rows[rows["status"] == "scored"], INDICATOR_KEY) if len(rows) else rows
-    fig, axes = plt.subplots(1, len(FORECASTERS), figsize=(3.2 * len(FORECASTERS), 3), sharey=True)
-    for ax, f in zip(np.atleast_1d(axes), FORECASTERS):
+    sc = dedupe(scored_rows(rows), INDICATOR_KEY)
+    fig, axes = plt.subplots(1, len(DISTRIBUTIONS), figsize=(3.2 * len(DISTRIBUTIONS), 3),
+                             sharey=True)
+    for ax, f in zip(np.atleast_1d(axes), DISTRIBUTIONS):
         col = f"{column_prefix(f)}pit"
         v = sc[col].dropna().to_numpy(float) if col in sc else np.array([])
         ax.hist(v, bins=10, range=(0, 1), color=COLORS[f], alpha=0.8, edgecolor="white")
@@ -92,7 +94,7 @@ def coverage_by_horizon(cov: pd.DataFrame, path) -> Path:
             ax.plot(g["horizon"], g[f"coverage{level}"], marker="o", color=COLORS[f],
                     label=LABELS[f], alpha=0.85)
             for h, c, n in zip(g["horizon"], g[f"coverage{level}"], g["n"]):
-                if f == "model":
+                if f == "combined":
                     ax.annotate(str(n), (h, c), fontsize=6, xytext=(2, 3), textcoords="offset points")
         ax.set(xlabel="horizon (target year − origin)", title=f"{level}% central interval",
                ylim=(-0.05, 1.05))
@@ -119,13 +121,15 @@ def p_met_over_origins(rows: pd.DataFrame, path, max_panels: int = 30) -> Path:
         g = sc[sc["target_id"] == tid].sort_values("origin")
         met = bool(g["outcome_met"].iloc[0])
         ax.axhspan(-0.05, 1.05, color="#d8f0d8" if met else "#f6d6d6", zorder=0)
-        for f in ("plan", "line", "rw", "model"):
+        for f in ("plan95", "base_rate", "line", "rw", "record", "trend", "combined"):
             col = f"{column_prefix(f)}p_met"
             if col in g and g[col].notna().any():
-                ax.plot(g["origin"], g[col], marker="o" if f == "model" else None,
-                        ms=3, lw=2 if f == "model" else 1, ls="-" if f == "model" else ":",
+                ax.plot(g["origin"], g[col], marker="o" if f == "combined" else None,
+                        ms=3, lw=2 if f == "combined" else 1, ls="-" if f == "combined" else ":",
                         color=COLORS[f], label=LABELS[f])
-        ax.set_title(f"{tid}\n{'met' if met else 'missed'} (realised {g['realised'].iloc[0]:.4g})",
+        y = g["realised"].iloc[0]
+        seen = "official verdict" if y != y else f"realised {y:.4g}"
+        ax.set_title(f"{tid}\n{'met' if met else 'missed'} ({seen})",
                      fontsize=7)
         ax.set_ylim(-0.05, 1.05)
         ax.tick_params(labelsize=7)

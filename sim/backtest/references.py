@@ -19,6 +19,18 @@ year, or the sum over the window). They are scored on the same rows as the model
   χ²_{K−1}`` and ``μ | σ² ~ N(μ̂, σ² / (t_last − t_first))``.
 * ``plan`` — **the plan is met**: P(met) = 1; the predictive distribution is a point mass at the
   target value (the midpoint for a range).
+* ``plan95`` — **the plan is met, with P = 0.95** (:data:`PLAN_P`): a probability only. Unlike
+  P = 1 it does not pay ``−ln ε`` for every miss, so it is the honest version of "plans are
+  met" on the log score.
+* ``base_rate`` — **the base rate of past targets**: the share of the plan records' verdicts
+  that were met, all families pooled, over the records known at the origin without the scored
+  plan's own (:attr:`sim.backtest.lopo.LopoFit.base_rate`; set by the hindcast, as it needs
+  the leave-one-plan-out training records).
+
+The model's three forecasts are scored next to them: ``combined`` (the headline probability,
+trend and plan record together), ``trend`` (``p_trend``: trends continue) and ``record``
+(``p_record``: the plan record alone). :data:`DISTRIBUTIONS` lists the forecasters with a
+predictive distribution of the indicator (scored by CRPS, PIT, coverage and sharpness).
 
 The series' annual values ``z_t`` come from ``level`` observations, extended with ``change_pct``
 observations chained onto them (log-scale series). A series with changes but no level gives a
@@ -40,18 +52,25 @@ from sim.history import History
 from sim.targets import Target
 from sim.vocabulary import SERIES
 
-REFERENCES = ("line", "rw", "plan")
-FORECASTERS = ("model",) + REFERENCES
-LABELS = {"model": "model (sim)", "line": "straight line, last 5 years",
-          "rw": "random walk with drift", "plan": "the plan is met (P = 1)"}
+MODEL_FORECASTS = ("combined", "trend", "record")
+REFERENCES = ("base_rate", "plan95", "plan", "line", "rw")
+FORECASTERS = MODEL_FORECASTS + REFERENCES
+DISTRIBUTIONS = ("combined", "trend", "plan", "line", "rw")
+"""Forecasters with a predictive ensemble of the indicator (the others give a probability only)."""
+LABELS = {"combined": "model: trend + record (headline)", "trend": "model: trends continue",
+          "record": "model: plan record", "base_rate": "base rate of past targets",
+          "plan95": "the plan is met (P = 0.95)", "plan": "the plan is met (P = 1)",
+          "line": "straight line, last 5 years", "rw": "random walk with drift"}
+PLAN_P = 0.95
 LINE_WINDOW = 5
 MIN_POINTS = 3
 SHARE_EPS = 1e-6
 
 
 def column_prefix(forecaster: str) -> str:
-    """Prefix of a forecaster's columns in backtest rows: "" for the model, ``"<name>_"`` else."""
-    return "" if forecaster == "model" else f"{forecaster}_"
+    """Prefix of a forecaster's columns in backtest rows: "" for the headline (``combined``),
+    ``"<name>_"`` else."""
+    return "" if forecaster == "combined" else f"{forecaster}_"
 
 
 @dataclass
@@ -217,7 +236,7 @@ def _window_sum(idx: SeriesIndex, z_of: Callable[[int], np.ndarray | None],
 
 
 def _met(x: np.ndarray, t: Target, value: float) -> float:
-    ok = compare(x, t.comparator, value, t.value_high, t.tolerance)
+    ok = compare(x, t.comparator, value, t.value_high, t.tolerance, t.approx_sense)
     return float((ok & np.isfinite(x)).mean())
 
 
@@ -230,7 +249,8 @@ def plan_point(target: Target, value: float) -> float:
 def reference_forecasts(history: History, target: Target | Mapping[str, Any], value: float,
                         origin: int, vintage: str, n: int, rng: np.random.Generator
                         ) -> dict[str, RefForecast]:
-    """The three reference forecasts of one target from the data known at ``origin``.
+    """The reference forecasts of one target from the data known at ``origin`` (all but
+    ``base_rate``, which needs the plan records).
 
     Parameters
     ----------
@@ -245,7 +265,8 @@ def reference_forecasts(history: History, target: Target | Mapping[str, Any], va
     rng : numpy.random.Generator
     """
     t = as_target(target)
-    out = {"plan": RefForecast("plan", 1.0, np.full(n, plan_point(t, value)))}
+    out = {"plan": RefForecast("plan", 1.0, np.full(n, plan_point(t, value))),
+           "plan95": RefForecast("plan95", PLAN_P, None)}
     idx = series_index(history, t.series, origin, vintage) if t.series else None
     y = t.target_year
     if y is None:

@@ -1,8 +1,10 @@
 """``python -m sim backtest`` — hindcast the shipped plans from past origins and score the
-probabilities against what happened, next to three simple references (:mod:`sim.backtest.hindcast`).
+model's probabilities (trend, plan record and combined, the record model leaving the scored
+plan out) against what happened, next to simple references (:mod:`sim.backtest.hindcast`).
 
 Writes into ``--out`` (default ``results/backtest_<vintage>``, atomically): ``rows.csv`` (one row
-per origin and target with a known outcome), ``skipped.csv``, ``scores.json`` and ``scores.txt``,
+per origin and target with a known outcome or official verdict), ``skipped.csv`` (origins and
+targets not scored, with the reason), ``scores.json`` and ``scores.txt``,
 ``reliability.csv``, ``coverage_by_horizon.csv``, ``vintages.csv`` (GDP-based targets under
 first-published vs revised data), ``figures/*.png`` and ``manifest.json``. ``--format`` chooses
 what goes to stdout: the score table, the rows as CSV, or the scores as JSON.
@@ -29,6 +31,8 @@ HELP = "score past forecasts: hindcast plan targets from past origins against re
 
 def add_arguments(p) -> None:
     """The flags of ``sim backtest``."""
+    from sim.commands.sweep import add_wait_argument
+
     p.add_argument("--origins", default="2008..2018", metavar="FIRST..LAST",
                    help="forecast origins (as_of years): FIRST..LAST, YEAR or Y1,Y2 (default 2008..2018)")
     p.add_argument("--targets", nargs="+", metavar="SET",
@@ -43,7 +47,9 @@ def add_arguments(p) -> None:
                    help="stdout: score table, per-target rows (CSV) or scores (JSON)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="results folder (default results/backtest_<vintage>)")
-    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing results folder (only one sim wrote, or an empty one)")
+    add_wait_argument(p)
     p.add_argument("--data", default=None, metavar="DIR",
                    help="history data directory (default: calibration/data); every origin is "
                         "calibrated afresh on it (the calibration cache is neither read nor written)")
@@ -73,29 +79,39 @@ def run(args) -> int:
     if args.midterm:
         return _run_midterm(args)
 
-    import pandas as pd
-
     from sim.backtest import hindcast as bt
-    from sim.backtest import summary as sm
-    from sim.backtest.plots import write_all
-    from sim.history import load_history
     from sim.output.folder import ResultsFolder
-    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR
     from sim.targets import check_set_names
 
     origins = bt.parse_origins(args.origins)
     if args.targets:
         check_set_names(args.targets)
     out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"backtest_{args.vintage}"
-    folder = ResultsFolder(out, force=args.force, command="backtest")  # fails early
+    folder = ResultsFolder(out, force=args.force, command="backtest", wait=args.wait,
+                           inputs=(args.data or DEFAULT_DATA_DIR,))  # fails early
+    with folder.lock:   # held until the folder is in place
+        _backtest_into(folder, args, origins)
+    return 0
 
+
+def _backtest_into(folder, args, origins) -> None:
+    """Run the backtest and write ``folder`` (its lock is held); print the chosen format."""
+    import pandas as pd
+
+    from sim.backtest import hindcast as bt
+    from sim.backtest import summary as sm
+    from sim.backtest.plots import write_all
+    from sim.history import load_history
+
+    out = folder.out
     t0 = time.perf_counter()
     history = load_history(args.data)   # once, for both vintages
     res = bt.run_backtest(origins, args.targets, args.vintage, args.draws, args.seed,
                           history=history, progress=bt.stderr_progress)
     summary = sm.summarize(res.rows, n_boot=args.bootstrap)
     summary["settings"] = res.settings
-    summary["skipped"] = res.skipped.to_dict("records")
+    summary["skipped"] = _records(res.skipped)
     cov = sm.coverage_by_horizon(res.rows)
     vint = None
     if not args.no_vintages:
@@ -129,7 +145,14 @@ def run(args) -> int:
         print(json.dumps(summary, indent=1, ensure_ascii=False, default=_json))
     else:
         _print_table(sm.summary_table(summary), res.skipped, vint, out)
-    return 0
+
+
+def _records(df) -> list[dict]:
+    """Rows of a DataFrame as JSON-safe dicts (NaN -> None)."""
+    import pandas as pd
+
+    return [{k: (None if pd.api.types.is_scalar(v) and pd.isna(v) else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
 
 
 def _print_table(scores_text: str, skipped, vint, out: Path) -> None:
@@ -137,7 +160,8 @@ def _print_table(scores_text: str, skipped, vint, out: Path) -> None:
     if len(skipped):
         print(f"\nskipped ({len(skipped)}):")
         for r in skipped.itertuples():
-            print(f"  {r.scenario_file} as of {r.origin}: {r.reason}")
+            where = f"{r.target_id}" if r.target_id else f"as of {int(r.origin)}"
+            print(f"  {r.scenario_file} {where}: {r.reason}")
     if vint is not None and len(vint):
         print("\nGDP-based targets, first-published vs revised data:")
         print(_vintage_text(vint))
@@ -171,16 +195,21 @@ def _json(o):
 def _run_midterm(args) -> int:
     from sim.backtest.hindcast import midterm_table
     from sim.output.folder import ResultsFolder
-    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.output.owned import safe_name
+    from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR
 
     path = Path(args.midterm)
     if not path.exists():
         raise SimError(f"{path}: scenario file not found")
-    out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"midterm_{path.stem}_{args.as_of}"
-    folder = ResultsFolder(out, force=args.force, command="backtest --midterm", manifest=False)
-    table = midterm_table(path, args.as_of, draws=args.draws, seed=args.seed, data_dir=args.data)
-    with folder:
-        folder.csv("midterm.csv", table)
+    out = Path(args.out) if args.out else \
+        DEFAULT_RESULTS_DIR / safe_name(f"midterm_{path.stem}_{args.as_of}")
+    folder = ResultsFolder(out, force=args.force, command="backtest --midterm", manifest=False,
+                           wait=args.wait, inputs=(path, args.data or DEFAULT_DATA_DIR))
+    with folder.lock:
+        table = midterm_table(path, args.as_of, draws=args.draws, seed=args.seed,
+                              data_dir=args.data)
+        with folder:
+            folder.csv("midterm.csv", table)
     if args.format == "csv":
         table.to_csv(sys.stdout, index=False)
     elif args.format == "json":

@@ -5,7 +5,8 @@ two scenario files over the same target sets) and writes, into ``--out`` (defaul
 folder's ``compare/``): ``compare.csv`` (P(met), Wilson interval and ΔP per target and
 run/scenario), ``compare.md``, a self-contained ``compare.html``, a dot-and-whisker chart, a
 heat map and the overlaid fans of every shared target indicator, and ``manifest.json``
-(:mod:`sim.output.compare`; an earlier comparison in that folder is replaced). Prints the
+(:mod:`sim.output.compare`; an earlier comparison in that folder is replaced, any other
+non-empty folder is refused). Prints the
 P(met) table.
 """
 
@@ -18,12 +19,15 @@ HELP = "compare P(met) and fans across the scenarios of one or more results fold
 
 def add_arguments(p) -> None:
     """Arguments of ``sim compare``."""
+    from sim.commands.sweep import add_wait_argument
+
     p.add_argument("folders", nargs="+", metavar="RESULTS_DIR",
                    help="results folders written by `sim run`")
     p.add_argument("--out", help="output folder (default: <first RESULTS_DIR>/compare; replaced when "
                                  "it holds an earlier comparison)")
     p.add_argument("--no-figures", action="store_true", dest="no_figures", help="tables only")
     p.add_argument("--quiet", action="store_true", help="do not print the table")
+    add_wait_argument(p)
 
 
 def run(args) -> int:
@@ -31,7 +35,7 @@ def run(args) -> int:
     from sim.output.compare import compare_runs, print_compare
 
     result = compare_runs([Path(f) for f in args.folders], Path(args.out) if args.out else None,
-                          figures=not args.no_figures)
+                          figures=not args.no_figures, wait=args.wait)
     if not args.quiet:
         print_compare(result)
     return 0

@@ -1,11 +1,19 @@
-"""``python -m sim data`` — which series have history (kinds, years, vintages, sources) and which
-targets have none to evaluate them."""
+"""``python -m sim data`` — which series have history (kinds, years, vintages, sources), which
+targets have none to evaluate them, the plan records (past targets with their outcomes: counts by
+family, level, binding status and verdict) and the catalogue's indicator families.
+
+``--show`` picks one listing (default: all). With ``--format csv`` each listing is one CSV
+table (blank line between tables): the series, the targets without history, the plan records
+(one row per record, every column) and the families (targets per family and target set, plan
+records per family)."""
 
 from __future__ import annotations
 
 import sys
 
-HELP = "list the historical series (years, kinds, vintages, sources) and targets without history"
+HELP = ("list the historical series (years, kinds, vintages, sources), targets without history, "
+        "the plan records and the indicator families")
+SHOWS = ("all", "series", "records", "families")
 
 
 def add_arguments(p) -> None:
@@ -13,6 +21,12 @@ def add_arguments(p) -> None:
     p.add_argument("--data", metavar="DIR", help="history data directory (default: calibration/data)")
     p.add_argument("--format", choices=("table", "csv"), default="table",
                    help="output format (default: table)")
+    p.add_argument("--show", choices=SHOWS, default="all",
+                   help="what to list: series (and targets without history), records (the plan "
+                        "records), families, or all (default)")
+    p.add_argument("--records", metavar="FILE", default=None,
+                   help="plan-records file "
+                        "(default: calibration/data/plan_records/plan_records.csv)")
 
 
 def year_ranges(years) -> str:
@@ -83,27 +97,109 @@ def targets_without_history(history):
     return missing[cols].reset_index(drop=True)
 
 
+def record_counts(records):
+    """Counts of the plan records: ``{"family": table, "level": ..., "binding": ...}``, each
+    with one row per value and one column per verdict (``yes, partly, no, unknown``) and
+    ``total``."""
+    import pandas as pd
+
+    from sim.plan_record.records import MET, records_frame
+
+    frame = records_frame(records)
+    out = {}
+    for col in ("family", "level", "binding"):
+        t = pd.crosstab(frame[col], frame["met"]).reindex(columns=list(MET), fill_value=0)
+        t["total"] = t.sum(axis=1)
+        out[col] = t.rename_axis(index=col, columns=None).reset_index()
+    return out
+
+
+def family_table(records):
+    """One row per family of :data:`sim.vocabulary.FAMILIES`: catalogue targets per target set
+    and in all, plan records and their verdicts (met / judged), and what the family covers."""
+    import pandas as pd
+
+    from sim.targets import load_catalogue
+    from sim.vocabulary import FAMILIES, TARGET_SETS
+
+    cat = load_catalogue()
+    rows = []
+    for fam, text in FAMILIES.items():
+        sel = cat[cat["family"] == fam]
+        judged = [r for r in records if r.family == fam and r.verdict is not None]
+        row = {"family": fam}
+        row.update({s: int((sel["target_set"] == s).sum()) for s in TARGET_SETS})
+        row.update(targets=len(sel), records=sum(r.family == fam for r in records),
+                   met=sum(bool(r.verdict) for r in judged), judged=len(judged), covers=text)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def run(args) -> int:
-    """Print the series table and the targets without history."""
+    """Print the chosen listings (series and targets without history, plan records, families)."""
+    from sim.plan_record import PLAN_RECORDS, load_plan_records, records_frame
+
+    out = sys.stdout
+    parts = []
+    if args.show in ("all", "series"):
+        parts += _series_parts(args)
+    if args.show in ("all", "records", "families"):
+        path = args.records or PLAN_RECORDS
+        records = load_plan_records(path)
+        if args.show in ("all", "records"):
+            parts.append(("records", path, records_frame(records) if args.format == "csv"
+                          else record_counts(records)))
+        if args.show in ("all", "families"):
+            parts.append(("families", path, family_table(records)))
+    if args.format == "csv":
+        out.write("\n".join(_csv(p[-1]) for p in parts))
+        return 0
+    for kind, where, obj in parts:
+        out.write(_TABLE_WRITERS[kind](where, obj))
+    return 0
+
+
+def _csv(df) -> str:
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def _series_parts(args) -> list:
     from sim.history import load_history
 
     history = load_history(args.data)
-    table = series_table(history)
-    missing = targets_without_history(history)
-    out = sys.stdout
-    if args.format == "csv":
-        table.to_csv(out, index=False, lineterminator="\n")
-        out.write("\n")
-        missing.to_csv(out, index=False, lineterminator="\n")
-        return 0
+    return [("series", history, series_table(history)),
+            ("missing", history, targets_without_history(history))]
 
-    out.write(f"History in {history.data_dir} ({len(history.frame)} observations, "
-              f"{len(table)} series, data hash {history.data_hash[:12]})\n\n")
+
+def _series_text(history, table) -> str:
     shown = table.assign(sources=[_clip(s, 60) for s in table["sources"]])
-    out.write(shown.to_string(index=False) + "\n\n")
+    return (f"History in {history.data_dir} ({len(history.frame)} observations, "
+            f"{len(table)} series, data hash {history.data_hash[:12]})\n\n"
+            + shown.to_string(index=False) + "\n\n")
+
+
+def _missing_text(history, missing) -> str:
     if missing.empty:
-        out.write("Every target has history to evaluate it.\n")
-    else:
-        out.write(f"Targets without history ({len(missing)}): not evaluable until data are added\n\n")
-        out.write(missing.to_string(index=False) + "\n")
-    return 0
+        return "Every target has history to evaluate it.\n\n"
+    return (f"Targets without history ({len(missing)}): not evaluable from the data until data "
+            f"are added (the plan record still gives them a probability)\n\n"
+            + missing.to_string(index=False) + "\n\n")
+
+
+def _records_text(path, counts) -> str:
+    n = int(counts["family"]["total"].sum())
+    text = (f"Plan records in {path} ({n} past targets with their outcomes; "
+            f"met = official verdict)\n")
+    for col, table in counts.items():
+        text += f"\nby {col} (columns: verdict):\n" + table.to_string(index=False) + "\n"
+    return text + "\n"
+
+
+def _families_text(path, table) -> str:
+    shown = table.assign(covers=[_clip(s, 50) for s in table["covers"]])
+    return ("Indicator families (catalogue targets per target set; plan records, met of judged)\n\n"
+            + shown.to_string(index=False) + "\n")
+
+
+_TABLE_WRITERS = {"series": _series_text, "missing": _missing_text, "records": _records_text,
+                  "families": _families_text}

@@ -3,7 +3,7 @@
 Nothing is simulated: the targets are re-evaluated on the stored ensemble (``targets.csv``,
 ``joint.csv``), then figures, the evaluation table (CSV, Markdown, XLSX, HTML) and the
 self-contained ``report.html`` are written again (:mod:`sim.output.rebuild`; the folder is
-replaced in one step, a failure leaves it as it was).
+replaced in one step, a failure leaves it as it was). Only a folder sim wrote is rewritten.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ HELP = "rebuild targets, tables, figures and report.html of a results folder fro
 
 def add_arguments(p) -> None:
     """Arguments of ``sim report``."""
+    from sim.commands.sweep import add_wait_argument
+
     p.add_argument("folder", help="results folder written by `sim run` (holds ensemble.nc)")
     p.add_argument("--data", help="history data directory for the observed part of the charts "
                                   "(default: the run's, from manifest.json, else calibration/data)")
     p.add_argument("--no-figures", action="store_true", dest="no_figures",
                    help="tables and report only (faster)")
     p.add_argument("--quiet", action="store_true", help="no summary")
+    add_wait_argument(p)
 
 
 def run(args) -> int:
@@ -29,7 +32,7 @@ def run(args) -> int:
     from sim.output.tables import print_summary
 
     out = rebuild(Path(args.folder), data_dir=args.data,
-                  figures=False if args.no_figures else None)
+                  figures=False if args.no_figures else None, wait=args.wait)
     if not args.quiet:
         print_summary(out["table"], out["folder"])
         t = out["timings"]

@@ -16,7 +16,7 @@ HELP = "simulate every scenario in a scenario file and write results/<file stem>
 
 def add_arguments(p) -> None:
     """The flags of ``sim run``."""
-    from sim.commands.sweep import add_scheduler_argument
+    from sim.commands.sweep import add_scheduler_argument, add_wait_argument
 
     p.add_argument("file", help="scenario file (TOML), e.g. scenarios/baseline_2020.toml")
     p.add_argument("--draws", type=int, help="Monte Carlo draws (overrides [run].draws)")
@@ -29,7 +29,10 @@ def add_arguments(p) -> None:
                    help="calibration cache (default: $SIM_CACHE_DIR, else ~/.cache/sim/fitted); "
                         "a fit is reused when data, code and as_of match")
     p.add_argument("--out", help="results folder (default: results/<file stem>)")
-    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing results folder (only one sim wrote, or an empty "
+                        "one; anything else is refused and left untouched)")
+    add_wait_argument(p)
     p.add_argument("--summaries-only", action="store_true", dest="summaries_only",
                    help="keep quantiles instead of every draw in ensemble.nc")
     p.add_argument("--no-figures", action="store_false", dest="figures",
@@ -45,16 +48,18 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     """Run the file; print the ignored levers (stderr) and the summary table."""
+    from sim.commands.sweep import scheduler_from_args
     from sim.output.tables import print_summary
     from sim.run.pipeline import run_file
 
+    scheduler = scheduler_from_args(args)
     overrides = {k: getattr(args, k) for k in ("draws", "seed", "as_of")
                  if getattr(args, k) is not None}
     out = run_file(Path(args.file), overrides=overrides, data_dir=args.data,
                    cache_dir=args.cache, out=Path(args.out) if args.out else None,
                    force=args.force, summaries_only=args.summaries_only, figures=args.figures,
-                   scheduler=args.scheduler, tolerance=args.tolerance, max_draws=args.max_draws,
-                   progress=(not args.quiet) and sys.stderr.isatty())
+                   scheduler=scheduler, tolerance=args.tolerance, max_draws=args.max_draws,
+                   progress=(not args.quiet) and sys.stderr.isatty(), wait=args.wait)
     for msg in out.ignored:
         print(f"sim run: warning: {msg}", file=sys.stderr)
     if not args.quiet:

@@ -15,6 +15,8 @@ HELP = "Sobol sensitivity of P(met) to parameters, initial state and shocks, by 
 
 def add_arguments(p) -> None:
     """The flags of ``sim sensitivity``."""
+    from sim.commands.sweep import add_wait_argument
+
     p.add_argument("file", help="scenario file (TOML)")
     p.add_argument("--target", action="append", dest="targets", metavar="ID",
                    help="target id (repeatable; default: every target of the run's sets)")
@@ -25,7 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--bootstrap", type=int, default=100, help="bootstrap resamples for the SEs (default 100)")
     p.add_argument("--data", help="history data directory (default: calibration/data)")
     p.add_argument("--out", help="results folder (default: results/<file stem>_sensitivity)")
-    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing results folder (only one sim wrote, or an empty one)")
+    add_wait_argument(p)
     p.add_argument("--no-figures", action="store_true", dest="no_figures", help="skip the tornado charts")
 
 
@@ -33,17 +37,23 @@ def run(args) -> int:
     """Build the context once, estimate the indices, print them, write the folder."""
     from sim.analysis.sensitivity import sensitivity, summary_lines, write_sensitivity
     from sim.output.folder import check_writable
-    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.output.lock import OutputLock
+    from sim.output.owned import safe_name
+    from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR
     from sim.run.context import RunContext
 
-    out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"{Path(args.file).stem}_sensitivity"
-    check_writable(out, args.force)
-    overrides = {"seed": args.seed} if args.seed is not None else {}
-    ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
-    sens = sensitivity(ctx, targets=args.targets, scenario=args.scenario, draws=args.draws,
-                       bootstrap=args.bootstrap)
-    for line in summary_lines(sens):
-        print(line)
-    write_sensitivity(sens, out, force=args.force, figures=not args.no_figures, ctx=ctx)
+    out = Path(args.out) if args.out else \
+        DEFAULT_RESULTS_DIR / safe_name(f"{Path(args.file).stem}_sensitivity")
+    inputs = (args.file, args.data or DEFAULT_DATA_DIR)
+    check_writable(out, args.force, inputs=inputs)
+    with OutputLock(out, wait=args.wait):   # until the folder is in place
+        check_writable(out, args.force, inputs=inputs)
+        overrides = {"seed": args.seed} if args.seed is not None else {}
+        ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
+        sens = sensitivity(ctx, targets=args.targets, scenario=args.scenario, draws=args.draws,
+                           bootstrap=args.bootstrap)
+        for line in summary_lines(sens):
+            print(line)
+        write_sensitivity(sens, out, force=args.force, figures=not args.no_figures, ctx=ctx)
     print(f"wrote {out}/sensitivity.csv" + ("" if args.no_figures else " and figures/tornado_*.png"))
     return 0

@@ -8,6 +8,7 @@ bisection on common random numbers, and reports it with its Monte Carlo error.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 HELP = "required effort: the least lever value giving P(target met) >= a probability"
 
@@ -42,6 +43,10 @@ def run(args) -> int:
     split_path(args.lever)  # a bad path fails before calibration
     if not 0 < args.probability < 1:
         raise SimError(f"--probability must be in (0, 1), got {args.probability:g}")
+    if args.json_out and Path(args.json_out).resolve() in (
+            Path(args.file).resolve(), *(p.resolve() for p in Path(args.data or ".").glob("*.csv")
+                                         if args.data)):
+        raise SimError(f"--json {args.json_out}: is an input of the command; give another file")
     overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
     ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
     res = solve(ctx, target=args.target, probability=args.probability, lever=args.lever,
@@ -51,6 +56,8 @@ def run(args) -> int:
     if args.json_out:
         out = {k: v for k, v in vars(res).items() if k != "evaluations"}
         out["evaluations"] = [{"value": v, "p_met": p} for v, p in res.evaluations.items()]
-        with open(args.json_out, "w", encoding="utf-8") as fh:
-            json.dump(out, fh, indent=1, default=float)
+        path = Path(args.json_out)   # written aside, then renamed: never half a file
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(out, indent=1, default=float), encoding="utf-8")
+        tmp.replace(path)
     return 0 if res.status in ("ok", "always") else 1

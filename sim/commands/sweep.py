@@ -14,10 +14,33 @@ HELP = "P(met) surface over the [sweep] grid / Latin hypercube of lever values (
 
 
 def add_scheduler_argument(p) -> None:
-    """The ``--scheduler`` flag (shared with ``sim run``)."""
-    p.add_argument("--scheduler", metavar="local[:N]|tcp://HOST:PORT",
+    """The ``--scheduler`` and ``--tls-*`` flags (shared with ``sim run``)."""
+    p.add_argument("--scheduler", metavar="local[:N]|tcp://HOST:PORT|tls://HOST:PORT",
                    help="run the draws as dask.distributed tasks: a local cluster of N worker "
-                        "processes, or an existing scheduler (needs the 'distributed' extra)")
+                        "processes, or an existing scheduler (needs the 'distributed' extra). "
+                        "A tcp:// scheduler must be one you trust on a network you trust: "
+                        "dask's protocol is unauthenticated and a scheduler can run code on "
+                        "this machine; use tls:// with the --tls-* certificates otherwise")
+    p.add_argument("--tls-ca-file", dest="tls_ca_file", metavar="PEM",
+                   help="certificate authority of a tls:// scheduler")
+    p.add_argument("--tls-cert", dest="tls_cert", metavar="PEM",
+                   help="this client's TLS certificate (with --tls-key)")
+    p.add_argument("--tls-key", dest="tls_key", metavar="PEM",
+                   help="this client's TLS private key (with --tls-cert)")
+
+
+def scheduler_from_args(args):
+    """The scheduler of ``--scheduler`` and ``--tls-*`` (checked before any work)."""
+    from sim.engine.dispatch import remote_scheduler
+
+    return remote_scheduler(args.scheduler, args.tls_ca_file, args.tls_cert, args.tls_key)
+
+
+def add_wait_argument(p) -> None:
+    """The ``--wait`` flag of every command that writes a results folder."""
+    p.add_argument("--wait", action="store_true",
+                   help="when another sim process is writing the same output folder, wait for "
+                        "it to finish instead of failing at once")
 
 
 def add_arguments(p) -> None:
@@ -29,7 +52,9 @@ def add_arguments(p) -> None:
                    help="only this target (repeatable; default: every target of the run's sets)")
     p.add_argument("--data", help="history data directory (default: calibration/data)")
     p.add_argument("--out", help="results folder (default: results/<file stem>_sweep)")
-    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing results folder (only one sim wrote, or an empty one)")
+    add_wait_argument(p)
     p.add_argument("--no-figures", action="store_true", dest="no_figures", help="skip the figures")
     add_scheduler_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -38,30 +63,33 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Build the context once, run the sweep, write the folder, print the summary."""
     from sim.analysis.sweep import design, run_sweep, summary_lines, write_sweep
-    from sim.engine.dispatch import parse_scheduler
     from sim.output.folder import check_writable
-    from sim.paths import DEFAULT_RESULTS_DIR
+    from sim.output.lock import OutputLock
+    from sim.output.owned import safe_name
+    from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR
     from sim.run.context import RunContext
 
-    if args.scheduler:
-        parse_scheduler(args.scheduler)
+    scheduler = scheduler_from_args(args)
     overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
-    out = Path(args.out) if args.out else DEFAULT_RESULTS_DIR / f"{Path(args.file).stem}_sweep"
-    check_writable(out, args.force)
-    ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
-    bar = None
-    if not args.quiet and sys.stderr.isatty() and ctx.spec.sweep is not None:
-        from tqdm import tqdm
+    out = Path(args.out) if args.out else \
+        DEFAULT_RESULTS_DIR / safe_name(f"{Path(args.file).stem}_sweep")
+    check_writable(out, args.force, inputs=(args.file, args.data or DEFAULT_DATA_DIR))
+    with OutputLock(out, wait=args.wait):   # until the folder is in place
+        check_writable(out, args.force, inputs=(args.file, args.data or DEFAULT_DATA_DIR))
+        ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
+        bar = None
+        if not args.quiet and sys.stderr.isatty() and ctx.spec.sweep is not None:
+            from tqdm import tqdm
 
-        n = len(design(ctx.spec.sweep, ctx.settings.seed).points) * ctx.settings.draws
-        bar = tqdm(total=n, unit="draw", unit_scale=True, desc="sweeping", leave=False)
-    try:
-        res = run_sweep(ctx, scheduler=args.scheduler, targets=args.targets,
-                        progress=bar.update if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
-    write_sweep(res, ctx, out, force=args.force, figures=not args.no_figures)
+            n = len(design(ctx.spec.sweep, ctx.settings.seed).points) * ctx.settings.draws
+            bar = tqdm(total=n, unit="draw", unit_scale=True, desc="sweeping", leave=False)
+        try:
+            res = run_sweep(ctx, scheduler=scheduler, targets=args.targets,
+                            progress=bar.update if bar is not None else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        write_sweep(res, ctx, out, force=args.force, figures=not args.no_figures)
     if not args.quiet:
         for line in summary_lines(res):
             print(line)

@@ -31,6 +31,11 @@ def run(args) -> int:
             failed = True
             print(f"{file}: {exc}", file=sys.stderr)
             continue
+        except RecursionError:
+            failed = True
+            print(f"{file}: input nested too deeply (more levels of brackets or tables than "
+                  "sim reads)", file=sys.stderr)
+            continue
         n = len(sf.scenarios)
         print(f"{file}: ok ({n} scenario{'s' if n != 1 else ''})")
     return 2 if failed else 0

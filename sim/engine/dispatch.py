@@ -9,8 +9,14 @@ depends only on ``(seed, i // block_size, i % block_size)``) the result equals a
 run bit for bit, for any number of workers and any split.
 
 ``scheduler`` strings: ``"local"`` (a LocalCluster, one single-threaded worker process per core),
-``"local:N"`` (N workers) or ``"tcp://HOST:PORT"`` (an existing scheduler). dask is an optional
-extra (``pip install -e '.[distributed]'``), imported only when a scheduler is used.
+``"local:N"`` (N workers) or ``"tcp://HOST:PORT"`` (an existing scheduler); a
+:class:`RemoteScheduler` adds TLS certificates for a ``"tls://HOST:PORT"`` scheduler. dask is an
+optional extra (``pip install -e '.[distributed]'``), imported only when a scheduler is used.
+
+Security: dask's ``tcp://`` protocol is unauthenticated and unencrypted, and a scheduler runs
+whatever code its clients and workers send it. Connect only to a scheduler you trust, on a
+network you trust; elsewhere use ``tls://`` with certificates (``--tls-ca-file``,
+``--tls-cert``, ``--tls-key``, passed to ``distributed.security.Security``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
@@ -25,12 +33,76 @@ from sim.errors import SimError
 
 NEEDS_DASK = "--scheduler needs dask.distributed: pip install -e '.[distributed]'"
 
-#: None (this process), a scheduler string (see :func:`parse_scheduler`) or a dask ``Client``
-Scheduler = Union[str, Any, None]
+
+
+@dataclass(frozen=True)
+class RemoteScheduler:
+    """An existing scheduler at ``address`` (``tcp://`` or ``tls://``) with TLS certificates.
+
+    ``ca_file`` is the certificate authority that signed the scheduler's certificate; ``cert``
+    and ``key`` this client's certificate and private key (both or neither). ``str()`` is the
+    address (for the manifest: no file names of keys are recorded).
+    """
+
+    address: str
+    ca_file: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        return self.address
+
+    def security(self) -> Any:
+        """The ``distributed.security.Security`` of these certificates (None without TLS)."""
+        if not self.address.startswith("tls://"):
+            return None
+        from distributed.security import Security
+
+        return Security(tls_ca_file=self.ca_file, tls_client_cert=self.cert,
+                        tls_client_key=self.key, require_encryption=True)
+
+
+def remote_scheduler(address: str | None, ca_file: str | None = None, cert: str | None = None,
+                     key: str | None = None) -> "str | RemoteScheduler | None":
+    """The ``scheduler`` of the command-line flags ``--scheduler`` and ``--tls-*``.
+
+    Checks before any work: TLS options need a ``tls://`` address, a ``tls://`` address needs
+    ``--tls-ca-file``, ``--tls-cert`` and ``--tls-key`` come together, and the files exist.
+    Without TLS options the address string is returned as it is.
+    """
+    tls = [ca_file, cert, key]
+    if address is None:
+        if any(tls):
+            raise SimError("--tls-ca-file/--tls-cert/--tls-key need --scheduler tls://HOST:PORT")
+        return None
+    kind, _ = parse_scheduler(address)
+    if not any(tls):
+        if kind == "tls":
+            raise SimError(f"--scheduler {address}: a tls:// scheduler needs --tls-ca-file "
+                           "(and, when the scheduler asks for client certificates, --tls-cert "
+                           "and --tls-key)")
+        return address
+    if kind != "tls":
+        raise SimError(f"--scheduler {address}: --tls-* options need a tls://HOST:PORT scheduler")
+    if not ca_file:
+        raise SimError("--tls-cert/--tls-key need --tls-ca-file (the authority that signed the "
+                       "scheduler's certificate)")
+    if bool(cert) != bool(key):
+        raise SimError("--tls-cert and --tls-key go together (this client's certificate and key)")
+    for flag, f in (("--tls-ca-file", ca_file), ("--tls-cert", cert), ("--tls-key", key)):
+        if f and not Path(f).is_file():
+            raise SimError(f"{flag} {f}: no such file")
+    return RemoteScheduler(address.strip(), ca_file, cert, key)
+
+
+#: None (this process), a scheduler string (see :func:`parse_scheduler`), a
+#: :class:`RemoteScheduler` or a dask ``Client``
+Scheduler = Union[str, RemoteScheduler, Any, None]
 
 
 def parse_scheduler(scheduler: str) -> tuple[str, int | str]:
-    """``"local"`` -> ("local", cores), ``"local:N"`` -> ("local", N), ``"tcp://h:p"`` -> ("tcp", addr)."""
+    """``"local"`` -> ("local", cores), ``"local:N"`` -> ("local", N), ``"tcp://h:p"`` -> ("tcp", addr),
+    ``"tls://h:p"`` -> ("tls", addr)."""
     s = str(scheduler).strip()
     if s == "local":
         return "local", max(1, os.cpu_count() or 1)
@@ -39,9 +111,11 @@ def parse_scheduler(scheduler: str) -> tuple[str, int | str]:
         if not n.isdigit() or int(n) < 1:
             raise SimError(f"--scheduler {s}: expected local:N with N a whole number of workers >= 1")
         return "local", int(n)
-    if s.startswith("tcp://") and len(s) > 6:
-        return "tcp", s
-    raise SimError(f"--scheduler {s!r}: expected 'local', 'local:N' or 'tcp://HOST:PORT'")
+    for kind in ("tcp", "tls"):
+        if s.startswith(f"{kind}://") and len(s) > 6:
+            return kind, s
+    raise SimError(f"--scheduler {s!r}: expected 'local', 'local:N', 'tcp://HOST:PORT' or "
+                   "'tls://HOST:PORT'")
 
 
 def _dask() -> ModuleType:
@@ -54,15 +128,23 @@ def _dask() -> ModuleType:
 
 @contextmanager
 def connect(scheduler: Scheduler) -> Iterator[Any]:
-    """A dask ``Client`` for a scheduler string (or pass a Client through); closed on exit.
+    """A dask ``Client`` for a scheduler string or :class:`RemoteScheduler` (or pass a Client
+    through); closed on exit.
 
     Local clusters run ``N`` single-threaded worker processes with numba limited to one thread
-    each (the workers are the parallelism); no dashboard.
+    each (the workers are the parallelism); no dashboard. A remote scheduler must be trusted
+    (module docstring); ``tls://`` connects with the certificates of the RemoteScheduler.
     """
+    security = None
+    if isinstance(scheduler, RemoteScheduler):
+        security = scheduler.security()
+        scheduler = scheduler.address
     if not isinstance(scheduler, str):       # an existing Client
         yield scheduler
         return
     kind, arg = parse_scheduler(scheduler)   # a bad string fails before asking for dask
+    if kind == "tls" and security is None:
+        raise SimError(f"--scheduler {arg}: a tls:// scheduler needs --tls-ca-file")
     distributed = _dask()
     if kind == "local":
         cluster = distributed.LocalCluster(n_workers=int(arg), threads_per_worker=1, processes=True,
@@ -77,8 +159,8 @@ def connect(scheduler: Scheduler) -> Iterator[Any]:
             cluster.close()
     else:
         try:
-            client = distributed.Client(arg, timeout="20s")
-        except OSError as exc:
+            client = distributed.Client(arg, timeout="20s", security=security)
+        except (OSError, TimeoutError) as exc:
             raise SimError(f"--scheduler {arg}: cannot connect ({exc})") from None
         client._sim_threads = None
         try:

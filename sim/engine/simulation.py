@@ -15,6 +15,7 @@ Reproducibility: draw ``i`` belongs to block ``i // block_size`` and its normals
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -180,6 +181,10 @@ def _stack_levers(levers: Sequence[ScenarioLevers], drivers: Sequence[str], as_o
     prog = np.ascontiguousarray(np.stack([lv.programme_units for lv in levers]).astype(float))
     if not np.all(np.isfinite(shift)):
         raise SimError("lever shifts must be finite")
+    if np.any(np.isinf(fixed)):   # NaN: not fixed; ±inf: a broken path value
+        raise SimError("fixed lever levels (paths) must be finite")
+    if not np.all(np.isfinite(prog)) or np.any(prog < 0):
+        raise SimError("programme units must be finite and >= 0")
     return shift, fixed, prog
 
 
@@ -221,10 +226,15 @@ def pack(fitted: FittedModel, levers: Sequence[ScenarioLevers], horizon: int, *,
 # Scenario levers
 # --------------------------------------------------------------------------------------------
 def _transform(value: float, scale: str) -> float:
-    if scale == "logit":
-        v = value / 100.0
-        return float(np.log(v / (1.0 - v)))
-    return float(np.log(value))
+    """The level ``value`` on the driver's scale (log, or logit of a share in %); NaN when it
+    has none there (not positive, a share outside 0–100)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if scale == "logit":
+            v = value / 100.0
+            out = float(np.log(v / (1.0 - v))) if v != 1.0 else math.inf
+        else:
+            out = float(np.log(value))
+    return out if math.isfinite(out) else math.nan
 
 
 @dataclass(frozen=True)
@@ -289,7 +299,11 @@ def levers_from_spec(scenario_spec, fitted: FittedModel, horizon: int) -> Scenar
             continue
         d = grid.row(key, where)
         for y, v in dict(getattr(lever, "path", None) or {}).items():
-            fixed[d, grid.col(y, f"{where}.path")] = _transform(float(v), fitted.drivers[key].scale)
+            level = _transform(float(v), fitted.drivers[key].scale)
+            if not math.isfinite(level):
+                raise SimError(f"scenario '{name}': {where}.path.{y}: {v} cannot be a level of "
+                               f"{key} (expected a positive finite number)")
+            fixed[d, grid.col(y, f"{where}.path")] = level
         pp = getattr(lever, "shift_pp", None)
         if pp is not None:
             a = grid.col(getattr(lever, "from_year", None) or as_of + 1, f"{where}.from_year")

@@ -1,11 +1,17 @@
 """The one evaluator: P(met) of every target, fed chunk by chunk of draws and merged over ranges.
 
 ``met[s, i] = x[s, i] ⋄ value`` for the target's comparator ⋄ (:func:`~sim.evaluation.probability.compare`)
-on its indicator ``x`` (:func:`~sim.evaluation.indicator.indicator_for`), and False where ``x`` is
-not finite; ``P = mean(met)`` with binomial standard error ``sqrt(P (1 - P) / N)`` and the Wilson
-95 % interval. Targets that cannot be evaluated are kept, with ``status = "not evaluable"`` and the
-reason. :class:`EvaluationAccumulator` is the only code that decides "met": runs, sweeps, solves,
-adaptive draws and the sensitivity analysis all read it.
+on its indicator ``x`` (:func:`~sim.evaluation.indicator.indicator_for`); an ``x`` that is NaN or
+infinite in any draw is an error (:class:`~sim.errors.SimError` naming the series, scenario and
+year), never "not met". ``P = mean(met)`` with binomial standard error ``sqrt(P (1 - P) / N)``
+and the Wilson 95 % interval. With the run's plan record (:mod:`sim.evaluation.record`) one pass
+counts two things per row: ``p_trend`` (the trend indicator's hits) and the headline
+``probability`` (hits of the combined draws for ``trend+record`` rows, of ``U_i < θ_i`` for
+``record only`` rows, the trend's otherwise); joint and k-of-n use the headline's met flags.
+Targets that cannot be evaluated are kept, with
+``status = "not evaluable"`` and the reason. :class:`EvaluationAccumulator` is the only code
+that decides "met": runs, sweeps, solves, adaptive draws and the sensitivity analysis all read
+it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import xarray as xr
 from sim.errors import SimError, did_you_mean
 from sim.evaluation.indicator import Indicator, as_target, indicator_for, observation_for
 from sim.evaluation.probability import compare, likelihood_word, wilson_interval
+from sim.evaluation.record import (NOT_EVALUABLE, RECORD_ONLY, TREND_ONLY, TREND_RECORD,
+                                   RecordSetup)
 from sim.numbers import as_number
 from sim.scenario.spec import DEFAULT_QUANTILES
 from sim.targets import Target, as_targets
@@ -68,14 +76,16 @@ class Evaluation:
 
 
 def evaluate(ds: xr.Dataset, catalogue: Catalogue, target_values: TargetValues | None = None,
-             history: Any = None, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> Evaluation:
+             history: Any = None, quantiles: Sequence[float] = DEFAULT_QUANTILES,
+             record: RecordSetup | None = None) -> Evaluation:
     """Evaluate every target on every scenario of ``ds`` (all draws in memory).
 
     ``target_values[scenario][target_id]`` overrides or fills a plan value. ``history``
-    (optional, a :class:`sim.history.History`) supplies the observed value.
+    (optional, a :class:`sim.history.History`) supplies the observed value; ``record`` the
+    run's plan record (None: the trend alone).
     """
     acc = EvaluationAccumulator(catalogue, [str(s) for s in ds["scenario"].values],
-                                target_values, quantiles, keep_met=True)
+                                target_values, quantiles, keep_met=True, record=record)
     acc.add(ds)
     return acc.result(history)
 
@@ -94,8 +104,9 @@ class EvaluationAccumulator:
     def __init__(self, catalogue: Catalogue, scenarios: Sequence[str],
                  target_values: TargetValues | None = None,
                  quantiles: Sequence[float] = DEFAULT_QUANTILES, keep_draws: int | None = None,
-                 keep_met: bool = False):
+                 keep_met: bool = False, record: RecordSetup | None = None):
         self.targets = targets_of(catalogue)
+        self.record = record
         self.scenarios = [str(s) for s in scenarios]
         self.target_values = target_values or {}
         self.quantiles = tuple(quantiles)
@@ -104,7 +115,8 @@ class EvaluationAccumulator:
         self.n = 0
         self.indicators: dict[str, Indicator] = {}     # first chunk's (values dropped)
         self.indicators_from: int | None = None        # first draw of that chunk
-        self.hits: dict[Key, int] = {}
+        self.hits: dict[Key, int] = {}           # the headline (combined) probability's
+        self.trend_hits: dict[Key, int] = {}     # the trend model's alone (p_trend)
         self.kept: dict[Key, dict[int, np.ndarray]] = {}   # key -> {first_draw: indicator}
         self.met: dict[Key, dict[int, np.ndarray]] = {}    # key -> {first_draw: met} (keep_met)
         self.dsum: dict[Key, int] = {}
@@ -133,7 +145,13 @@ class EvaluationAccumulator:
             if take_indicators:
                 self.indicators[t.id] = ind.without_values()
             if ind.values is not None:
-                self._add_target(t, ind.values, first, n, met_chunk)
+                try:
+                    self._add_target(t, ind.values, first, n, met_chunk)
+                except SimError as exc:   # name the ensemble file when the draws come from one
+                    source = ds.encoding.get("source")
+                    raise SimError(f"{source}: {exc}" if source else str(exc)) from None
+            elif self.record is not None:
+                self._add_record_only(t, first, n, met_chunk)
         self._add_paired(met_chunk)
         self._add_joint(met_chunk)
         self.n += n
@@ -145,8 +163,16 @@ class EvaluationAccumulator:
             if value is None:
                 continue
             x = values[s_idx]
-            ok = compare(x, t.comparator, value, t.value_high, t.tolerance) & np.isfinite(x)
+            finite = np.isfinite(x)
+            if not finite.all():
+                raise SimError(_not_finite(t, scen, int(x.size - finite.sum()), int(x.size), first))
+            ok = compare(x, t.comparator, value, t.value_high, t.tolerance, t.approx_sense)
             key = (scen, t.id)
+            self.trend_hits[key] = self.trend_hits.get(key, 0) + int(ok.sum())
+            rec = self.record.row(scen, t.id) if self.record is not None else None
+            if rec is not None and rec.method == TREND_RECORD and self.record is not None:
+                x = self.record.combined(t.id, rec, x, first)
+                ok = compare(x, t.comparator, value, t.value_high, t.tolerance, t.approx_sense)
             met_chunk[key] = ok
             self.hits[key] = self.hits.get(key, 0) + int(ok.sum())
             room = (self.keep_draws - first) if self.keep_draws is not None else n
@@ -154,6 +180,23 @@ class EvaluationAccumulator:
                 self.kept.setdefault(key, {})[first] = np.array(x[:room])
             if self.keep_met:
                 self.met.setdefault(key, {})[first] = ok
+
+    def _add_record_only(self, t: Target, first: int, n: int,
+                         met_chunk: dict[Key, np.ndarray]) -> None:
+        """Record-only rows: ``met_i = U_i < θ_i`` (keyed draws, the same in every scenario)."""
+        assert self.record is not None
+        met = None
+        for scen in self.scenarios:
+            rec = self.record.row(scen, t.id)
+            if rec is None or rec.method != RECORD_ONLY:
+                continue
+            if met is None:
+                met = self.record.met(t.id, first, n)
+            key = (scen, t.id)
+            met_chunk[key] = met
+            self.hits[key] = self.hits.get(key, 0) + int(met.sum())
+            if self.keep_met:
+                self.met.setdefault(key, {})[first] = met
 
     def _add_paired(self, met_chunk: dict[Key, np.ndarray]) -> None:
         base = self.scenarios[0]
@@ -182,7 +225,7 @@ class EvaluationAccumulator:
 
     def merge(self, other: "EvaluationAccumulator") -> "EvaluationAccumulator":
         """Add the counts of ``other`` (a disjoint range of draws of the same run) to this one."""
-        for name in ("hits", "dsum", "dsq", "k_hist"):
+        for name in ("hits", "trend_hits", "dsum", "dsq", "k_hist"):
             mine, theirs = getattr(self, name), getattr(other, name)
             for key, v in theirs.items():
                 mine[key] = mine[key] + v if key in mine else v
@@ -271,13 +314,20 @@ class EvaluationAccumulator:
         out = dict(base, scenario=scen, value=value, value_source=source)
         key = (scen, t.id)
         ind = self.indicators.get(t.id)
+        out.update(self._record_columns(t, scen, value))
         if value is None:
-            out.update(status="not evaluable", reason=NO_VALUE)
+            out.update(status="not evaluable", reason=NO_VALUE, method=NOT_EVALUABLE,
+                       record_note=NO_VALUE)
             return out
         if key not in self.hits:
-            out.update(status="not evaluable", reason=ind.reason if ind else "not evaluated")
+            why = ind.reason if ind else "not evaluated"
+            out.update(status="not evaluable", reason=why, method=NOT_EVALUABLE,
+                       record_note=out.get("record_note") or why)
             return out
         assert ind is not None
+        if key in self.trend_hits:
+            pt = self.trend_hits[key] / n
+            out.update(p_trend=pt, p_trend_se=math.sqrt(pt * (1 - pt) / n))
         p = self.hits[key] / n
         lo, hi = wilson_interval(p, n)
         out.update(status="evaluated", reason="", probability=p,
@@ -296,6 +346,28 @@ class EvaluationAccumulator:
             out["delta_se"] = math.sqrt(max(var, 0.0) / n) if n > 1 else math.nan
         return out
 
+    def _record_columns(self, t: Target, scen: str, value: float | None) -> dict[str, Any]:
+        """p_record and its interval and counts, the row's method and why (record columns)."""
+        out: dict[str, Any] = dict(method=TREND_ONLY, record_note="", low_information=False,
+                                   p_trend=math.nan, p_trend_se=math.nan, p_record=math.nan,
+                                   p_record_low=math.nan, p_record_high=math.nan,
+                                   record_n_family=math.nan, record_thin=math.nan,
+                                   record_weight=math.nan, family=t.family,
+                                   approx_sense=t.approx_sense)
+        if self.record is None:
+            out["record_note"] = "no plan-record model in this evaluation"
+            return out
+        rp = self.record.probabilities.get(t.id)
+        if rp is not None and value is not None:
+            out.update(p_record=rp.mean, p_record_low=rp.lower, p_record_high=rp.upper,
+                       record_n_family=rp.n_family, record_thin=bool(rp.thin))
+        rec = self.record.row(scen, t.id)
+        if rec is not None:
+            out.update(method=rec.method, record_note=rec.note, record_weight=rec.weight,
+                       low_information=bool(rec.method == RECORD_ONLY and rp is not None
+                                            and rp.thin))
+        return out
+
     def _joint(self) -> pd.DataFrame:
         """P(all targets of a group met) and P(at least k of n met), per scenario and set."""
         out = []
@@ -311,6 +383,19 @@ class EvaluationAccumulator:
                 rec[f"p_at_least_{j}"] = float(tail[j])
             out.append(rec)
         return pd.DataFrame(out)
+
+
+def _not_finite(t: Target, scen: str, bad: int, n: int, first: int) -> str:
+    """The error of an indicator that is NaN or infinite in some draws: never "not met"."""
+    what = f"{t.series or t.indicator} in {t.target_year}"
+    if t.kind == "cumulative_change" and t.base_year is not None:
+        what += f" (change since {t.base_year})"
+    elif t.kind == "cumulative_sum" and t.period_start is not None:
+        what = f"{t.series or t.indicator} summed over {t.period_start}–{t.period_end or t.target_year}"
+    draws = f"draws {first}–{first + n - 1}" if n > 1 else f"draw {first}"
+    return (f"scenario '{scen}': {what} is not a finite number in {bad} of {n} draws ({draws}) "
+            f"for target {t.id}: the simulation broke down (NaN or infinity), so whether the "
+            f"target is met is unknown; check the scenario's levers and the history data")
 
 
 def _qname(q: float) -> str:

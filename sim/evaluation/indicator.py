@@ -13,6 +13,7 @@ ensemble Dataset (see :mod:`sim.ensemble`) according to the target kind:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -97,6 +98,14 @@ def indicator_for(ds: xr.Dataset, target: Target | Mapping[str, Any]) -> Indicat
         ``values`` (S, N), or None with ``reason`` when the target cannot be evaluated.
     """
     t = as_target(target)
+    # A broken ensemble (NaN, zero or negative levels) gives NaN or infinite values here: the
+    # accumulator refuses them by name, so numpy's warnings about them would only be noise.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _indicator(ds, t)
+
+
+def _indicator(ds: xr.Dataset, t: Target) -> Indicator:
     series, kind, y = t.series, t.kind, t.target_year
     as_of, horizon = int(ds.attrs["as_of"]), int(ds["year"].values[-1])
     if not series:

@@ -53,7 +53,7 @@ def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def compare(x: np.ndarray, comparator: str, value: float, value_high: float | None,
-            tolerance: float | None) -> np.ndarray:
+            tolerance: float | None, approx_sense: str = "") -> np.ndarray:
     """Does the indicator meet the target? Boolean array of the shape of ``x``.
 
     Parameters
@@ -65,6 +65,10 @@ def compare(x: np.ndarray, comparator: str, value: float, value_high: float | No
         ``"=="`` (default 0.5 %) or ``"range"`` (``value <= x <= value_high``).
     value, value_high, tolerance : float or None
         The target's value, upper value (range) and relative tolerance.
+    approx_sense : str
+        For ``"approx"``: ``"higher"`` (more is better: met at ``x >= v (1 − tol)``),
+        ``"lower"`` (a control target: met at ``x <= v (1 + tol)``) or ``"both"`` / ``""``
+        (two-sided: ``|x − v| <= tol |v|``).
     """
     if comparator == ">=":
         return x >= value
@@ -73,6 +77,10 @@ def compare(x: np.ndarray, comparator: str, value: float, value_high: float | No
     if comparator in ("approx", "=="):
         tol = tolerance if tolerance is not None and np.isfinite(tolerance) else (
             APPROX_TOLERANCE if comparator == "approx" else EQUAL_TOLERANCE)
+        if comparator == "approx" and approx_sense == "higher":
+            return x >= value - tol * abs(value)
+        if comparator == "approx" and approx_sense == "lower":
+            return x <= value + tol * abs(value)
         return np.abs(x - value) <= tol * abs(value)
     if comparator == "range":
         return (x >= value) & (x <= value_high)

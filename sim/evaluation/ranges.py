@@ -18,12 +18,14 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from sim.bounds import DRAWS, MAX_DRAWS, TOLERANCE
 from sim.engine.dispatch import Scheduler, chunk_ranges, connect, map_ranges
 from sim.engine.settings import RunSettings
 from sim.engine.simulation import ScenarioLevers, set_threads, simulate
 from sim.ensemble import ensemble_of
 from sim.errors import SimError
 from sim.evaluation.accumulator import Catalogue, EvaluationAccumulator, TargetValues
+from sim.evaluation.record import RecordSetup
 from sim.model import FittedModel
 
 ADAPTIVE_CHUNK_BLOCKS = 5   # blocks of draws per range of an adaptive batch
@@ -34,7 +36,8 @@ def evaluate_range(fitted: FittedModel, levers: Sequence[ScenarioLevers], settin
                    target_values: TargetValues | None, quantiles: Sequence[float],
                    keep_draws: int | None, attrs: Mapping[str, Any], first_draw: int, draws: int,
                    *, threads: int | None = None, want_dataset: bool = False,
-                   keep_met: bool = False) -> tuple[EvaluationAccumulator, xr.Dataset | None]:
+                   keep_met: bool = False, record: RecordSetup | None = None
+                   ) -> tuple[EvaluationAccumulator, xr.Dataset | None]:
     """Simulate draws ``first_draw .. first_draw+draws-1`` and evaluate them.
 
     Parameters
@@ -52,6 +55,9 @@ def evaluate_range(fitted: FittedModel, levers: Sequence[ScenarioLevers], settin
         Also return (a copy of) the ensemble Dataset of these draws, dims (S, draws, Y+1).
     keep_met
         Keep every draw's met flag in the accumulator.
+    record
+        The run's plan record (:func:`~sim.evaluation.record.build_record_setup`), or None for
+        the trend alone.
 
     Returns
     -------
@@ -65,7 +71,7 @@ def evaluate_range(fitted: FittedModel, levers: Sequence[ScenarioLevers], settin
     del chunk
     names = [lv.name for lv in levers] if scenarios is None else scenarios
     acc = EvaluationAccumulator(catalogue, names, target_values, quantiles,
-                                keep_draws=keep_draws, keep_met=keep_met)
+                                keep_draws=keep_draws, keep_met=keep_met, record=record)
     acc.add(ds, first_draw=first_draw)
     out = (acc, ds.copy(deep=True) if want_dataset else None)
     del ds
@@ -140,11 +146,14 @@ def run_adaptive(fitted: FittedModel, levers: Sequence[ScenarioLevers], settings
     run of ``result.draws`` (``settings.draws`` is ignored); pass that number to the normal
     pipeline (``--draws``) to write the full results.
     """
+    if not TOLERANCE.contains(tolerance):
+        raise SimError(f"tolerance must be > 0 and < {TOLERANCE.hi} (a standard error of P(met); "
+                       f"got {tolerance})")
     tolerance = float(tolerance)
-    if not tolerance > 0:
-        raise SimError(f"tolerance must be > 0, got {tolerance}")
+    max_draws = int(MAX_DRAWS.check(max_draws, "max_draws"))
+    if min_draws is not None:
+        DRAWS.check(min_draws, "min_draws")
     block_size = int(settings.block_size)
-    max_draws = int(max_draws)
     n = min(int(min_draws or block_size), max_draws)
     total: EvaluationAccumulator | None = None
     done, history = 0, []

@@ -1,7 +1,9 @@
 """What a results folder holds, and the one writer of every results folder.
 
 * :mod:`~sim.output.folder` — :class:`~sim.output.folder.ResultsFolder`, the atomic folder and
-  its ``manifest.json`` (every command writes through it);
+  its ``manifest.json`` (every command writes through it), with :mod:`~sim.output.owned` (the
+  ownership marker and the paths never written) and :mod:`~sim.output.lock` (one writer per
+  output folder);
 * :mod:`~sim.output.tables` — the evaluation table in the plan's layout (CSV, Markdown), with
   :mod:`~sim.output.xlsx` and :mod:`~sim.output.html` for the workbook and the web pages;
 * :mod:`~sim.output.plots` (style, CJK font, PNG, P(met) charts) and :mod:`~sim.output.fans`

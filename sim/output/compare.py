@@ -33,12 +33,15 @@ COLUMNS = ("run", "scenario", "group", "target_id", "target_set", "indicator_zh"
            "ci_low", "ci_high", "likelihood", "median", "p10", "p90")
 
 
-def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool = True) -> dict:
+def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool = True,
+                 wait: bool = False) -> dict:
     """Set results folders side by side: P(met) per target and (run, scenario), where targets are shared.
 
-    Writes into ``out`` (default ``<first folder>/compare``, replaced when it holds an earlier
-    comparison): ``compare.csv``, ``compare.md``, ``compare.html`` (self-contained), figures
-    (dot-and-whisker, heat map, overlaid fans of every shared target view) and ``manifest.json``.
+    Writes into ``out`` (default ``<first folder>/compare``): ``compare.csv``, ``compare.md``,
+    ``compare.html`` (self-contained), figures (dot-and-whisker, heat map, overlaid fans of
+    every shared target view) and ``manifest.json``. An existing ``out`` is replaced only when
+    it is empty or was written by ``sim compare`` (:mod:`sim.output.owned`); anything else is
+    refused untouched. ``wait``: wait for another process writing ``out``.
 
     Returns
     -------
@@ -49,11 +52,20 @@ def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool 
     if not folders:
         raise SimError("compare needs at least one results folder")
     t_all = time.perf_counter()
+    out = Path(out) if out else check_results_folder(folders[0]) / "compare"
+    folder = ResultsFolder(out, force=True, command="compare", wait=wait, inputs=folders,
+                           replaces="compare")   # refused before reading anything
+    with folder.lock:
+        return _compare_into(folder, folders, figures, t_all)
+
+
+def _compare_into(folder: ResultsFolder, folders: list[Path], figures: bool,
+                  t_all: float) -> dict:
+    """:func:`compare_runs` with the output folder locked."""
+    out = folder.out
     runs = _read_runs(folders, with_ensemble=figures)
     multi = len(runs) > 1
     table, groups, labels = _shared_table(runs, multi)
-    out = Path(out) if out else runs[0]["folder"] / "compare"
-    _check_compare_folder(out)
 
     ev = table[table["status"] == "evaluated"]
     order = list(dict.fromkeys(table["target_id"]))
@@ -62,7 +74,7 @@ def compare_runs(folders: list[Path], out: Path | None = None, *, figures: bool 
     cmp_tab = _delta_table(table, ev, groups[0])
 
     timings: dict[str, float] = {}
-    with ResultsFolder(out, force=True, command="compare") as folder:
+    with folder:
         files = [folder.csv("compare.csv", cmp_tab).name]
         t0 = time.perf_counter()
         fig_records = []
@@ -122,13 +134,46 @@ def _read_runs(folders: list[Path], *, with_ensemble: bool) -> list[dict]:
     taken: set[str] = set()
     for f in folders:
         f = check_results_folder(f)
-        if not (f / "targets.csv").exists():
-            raise SimError(f"{f}: no targets.csv (rebuild it with `python -m sim report {f}`)")
+        table = read_targets(f / "targets.csv")
         ds = read_netcdf(f / "ensemble.nc") if with_ensemble else None
         runs.append(dict(folder=f, label=_run_label(f.resolve(), taken),
-                         table=pd.read_csv(f / "targets.csv"), ds=ds,
-                         doc=resolved_scenarios(ds, f)))
+                         table=table, ds=ds, doc=resolved_scenarios(ds, f)))
     return runs
+
+
+#: columns compare needs in a run's targets.csv
+REQUIRED = ("scenario", "target_id", "status", "probability", "mc_se")
+
+
+def read_targets(path: Path) -> pd.DataFrame:
+    """A run's ``targets.csv``, checked: readable, not empty, with the columns compare needs and
+    a probability in [0, 1] on every evaluated row (else a SimError naming the file)."""
+    folder = path.parent
+    if not path.is_file():
+        raise SimError(f"{folder}: no targets.csv (rebuild it with `python -m sim report {folder}`)")
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:   # empty, not CSV, not UTF-8
+        raise SimError(f"{path}: cannot read as a targets table "
+                       f"({' '.join(str(exc).split())[:200]})") from None
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise SimError(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(missing)} (expected the targets.csv of `sim run`; rebuild it "
+                       f"with `python -m sim report {folder}`)")
+    if table.empty:
+        raise SimError(f"{path}: no rows (expected one row per scenario and target)")
+    for col in ("probability", "mc_se"):
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    table["target_id"] = table["target_id"].astype(str)
+    table["scenario"] = table["scenario"].astype(str)
+    ev = table["status"] == "evaluated"
+    bad = table[ev & ~table["probability"].between(0, 1)]
+    if not bad.empty:
+        r = bad.iloc[0]
+        raise SimError(f"{path}: row {int(bad.index[0]) + 2}: probability of {r['target_id']} "
+                       f"({r['scenario']}): expected a number in [0, 1] on an evaluated row")
+    return table
 
 
 def _run_label(folder: Path, taken: set[str]) -> str:
@@ -177,13 +222,6 @@ def _shared_table(runs: list[dict], multi: bool) -> tuple[pd.DataFrame, list[str
     table = table.sort_values(["_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
     groups = list(dict.fromkeys(g for fr in frames for g in fr["group"]))
     return table, groups, labels
-
-
-def _check_compare_folder(out: Path) -> None:
-    """``out`` is replaced as a whole: only when it is empty or holds an earlier comparison."""
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not (out / "compare.csv").exists():
-        raise SimError(f"{out}: exists and holds no earlier comparison (no compare.csv); "
-                       "choose another --out")
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,8 +284,9 @@ def _write_figures(figdir: Path, table: pd.DataFrame, runs: list[dict], labels: 
 
 def _runs_markdown(runs: list[dict]) -> str:
     """One Markdown bullet per run: label, folder, as_of, draws."""
-    return "\n".join(f"- **{r['label']}**: `{r['folder']}` (as of {_run_facts(r)['as_of']}, "
-                     f"{_run_facts(r)['draws']} draws)" for r in runs)
+    return "\n".join(f"- **{T.md_text(r['label'])}**: {T.md_text(r['folder'])} (as of "
+                     f"{T.md_text(_run_facts(r)['as_of'])}, {T.md_text(_run_facts(r)['draws'])} "
+                     "draws)" for r in runs)
 
 
 def _compare_html(folder: Path, table: pd.DataFrame, runs: list[dict], labels: dict,

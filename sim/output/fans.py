@@ -4,8 +4,10 @@ Fan charts follow the Bank of England layout: observed history as a solid line, 
 as shaded central bands (50 %, 80 %, 95 % of the draws; darker = more likely) anchored at the
 last observed year (as_of, observed in every draw), the median as a line, a dotted vertical line
 at as_of, the target as a dashed line ending in a marker at the target year, and P(met) ± its
-Monte Carlo standard error under each panel. One file per indicator view, with one panel per
-scenario (small multiples, shared y axis). Style, font and PNG output: :mod:`sim.output.plots`.
+Monte Carlo standard error under each panel (the headline probability; the shading is the
+trend model's draws, so a ``trend+record`` row also gives the trend's own P(met)).
+One file per indicator view, with one panel per scenario (small multiples, shared y axis).
+Style, font and PNG output: :mod:`sim.output.plots`.
 
 An *indicator view* (:class:`FanSpec`) is a series in one of three modes:
 
@@ -29,7 +31,7 @@ import pandas as pd
 
 from sim.evaluation import as_int
 from sim.output.plots import SCENARIO_COLOURS, SET_LABELS, new_figure, save_png, style
-from sim.output.tables import fmt_number, fmt_pm, target_text
+from sim.output.tables import fmt_number, fmt_pct, fmt_pm, target_text
 from sim.vocabulary import SERIES
 
 if TYPE_CHECKING:
@@ -278,7 +280,10 @@ def _draw_targets(ax, rows: pd.DataFrame | None, as_of: int) -> list[str]:
             ax.plot([y], [v], marker=marker, color=TARGET_COLOUR, ms=6, zorder=6, ls="none")
         head = f"{tag} {y}: 目标 target {target_text(r)}"
         if r.get("status") == "evaluated":
-            lines.append(f"{head}  ·  P(达标 met) = {fmt_pm(r.get('probability'), r.get('mc_se'))}")
+            line = f"{head}  ·  P(达标 met) = {fmt_pm(r.get('probability'), r.get('mc_se'))}"
+            if r.get("method") == "trend+record":   # the fan shows the trend draws
+                line += f" (trend+record; trend alone {fmt_pct(r.get('p_trend'))})"
+            lines.append(line)
         else:
             lines.append(f"{head}  ·  未评估 not evaluable")
     return lines

@@ -13,6 +13,13 @@ A command that rewrites part of an existing folder (``sim report``) carries the 
 rewrite into the new folder with :meth:`ResultsFolder.keep` (hard links: no copy of a large
 ``ensemble.nc``). :func:`check_results_folder` and :func:`read_manifest` read a folder that
 ``sim run`` wrote.
+
+Safety (:mod:`sim.output.owned`, :mod:`sim.output.lock`): the folder gets an ownership marker
+(``.sim-results``); ``--force`` replaces only a folder sim wrote, or an empty one; some paths
+(``.``, ``..``, the home folder, the repository, the inputs of the command, ...) are refused
+whatever the flags; and an OS lock on the output (``folder.lock``, re-entrant, also taken by
+``with folder:``) keeps a second process from writing the same folder at the same time. All of
+these checks run in the constructor, before any work, and again once the lock is held.
 """
 
 from __future__ import annotations
@@ -24,12 +31,15 @@ import secrets
 import shutil
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
 from sim import __version__
 from sim.errors import SimError
+from sim.output.lock import OutputLock
+from sim.output.owned import (MARKER, check_output_path, check_parent_writable,
+                              check_replaceable, marker_text)
 
 
 def versions() -> dict[str, str]:
@@ -54,7 +64,8 @@ def check_results_folder(folder: Path) -> Path:
     if not folder.is_dir():
         raise SimError(f"{folder}: not a folder (expected a results folder written by `sim run`)")
     if not (folder / "ensemble.nc").exists():
-        found = ", ".join(sorted(p.name for p in folder.iterdir())[:8]) or "nothing"
+        found = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != MARKER)[:8]) \
+            or "nothing"
         raise SimError(f"{folder}: not a results folder (no ensemble.nc; found {found})")
     return folder
 
@@ -66,37 +77,85 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
+    except (OSError, ValueError, RecursionError):   # unreadable, a folder, not UTF-8 or JSON
         return None
     return manifest if isinstance(manifest, dict) else None
 
 
-def check_writable(out: Path, force: bool) -> None:
-    """Fail early (before any simulation) when ``out`` exists and ``force`` is not set."""
+def check_writable(out: Path, force: bool, *, inputs: Iterable[str | Path | None] = (),
+                   replaces: str | None = None, hint: str = "choose another --out") -> None:
+    """Fail early (before any work, touching nothing) when ``out`` may not be written.
+
+    ``out`` must not be a refused path (:func:`sim.output.owned.check_output_path`, with the
+    command's ``inputs``); an existing ``out`` needs ``force`` and must be empty or a folder
+    sim wrote (``replaces``: written by that command); its parent must be a writable folder.
+    ``hint`` ends the message of a refused existing folder.
+    """
     out = Path(out)
-    if out.exists() and not force:
-        raise SimError(f"{out}: results folder exists; pass --force to replace it, or --out DIR")
-    if out.exists() and not out.is_dir():
-        raise SimError(f"{out}: exists and is not a folder")
+    check_output_path(out, inputs)
+    check_replaceable(out, force, replaces, hint)
+    check_parent_writable(out)
+
+
+def check_free_space(folder: Path, need: int, what: str, hint: str = "") -> None:
+    """SimError when the file system of ``folder`` (or its first existing ancestor) has less
+    than ``need`` bytes free for ``what``."""
+    p = Path(folder)
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    try:
+        free = shutil.disk_usage(p).free
+    except OSError:
+        return
+    if need > free:
+        raise SimError(f"{folder}: not enough free space for {what}: about {_size(need)} needed, "
+                       f"{_size(free)} free{'; ' + hint if hint else ''}")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
 
 
 class ResultsFolder:
     """A results folder being written: files go to ``self.path`` (a temporary folder).
 
     ``manifest`` is a dict the caller fills; on a clean exit it is written as ``manifest.json``
-    with ``sim_version``, ``command`` and the list of ``files`` added, then the folder is renamed
-    to ``out``. On any exception the temporary folder is removed and ``out`` is left as it was.
+    with ``sim_version``, ``command`` and the list of ``files`` added, the ownership marker
+    ``.sim-results`` is written, then the folder is renamed to ``out``. On any exception the
+    temporary folder is removed and ``out`` is left as it was.
+
+    Parameters
+    ----------
+    out : the folder to write.
+    force : replace an existing ``out`` (only an empty one or one sim wrote).
+    command : the command writing it (manifest and marker).
+    manifest : write ``manifest.json``.
+    wait : wait for another process writing ``out`` instead of failing at once.
+    inputs : files and folders the command reads; ``out`` may not be or hold any of them.
+    replaces : an existing ``out`` must have been written by this command (e.g. ``compare``).
+
+    ``folder.lock`` (an :class:`~sim.output.lock.OutputLock`) can be held around the whole
+    command (``with folder.lock:``) so the lock covers the work before writing too.
     """
 
     def __init__(self, out: str | Path, *, force: bool = False, command: str = "run",
-                 manifest: bool = True):
+                 manifest: bool = True, wait: bool = False,
+                 inputs: Iterable[str | Path | None] = (), replaces: str | None = None):
         self.out = Path(out)
         self.force = bool(force)
         self.command = command
         self.write_manifest = manifest
+        self.inputs = tuple(inputs)
+        self.replaces = replaces
         self.manifest: dict[str, Any] = {}
         self.path: Path = self.out   # the temporary folder while open
-        check_writable(self.out, self.force)
+        self.lock = OutputLock(self.out, wait=wait)
+        self._entered_lock: OutputLock | None = None
+        check_writable(self.out, self.force, inputs=self.inputs, replaces=self.replaces)
 
     # -- writing --------------------------------------------------------------------------
     def file(self, name: str) -> Path:
@@ -137,29 +196,42 @@ class ResultsFolder:
 
     # -- life cycle -----------------------------------------------------------------------
     def __enter__(self) -> "ResultsFolder":
-        check_writable(self.out, self.force)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.path = _temporary_sibling(self.out)
+        lock = OutputLock(self.out, wait=self.lock.wait).acquire()
+        try:
+            # again, now that no other process can be writing ``out``
+            check_writable(self.out, self.force, inputs=self.inputs, replaces=self.replaces)
+            self.path = _temporary_sibling(self.out)
+        except BaseException:
+            lock.release()
+            raise
+        self._entered_lock = lock
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         tmp = self.path
         self.path = self.out
-        if exc_type is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
+        lock, self._entered_lock = self._entered_lock, None
         try:
-            if self.write_manifest:
-                manifest = {"sim_version": __version__, "command": self.command,
-                            **self.manifest}
-                manifest["files"] = sorted(p.name for p in tmp.iterdir()) + ["manifest.json"]
-                (tmp / "manifest.json").write_text(
-                    json.dumps(manifest, indent=1, ensure_ascii=False, default=_jsonable),
-                    encoding="utf-8")
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _replace(tmp, self.out)
+            if exc_type is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            try:
+                (tmp / MARKER).write_text(marker_text(self.command), encoding="utf-8")
+                if self.write_manifest:   # the last file written
+                    manifest = {"sim_version": __version__, "command": self.command,
+                                **self.manifest}
+                    manifest["files"] = sorted(p.name for p in tmp.iterdir()
+                                               if p.name != MARKER) + ["manifest.json"]
+                    (tmp / "manifest.json").write_text(
+                        json.dumps(manifest, indent=1, ensure_ascii=False, default=_jsonable),
+                        encoding="utf-8")
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            _replace(tmp, self.out)
+        finally:
+            if lock is not None:
+                lock.release()
 
 
 def _temporary_sibling(out: Path) -> Path:
@@ -170,6 +242,9 @@ def _temporary_sibling(out: Path) -> Path:
             tmp.mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise SimError(f"{out.parent}: cannot create the results folder here "
+                           f"({exc.strerror}); choose another --out") from None
         if out.is_dir():
             tmp.chmod(stat.S_IMODE(out.stat().st_mode))
         return tmp
@@ -178,13 +253,13 @@ def _temporary_sibling(out: Path) -> Path:
 def _replace(tmp: Path, out: Path) -> None:
     """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and removed after."""
     old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-        out.rename(old)
     try:
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+            out.rename(old)
         tmp.rename(out)
     except BaseException:
-        if old is not None:
+        if old is not None and not out.exists():
             old.rename(out)
         shutil.rmtree(tmp, ignore_errors=True)
         raise

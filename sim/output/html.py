@@ -17,7 +17,8 @@ import pandas as pd
 
 from sim.evaluation import as_int
 from sim.output.plots import FONT_FAMILY, FONT_FILE
-from sim.output.tables import BINDING_TEXT, fmt_pm, light, not_evaluable, target_text
+from sim.output.tables import (BINDING_TEXT, MEANING_TEXT, coverage, coverage_lines, fmt_pm,
+                               light, not_evaluable, target_text)
 
 CSS = "\n".join([
     "",
@@ -122,10 +123,12 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
 
 
 HTML_KEYS = ("indicator_zh", "indicator_en", "type", "unit", "base", "target", "target_year",
-             "latest_actual", "projection", "p_met_text", "likelihood", "required", "status")
+             "latest_actual", "projection", "p_met_text", "method", "p_trend_text",
+             "p_record_text", "likelihood", "required", "status")
 HTML_HEAD = ("指标", "Indicator", "属性 Type", "单位 Unit", "基期 Base", "目标值 Target", "年 Year",
              "最新实际值 Latest actual", "预测中位数 [80%区间] Projection median [80% interval]",
-             "达标概率 P(met) ± SE", "可能性 Likelihood", "所需年均变化 Required rate", "状态 Status")
+             "达标概率 P(met) ± SE", "方法 Method", "趋势 p_trend", "规划记录 p_record",
+             "可能性 Likelihood", "所需年均变化 Required rate", "状态 Status")
 
 
 def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
@@ -140,6 +143,18 @@ def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
         classes.append([("num " + r["light"]) if k == "p_met_text" else ("num" if k in num else "")
                         for k in HTML_KEYS])
     return html_table(list(HTML_HEAD), rows, classes)
+
+
+def html_coverage(table: pd.DataFrame) -> str:
+    """Coverage: targets with a probability by method and target set, and why the others
+    have none (the report's first lines)."""
+    by_set, _ = coverage(table)
+    if by_set.empty:
+        return ""
+    lines = "".join(f"<p>{esc(line)}</p>" for line in coverage_lines(table))
+    head = ["目标来源 Target set"] + [str(c) for c in by_set.columns]
+    rows = [[str(i)] + [str(int(v)) for v in r.values] for i, r in by_set.iterrows()]
+    return (lines + html_table(head, rows) + f'<p class="muted">{esc(MEANING_TEXT)}</p>')
 
 
 def html_not_evaluable(table: pd.DataFrame) -> str:
@@ -167,7 +182,7 @@ def write_html(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, title: st
     scenario_labels = scenario_labels or {}
     title = title or "目标达成概率 · Probability that the targets are met"
     body = [f"<h1>{esc(title)}</h1>", "<h2>达标概率一览 · P(met) by scenario</h2>",
-            html_pmet_heat(table, scenario_labels)]
+            f'<p class="muted">{esc(MEANING_TEXT)}</p>', html_pmet_heat(table, scenario_labels)]
     for scen in dict.fromkeys(plan["scenario"]):
         body += [f"<h2>{esc(scenario_labels.get(scen, ''))} {esc(scen)}</h2>", html_plan_table(plan, scen)]
     body += ["<h2>未能评估的目标 · Targets not evaluated</h2>", html_not_evaluable(table)]

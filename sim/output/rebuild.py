@@ -12,6 +12,7 @@ they were. ``manifest.json`` keeps the run's content, with the file list brought
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -20,22 +21,28 @@ from sim.ensemble import read_netcdf
 from sim.errors import SimError
 from sim.evaluation import evaluate
 from sim.history import History, load_history
-from sim.output.folder import ResultsFolder, check_results_folder, read_manifest
+from sim.output.folder import ResultsFolder, check_results_folder, check_writable, read_manifest
+from sim.output.lock import OutputLock
+from sim.output.owned import MARKER
 from sim.output.report import resolved_scenarios, write_outputs
 from sim.paths import REPO_DIR
 from sim.scenario.spec import DEFAULT_QUANTILES
 from sim.targets import targets_for_sets
 
 
-def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None) -> dict:
+def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None,
+            wait: bool = False) -> dict:
     """Re-evaluate from ``ensemble.nc`` and rewrite every derived file of ``folder``.
 
     Parameters
     ----------
-    folder : a results folder written by ``sim run`` (holds ``ensemble.nc`` with draws).
+    folder : a results folder written by ``sim run`` (holds ``ensemble.nc`` with draws) and
+        owned by sim (:func:`sim.output.owned.owner`: its ``.sim-results`` marker, or a
+        ``manifest.json`` naming ``sim_version``); any other folder is refused untouched.
     data_dir : history for the observed part of the fans; default the run's
         (``manifest.data_dir``), else the bundled one.
     figures : False keeps the existing ``figures/`` untouched; None follows ``[output]``.
+    wait : wait for another process writing ``folder`` instead of failing at once.
 
     Returns
     -------
@@ -43,7 +50,19 @@ def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None) -> dict
         ``{"files", "timings", "figures", "table", "joint", "folder"}``.
     """
     folder = check_results_folder(folder)
+    check_writable(folder, True, inputs=(data_dir,),   # sim's own folder, not a refused path
+                   hint="`sim report` rewrites only results folders sim wrote")
+    with OutputLock(folder, wait=wait):   # no other process rewrites it while we read it
+        return _rebuild(folder, data_dir, figures)
+
+
+def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
+    """:func:`rebuild` with the folder locked."""
     ds = read_netcdf(folder / "ensemble.nc")
+    if not ds.sizes.get("draw") or not ds.sizes.get("scenario") or not ds.sizes.get("year"):
+        raise SimError(f"{folder / 'ensemble.nc'}: empty ensemble ({ds.sizes.get('scenario', 0)} "
+                       f"scenarios, {ds.sizes.get('draw', 0)} draws, {ds.sizes.get('year', 0)} "
+                       "years): nothing to evaluate")
     if ds.attrs.get("summaries_only"):
         raise SimError(f"{folder}: ensemble.nc holds summaries only (run without --summaries-only "
                        "to rebuild probabilities)")
@@ -53,18 +72,17 @@ def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None) -> dict
     if not doc:
         raise SimError(f"{folder}: no resolved scenario (scenario.resolved.toml or the ensemble's "
                        "scenario_resolved attribute) to know the target sets")
-    run = doc.get("run") or {}
+    target_sets, target_values, quantiles = _resolved_facts(doc, _resolved_name(ds, folder))
     manifest = read_manifest(folder)
     t0 = time.perf_counter()
-    catalogue = targets_for_sets(list(run.get("target_sets", [])))
-    target_values = {name: dict(e.get("target_values") or {})
-                     for name, e in (doc.get("scenarios") or {}).items()}
+    catalogue = targets_for_sets(target_sets)
     history = _load_history(data_dir, manifest)
-    quantiles = tuple((doc.get("output") or {}).get("quantiles", DEFAULT_QUANTILES))
     ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
     t_eval = time.perf_counter() - t0
 
-    with ResultsFolder(folder, force=True, command=(manifest or {}).get("command", "run")) as new:
+    command = (manifest or {}).get("command", "run")
+    with ResultsFolder(folder, force=True,
+                       command=command if isinstance(command, str) else "run") as new:
         new.csv("targets.csv", ev.table)
         new.csv("joint.csv", ev.joint)
         if (folder / "scenario.resolved.toml").exists():
@@ -76,7 +94,10 @@ def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None) -> dict
             # figures/ is replaced by the new one, or dropped when [output] turns figures off;
             # only --no-figures (figures=False) keeps the old charts
             regenerated = p.name == "figures" and figures is not False
-            if p.name not in written and p.name != "manifest.json" and not regenerated:
+            transient = p.name.startswith(".") and (
+                p.name.endswith(".lock") or ".partial-" in p.name or ".old-" in p.name)
+            if p.name not in written and p.name not in ("manifest.json", MARKER) \
+                    and not regenerated and not transient:   # another writer's lock/temp
                 new.keep(p)
         out["timings"]["evaluate_s"] = t_eval
         new.manifest.update({k: v for k, v in (manifest or {}).items() if k != "files"})
@@ -87,12 +108,52 @@ def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None) -> dict
     return out
 
 
+def _resolved_name(ds, folder: Path) -> str:
+    """Where the resolved scenario was read from (for messages)."""
+    if (folder / "scenario.resolved.toml").exists():
+        return str(folder / "scenario.resolved.toml")
+    return f"{folder / 'ensemble.nc'} (attribute scenario_resolved)"
+
+
+def _resolved_facts(doc: dict, where: str
+                    ) -> tuple[list[str], dict[str, dict[str, float]], tuple[float, ...]]:
+    """Target sets, target values and quantiles of a resolved scenario, checked: a hand-edited
+    ``scenario.resolved.toml`` gives a clear error, not a traceback or a silent blank."""
+    run = doc.get("run") or {}
+    if not isinstance(run, dict):
+        raise SimError(f"{where}: run: expected a table, got {type(run).__name__}")
+    sets = run.get("target_sets", [])
+    if not isinstance(sets, list) or not all(isinstance(x, str) for x in sets):
+        raise SimError(f"{where}: run.target_sets: expected a list of target-set names, got "
+                       f"{sets!r}"[:300])
+    scenarios = doc.get("scenarios") or {}
+    if not isinstance(scenarios, dict):
+        raise SimError(f"{where}: scenarios: expected a table, got {type(scenarios).__name__}")
+    values: dict[str, dict[str, float]] = {}
+    for name, entry in scenarios.items():
+        tv = (entry.get("target_values") if isinstance(entry, dict) else None) or {}
+        if not isinstance(tv, dict):
+            raise SimError(f"{where}: scenarios.{name}.target_values: expected a table")
+        for tid, v in tv.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise SimError(f"{where}: scenarios.{name}.target_values.{tid}: expected a finite "
+                               f"number, got {v!r}"[:300])
+        values[str(name)] = {str(k): float(v) for k, v in tv.items()}
+    output = doc.get("output") or {}
+    q = output.get("quantiles", DEFAULT_QUANTILES) if isinstance(output, dict) \
+        else DEFAULT_QUANTILES
+    if not isinstance(q, list | tuple) or not q or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) and 0 < x < 1 for x in q):
+        raise SimError(f"{where}: output.quantiles: expected numbers in (0, 1), got {q!r}"[:300])
+    return list(sets), values, tuple(float(x) for x in q)
+
+
 def _load_history(data_dir=None, manifest: dict | None = None) -> History | None:
     """The history the run used (``manifest.data_dir``), or the bundled one; None if unreadable."""
     candidates: list[Path | None] = []
     if data_dir:
         candidates.append(Path(data_dir))
-    elif manifest and manifest.get("data_dir"):
+    elif manifest and isinstance(manifest.get("data_dir"), str) and manifest["data_dir"]:
         p = Path(manifest["data_dir"])
         candidates.append(p)
         if not p.is_absolute():
@@ -103,7 +164,7 @@ def _load_history(data_dir=None, manifest: dict | None = None) -> History | None
             continue
         try:
             return load_history(c)
-        except SimError:
+        except (SimError, OSError):
             if data_dir:
                 raise
     return None

@@ -100,6 +100,20 @@ def provenance(ds, manifest: dict | None = None) -> dict:
 # --------------------------------------------------------------------------------------------
 # report.html
 
+#: characters of user text shown in report.html (the files keep all of it)
+MAX_DESCRIPTION = 2_000
+MAX_LABEL = 200
+MAX_RESOLVED = 200_000
+
+
+def shorten(text, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with a note saying how much was left out."""
+    text = "" if text is None else str(text)
+    if len(text) <= limit:
+        return text
+    return (f"{text[:limit]} … [{len(text) - limit:,} more characters not shown; see "
+            "scenario.resolved.toml]")
+
 
 def _years_text(path: dict) -> str:
     """{2016: 7e4, ..., 2020: 7e4} → '2016–2020: 70,000 a year'; else 'y: v, ...'."""
@@ -145,7 +159,8 @@ def _scenario_section(doc: dict, ds) -> str:
                            for s in entry.get("shocks") or [])
         tv = entry.get("target_values") or {}
         tv_txt = "; ".join(f"{k} = {v:g}" for k, v in tv.items())
-        rows.append([name, entry.get("label_zh", ""), entry.get("description", ""), lever_txt or "—",
+        rows.append([name, shorten(entry.get("label_zh", ""), MAX_LABEL),
+                     shorten(entry.get("description", ""), MAX_DESCRIPTION), lever_txt or "—",
                      shocks or "—", tv_txt or "—"])
     run = doc.get("run") or {}
     intro = ""
@@ -266,15 +281,17 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
     resolved = ds.attrs.get("scenario_resolved") or ""
     if not resolved and (folder / "scenario.resolved.toml").exists():
         resolved = (folder / "scenario.resolved.toml").read_text(encoding="utf-8")
-    resolved_html = (f"<details><summary>scenario.resolved.toml</summary><pre>{H.esc(resolved)}</pre>"
-                     "</details>" if resolved else "")
+    resolved_html = (f"<details><summary>scenario.resolved.toml</summary>"
+                     f"<pre>{H.esc(shorten(resolved, MAX_RESOLVED))}</pre></details>"
+                     if resolved else "")
     sec("provenance", "来源与可重复性 · Provenance", f"<dl>{prov}</dl>" + resolved_html)
 
     nav = "".join(f'<li><a href="#{i}">{H.esc(h)}</a></li>' for i, h, _ in sections)
     head = (f"<h1>{H.esc(title)}</h1><p class=\"muted\">{n_ev} targets evaluated, {n_ne} not evaluable · "
             f"{len(ds['scenario'])} scenarios · {ds.sizes.get('draw')} draws · "
             f"seed {H.esc(ds.attrs.get('seed'))}"
-            f" · data {H.esc(str(ds.attrs.get('data_hash', ''))[:12])}</p><nav><ul>{nav}</ul></nav>")
+            f" · data {H.esc(str(ds.attrs.get('data_hash', ''))[:12])}</p>"
+            f"{H.html_coverage(table)}<nav><ul>{nav}</ul></nav>")
     body = head + "".join(s for _, _, s in sections)
     font_css = H.font_face_css(title + body)
     return H.html_page(title, body, font_css)

@@ -4,7 +4,8 @@ The evaluation table follows the layout of a plan's mid-term evaluation (指标 
 基期 · 目标值 · 最新实际值 · 预测 · 达标概率): one row per target and scenario with
 
     indicator (zh, en) · binding/indicative · unit · base · target · latest actual (as_of) ·
-    projection median [80 % interval] · P(met) ± SE · likelihood · status (reason)
+    projection median [80 % interval] · P(met) ± SE · method · p_trend · p_record ·
+    likelihood · status (reason)
 
 built by :func:`plan_table` from the evaluation's ``targets.csv`` (and the ensemble, for the
 value at as_of). Writers here: :func:`write_csv` (``targets_table.csv``) and
@@ -14,6 +15,7 @@ value at as_of). Writers here: :func:`write_csv` (``targets_table.csv``) and
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int, as_number
+from sim.evaluation.record import MEANINGS
 
 #: IPCC likelihood terms in Chinese (IPCC AR5 Chinese edition wording)
 LIKELIHOOD_ZH = {
@@ -66,6 +69,8 @@ def print_summary(table: pd.DataFrame, folder) -> None:
     not_ev = table[table["status"] != "evaluated"].drop_duplicates("target_id")
     print(f"\n{ev['target_id'].nunique()} targets evaluated, {len(not_ev)} not evaluable "
           f"(reasons in targets.csv). Results: {folder}")
+    for line in coverage_lines(table)[:1]:
+        print(line)
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,6 +220,12 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "p_se": _nan(r.get("mc_se")) if evaluated else math.nan,
             "ci_low": _nan(r.get("ci_low")), "ci_high": _nan(r.get("ci_high")),
             "p_met_text": fmt_pm(r.get("probability"), r.get("mc_se")) if evaluated else "",
+            "method": r.get("method") if isinstance(r.get("method"), str) else "",
+            "p_trend": _nan(r.get("p_trend")), "p_record": _nan(r.get("p_record")),
+            "p_trend_text": fmt_pct(_nan(r.get("p_trend"))) if evaluated else "",
+            "p_record_text": (f"{fmt_pct(_nan(r.get('p_record')))}"
+                              f"{' (thin)' if r.get('record_thin') is True else ''}"
+                              if evaluated else ""),
             "likelihood": f"{LIKELIHOOD_ZH.get(word, '')} {word}".strip() if evaluated else "",
             "light": light(r.get("probability")) if evaluated else "",
             "required": (f"{fmt_number(req)} {req_unit}".strip()
@@ -225,6 +236,36 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "observed": _nan(r.get("observed")),
         })
     return pd.DataFrame(rows)
+
+
+def coverage(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Targets with a probability by method and target set (first scenario's rows), and the
+    targets without one by reason: ``(by_set, reasons)``; ``by_set`` has a ``total`` row."""
+    if table.empty or "method" not in table:
+        return pd.DataFrame(), pd.DataFrame(columns=["reason", "targets"])
+    first = table[table["scenario"] == table["scenario"].iloc[0]]
+    by_set = pd.crosstab(first["target_set"], first["method"])
+    by_set.loc["total"] = by_set.sum()
+    ne = first[first["status"] != "evaluated"]
+    reasons = (ne.groupby("reason", sort=False).size().rename("targets").reset_index()
+               if not ne.empty else pd.DataFrame(columns=["reason", "targets"]))
+    return by_set, reasons
+
+
+def coverage_lines(table: pd.DataFrame) -> list[str]:
+    """The coverage in words: targets with a probability by method, and those without."""
+    by_set, reasons = coverage(table)
+    if by_set.empty:
+        return []
+    total = by_set.loc["total"]
+    n = int(total.sum())
+    parts = [f"{int(v)} {m}" for m, v in total.items() if m != "not evaluable" and v]
+    with_p = sum(int(v) for m, v in total.items() if m != "not evaluable")
+    out = [f"{with_p} of {n} targets have a probability ({', '.join(parts)})."]
+    if len(reasons):
+        out.append(f"{n - with_p} not evaluable: " + "; ".join(
+            f"{r['targets']} × {r['reason']}" for r in reasons.to_dict("records")) + ".")
+    return out
 
 
 def wide_pmet(table: pd.DataFrame) -> pd.DataFrame:
@@ -263,7 +304,8 @@ def not_evaluable(table: pd.DataFrame) -> pd.DataFrame:
 CSV_COLUMNS = ("scenario", "scenario_zh", "target_set", "target_id", "indicator_zh", "indicator_en",
                "binding", "unit", "base", "target", "target_value", "target_year", "latest_actual",
                "latest_value", "median", "p10", "p90", "projection", "p_met", "p_se", "ci_low",
-               "ci_high", "likelihood", "required_annual", "status", "reason", "observed")
+               "ci_high", "method", "p_trend", "p_record", "likelihood", "required_annual", "status",
+               "reason", "observed")
 
 
 def write_csv(plan: pd.DataFrame, path: Path) -> Path:
@@ -272,13 +314,21 @@ def write_csv(plan: pd.DataFrame, path: Path) -> Path:
     return Path(path)
 
 
+def md_text(x) -> str:
+    """Text from user files made inert in Markdown: ``&``, ``<`` and ``>`` as HTML entities
+    (Markdown passes raw HTML through: a label ``<img onerror=...>`` must stay text), newlines
+    flattened."""
+    return html.escape(str(x), quote=False).replace("\r", " ").replace("\n", " ")
+
+
 def _md_cell(x) -> str:
     s = "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else str(x)
-    return s.replace("|", "\\|").replace("\n", " ")
+    return md_text(s).replace("|", "\\|")
 
 
 def md_table(header: list[str], rows: list[list]) -> str:
-    """A Markdown pipe table (``|`` in cells escaped, newlines flattened)."""
+    """A Markdown pipe table (HTML escaped by :func:`md_text`, ``|`` in cells escaped, newlines
+    flattened)."""
     out = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
            "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
@@ -287,10 +337,14 @@ def md_table(header: list[str], rows: list[list]) -> str:
 
 LIGHT_MARK = {"green": "🟢", "amber": "🟡", "red": "🔴", "": ""}
 MD_KEYS = ("indicator_zh", "indicator_en", "type", "unit", "base", "target", "target_year",
-           "latest_actual", "projection", "p_met_text", "likelihood", "required")
+           "latest_actual", "projection", "p_met_text", "method", "p_trend_text", "p_record_text",
+           "likelihood", "required")
 MD_HEAD = ("指标", "Indicator", "属性 Type", "单位 Unit", "基期 Base", "目标值 Target", "年 Year",
            "最新实际值 Latest actual", "预测中位数 [80%区间] Projection", "达标概率 P(met) ± SE",
-           "可能性 Likelihood", "所需年均变化 Required")
+           "方法 Method", "趋势 p_trend", "规划记录 p_record", "可能性 Likelihood",
+           "所需年均变化 Required")
+#: one sentence per probability column (tables and report)
+MEANING_TEXT = "; ".join(MEANINGS.values()) + "."
 
 
 def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame) -> list[list[str]]:
@@ -311,7 +365,7 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
              scenario_labels: dict | None = None) -> str:
     """``targets.md``: P(met) overview, one evaluation table per scenario, the non-evaluable list."""
     scenario_labels = scenario_labels or {}
-    parts = [f"# {title or '目标达成概率 · Probability that the targets are met'}", ""]
+    parts = [f"# {md_text(title or '目标达成概率 · Probability that the targets are met')}", ""]
     wide = wide_pmet(table)
     first = table.drop_duplicates("target_id").set_index("target_id")
     if not wide.empty:
@@ -320,10 +374,11 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         head = ["指标 Indicator", "目标 Target"] + [
             f"{scenario_labels.get(s, '')} {s}".strip() for s in wide.columns]
         parts += [md_table(head, pmet_rows(wide, first)), ""]
+    parts += [md_text(MEANING_TEXT), ""]
     for scen in dict.fromkeys(plan["scenario"]):
         sub = plan[(plan["scenario"] == scen) & (plan["p_met_text"] != "")]
         label = scenario_labels.get(scen, "")
-        parts += [f"## {label} {scen}".replace("  ", " "), ""]
+        parts += [f"## {md_text(label)} {md_text(scen)}".replace("  ", " "), ""]
         if sub.empty:
             parts += ["（无可评估目标）No evaluable target.", ""]
             continue

@@ -4,7 +4,8 @@ Sheets 评估表 Evaluation (the plan-layout table of :func:`sim.output.tables.p
 达标概率 P(met) (targets × scenarios), 未评估 Not evaluated, 联合 Joint (when given) and
 说明 About (provenance). Every sheet has a frozen, bold header row and set column widths;
 probabilities carry a percentage number format, and P(met) columns a red–yellow–green colour
-scale. openpyxl is imported when a workbook is written.
+scale. openpyxl is imported when a workbook is written. No cell is ever a formula
+(:func:`no_formulas`): text from user files that starts with ``=`` is stored as text.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ XLSX_COLUMNS = (  # key, header, width, number format
     ("p_se", "± SE", 9, "0.00%"),
     ("ci_low", "Wilson 95% 下限 low", 11, "0.0%"),
     ("ci_high", "Wilson 95% 上限 high", 11, "0.0%"),
+    ("method", "方法 Method", 16, None),
+    ("p_trend", "趋势 p_trend", 11, "0.0%"),
+    ("p_record", "规划记录 p_record", 11, "0.0%"),
     ("likelihood", "可能性 Likelihood", 22, None),
     ("required_annual", "所需年均变化 Required per year", 14, "0.00"),
     ("status", "状态 Status", 18, None),
@@ -69,8 +73,27 @@ def write_xlsx(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, joint: pd
     _header(ws, ["项目 Item", "值 Value"], [24, 90])
     for k, v in (provenance or {}).items():
         ws.append([str(k), str(v)])
+    no_formulas(wb)
     wb.save(path)
     return Path(path)
+
+
+def no_formulas(wb) -> int:
+    """Make every cell whose text openpyxl took for a formula (a leading ``=``) a plain string.
+
+    Text in the workbook comes from user files (scenario labels and descriptions, reasons,
+    units); a label ``=HYPERLINK(...)`` must show as that text, never run as a formula. Other
+    leading characters spreadsheet programs treat specially in CSV (``+ - @``, tab, CR) are
+    inert in a string cell of an XLSX file. Returns the number of cells changed.
+    """
+    n = 0
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                    n += 1
+    return n
 
 
 def _header(ws, names, widths) -> None:

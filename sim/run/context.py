@@ -30,6 +30,7 @@ from sim.ensemble import ensemble_facts
 from sim.errors import SimError
 from sim.history import History, load_history
 from sim.model import FittedModel
+from sim.plan_record import PlanRecordModel, fit_plan_record_model
 from sim.scenario.read import load_scenario_file
 from sim.scenario.spec import ScenarioFile, ScenarioSpec
 from sim.targets import targets_for_sets
@@ -103,12 +104,14 @@ class RunContext:
     cache_dir: Path | None = None
     overrides: Mapping[str, Any] | None = None   # the [run] keys set on the command line
     start_spec: ScenarioFile | None = None       # the file read at plan_start (mid-term only)
+    record_model: PlanRecordModel | None = None  # plan records known by as_of (None: trend only)
 
     @classmethod
     def build(cls, path: str | Path, *, overrides: Mapping[str, Any] | None = None,
               data_dir: str | Path | None = None, fitted: FittedModel | None = None,
               history: History | None = None, cache_dir: str | Path | None = None,
-              catalogue: pd.DataFrame | None = None) -> "RunContext":
+              catalogue: pd.DataFrame | None = None,
+              record_model: PlanRecordModel | None = None) -> "RunContext":
         """Read ``path`` (with ``overrides`` of ``[run]`` keys), load history, calibrate once.
 
         With an ``as_of`` override the file is also read without it (the plan's start, kept
@@ -123,7 +126,7 @@ class RunContext:
         plan_start = start_spec.run.as_of if start_spec is not None else sf.run.as_of
         ctx = cls.from_spec(sf, path=Path(path), data_dir=data_dir, fitted=fitted,
                             history=history, plan_start=plan_start, cache_dir=cache_dir,
-                            catalogue=catalogue)
+                            catalogue=catalogue, record_model=record_model)
         return replace(ctx, overrides=dict(overrides),
                        start_spec=start_spec if ctx.is_midterm else None)
 
@@ -131,12 +134,15 @@ class RunContext:
     def from_spec(cls, sf: ScenarioFile, *, path: Path | None = None,
                   data_dir: str | Path | None = None, fitted: FittedModel | None = None,
                   history: History | None = None, plan_start: int | None = None,
-                  cache_dir: str | Path | None = None, catalogue: pd.DataFrame | None = None
-                  ) -> "RunContext":
+                  cache_dir: str | Path | None = None, catalogue: pd.DataFrame | None = None,
+                  record_model: PlanRecordModel | None = None) -> "RunContext":
         """The context of an already loaded :class:`~sim.scenario.spec.ScenarioFile`.
 
         ``catalogue`` (default: the targets of the file's target sets) is what the run
         evaluates; the fitted model keeps a ``cum_from_<b>`` state for each of its base years.
+        ``record_model`` (default: the bundled plan records with ``period_end <= as_of``,
+        :func:`~sim.plan_record.fit_plan_record_model`) is the plan-record model of the run;
+        pass another fit (e.g. leave-one-plan-out) to use it instead.
         """
         settings = RunSettings.from_spec(sf)
         data_dir = Path(data_dir) if data_dir is not None else None
@@ -150,12 +156,17 @@ class RunContext:
                                        cache_dir=cache_dir)
         else:
             check_fitted(fitted, settings)
+        if record_model is None:
+            record_model = fit_plan_record_model(settings.as_of)
+        elif record_model.as_of is not None and int(record_model.as_of) > settings.as_of:
+            raise SimError(f"the plan-record model was fitted as of {record_model.as_of}, after "
+                           f"the run's as_of {settings.as_of}")
         usable, ignored = usable_scenarios(sf.scenarios, fitted)
         levers = tuple(levers_from_spec(sc, fitted, settings.horizon) for sc in usable)
         return cls(path=path, spec=sf, settings=settings, catalogue=catalogue, history=history,
                    fitted=fitted, scenarios=tuple(usable), levers=levers, ignored=tuple(ignored),
                    plan_start=int(plan_start if plan_start is not None else settings.as_of),
-                   data_dir=data_dir, cache_dir=cache_dir)
+                   data_dir=data_dir, cache_dir=cache_dir, record_model=record_model)
 
     @property
     def as_of(self) -> int:

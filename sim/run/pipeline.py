@@ -21,17 +21,19 @@ from typing import Any, Mapping
 import pandas as pd
 import xarray as xr
 
-from sim.engine.dispatch import connect
+from sim.engine.dispatch import RemoteScheduler, connect
 from sim.ensemble import EnsembleWriter, write_netcdf
 from sim.errors import SimError
 from sim.evaluation import AdaptiveResult, run_adaptive
-from sim.output.folder import ResultsFolder, versions
+from sim.output.folder import ResultsFolder, check_free_space, versions
+from sim.output.owned import safe_name
 from sim.output.report import write_outputs
-from sim.paths import DEFAULT_RESULTS_DIR, TARGET_CATALOGUE
+from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR, TARGET_CATALOGUE
 from sim.run.context import RunContext
 from sim.run.midterm import add_midterm_columns
 from sim.run.stream import SUMMARY_KEEP_DRAWS, Streamed, stream
 from sim.scenario.read import resolved_toml
+from sim.vocabulary import COMPOSITION
 
 ADAPTIVE_SUMMARIES_ABOVE = 200_000   # --tolerance runs needing more draws keep summaries only
 
@@ -56,7 +58,8 @@ def run_file(source: str | Path | RunContext, *, overrides: Mapping[str, Any] | 
              data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
              out: str | Path | None = None, force: bool = False, summaries_only: bool = False,
              progress: bool = False, figures: bool = True, scheduler: Any = None,
-             tolerance: float | None = None, max_draws: int = 10_000_000) -> RunOutput:
+             tolerance: float | None = None, max_draws: int = 10_000_000,
+             wait: bool = False) -> RunOutput:
     """``sim run``: everything, written atomically into ``out`` (default results/<stem>).
 
     Parameters
@@ -64,20 +67,47 @@ def run_file(source: str | Path | RunContext, *, overrides: Mapping[str, Any] | 
     source : path or RunContext
         The scenario file (read with ``overrides`` of ``[run]`` keys, history from
         ``data_dir``, calibration cache ``cache_dir``), or a context already built from one.
-    out, force : results folder and whether to replace an existing one.
+    out, force : results folder and whether to replace an existing one (only a folder sim
+        wrote, or an empty one: :mod:`sim.output.owned`).
     summaries_only : keep quantiles instead of every draw in ``ensemble.nc``.
     figures : ``False`` skips the charts (as ``[output] figures = false`` does).
-    scheduler : ``None`` (this process), ``local[:N]``, ``tcp://HOST:PORT`` or a dask Client.
+    scheduler : ``None`` (this process), ``local[:N]``, ``tcp://HOST:PORT``, a
+        :class:`~sim.engine.dispatch.RemoteScheduler` (``tls://`` with certificates) or a dask
+        Client.
     tolerance, max_draws : add blocks of draws until every P(met) has SE < ``tolerance`` (at
         most ``max_draws``), then run with exactly that many draws (prefix-stable: the same
         draws the search measured).
+    wait : when another process is writing ``out``, wait for it instead of failing at once.
+        The output folder is locked from before calibration until the results are in place.
     """
-    if tolerance and not 0 < tolerance < 0.5:
+    check_adaptive(tolerance, max_draws)
+    path = _scenario_path(source)
+    out = Path(out) if out else DEFAULT_RESULTS_DIR / safe_name(path.stem)
+    inputs = (path, data_dir if data_dir is not None else DEFAULT_DATA_DIR, cache_dir)
+    folder = ResultsFolder(out, force=force, command="run", wait=wait,
+                           inputs=inputs)   # fails before any simulation
+    with folder.lock:
+        return _run_locked(folder, source, path, overrides=overrides, data_dir=data_dir,
+                           cache_dir=cache_dir, summaries_only=summaries_only,
+                           progress=progress, figures=figures, scheduler=scheduler,
+                           tolerance=tolerance, max_draws=max_draws)
+
+
+def check_adaptive(tolerance: float | None, max_draws: int) -> None:
+    """SimError unless ``tolerance`` (when given) is in (0, 0.5) and ``max_draws`` >= 1."""
+    if tolerance is not None and not 0 < tolerance < 0.5:
         raise SimError(f"--tolerance {tolerance}: expected a standard error in (0, 0.5), "
                        f"e.g. 0.005")
-    path = _scenario_path(source)
-    out = Path(out) if out else DEFAULT_RESULTS_DIR / path.stem
-    folder = ResultsFolder(out, force=force, command="run")  # fails before any simulation
+    if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1:
+        raise SimError(f"--max-draws {max_draws}: expected a whole number of draws >= 1")
+
+
+def _run_locked(folder: ResultsFolder, source: str | Path | RunContext, path: Path, *,
+                overrides: Mapping[str, Any] | None, data_dir: str | Path | None,
+                cache_dir: str | Path | None, summaries_only: bool, progress: bool,
+                figures: bool, scheduler: Any, tolerance: float | None,
+                max_draws: int) -> RunOutput:
+    """:func:`run_file` once the output folder is locked."""
     t_start = time.perf_counter()
     ctx = source if isinstance(source, RunContext) else RunContext.build(
         path, overrides=overrides, data_dir=data_dir, cache_dir=cache_dir)
@@ -85,13 +115,17 @@ def run_file(source: str | Path | RunContext, *, overrides: Mapping[str, Any] | 
     # one dask client (when asked for) for the adaptive search, the run and the mid-term run
     with (connect(scheduler) if scheduler is not None else nullcontext(None)) as client:
         adaptive = None
-        if tolerance:
+        if tolerance is not None:
             adaptive = run_adaptive(ctx.fitted, ctx.levers, ctx.settings, ctx.catalogue,
                                     ctx.target_values, tolerance=tolerance, max_draws=max_draws,
                                     scheduler=client)
             ctx = ctx.with_draws(adaptive.draws)
         summaries_only = bool(summaries_only or ctx.spec.output.summaries_only or (
             adaptive is not None and adaptive.draws > ADAPTIVE_SUMMARIES_ABOVE))
+        if not summaries_only:
+            check_free_space(folder.out.parent, ensemble_bytes(ctx), "ensemble.nc",
+                             "run with --summaries-only (quantiles instead of every draw), "
+                             "fewer --draws, or another --out")
         with folder:
             streamed = _stream_into(folder, ctx, summaries_only, client, progress)
             timings["simulate_and_evaluate_s"] = streamed.seconds
@@ -119,8 +153,17 @@ def run_file(source: str | Path | RunContext, *, overrides: Mapping[str, Any] | 
             timings["total_s"] = time.perf_counter() - t_start
             folder.manifest.update(_manifest(ctx, path, summaries_only, scheduler, adaptive,
                                              max_draws, series_q_draws, full_ds, timings))
-    return RunOutput(folder=out, table=table, joint=ev.joint, dataset=full_ds,
+    return RunOutput(folder=folder.out, table=table, joint=ev.joint, dataset=full_ds,
                      ignored=ctx.ignored)
+
+
+def ensemble_bytes(ctx: RunContext) -> int:
+    """An estimate of the size of a full-draw ``ensemble.nc`` of ``ctx``: scenarios x draws x
+    years x series x 8 bytes x 0.9 (zlib gains little on random draws: the shipped 2020 file
+    of 6 scenarios x 4,000 draws x 6 years is 31 MB, this gives 30 MB)."""
+    s = ctx.settings
+    series = len(ctx.fitted.drivers) + len(COMPOSITION) + 1
+    return int(len(ctx.scenarios) * s.draws * (s.horizon - s.as_of + 1) * series * 8 * 0.9)
 
 
 def _scenario_path(source: str | Path | RunContext) -> Path:
@@ -173,7 +216,7 @@ def _manifest(ctx: RunContext, path: Path, summaries_only: bool, scheduler: Any,
         "vintage": s.vintage, "block_size": s.block_size,
         "scenarios": list(ctx.spec.scenarios), "target_sets": list(ctx.spec.run.target_sets),
         "summaries_only": summaries_only,
-        "scheduler": (scheduler if isinstance(scheduler, str) else
+        "scheduler": (str(scheduler) if isinstance(scheduler, (str, RemoteScheduler)) else
                       f"dask client {getattr(scheduler, 'scheduler', '')}".strip()
                       if scheduler else "single process"),
         "adaptive": None if adaptive is None else {

@@ -24,8 +24,10 @@ from tqdm import tqdm
 from sim import __version__
 from sim.engine.dispatch import chunk_ranges, map_ranges
 from sim.engine.settings import RunSettings
-from sim.engine.simulation import ScenarioLevers
-from sim.evaluation import EvaluationAccumulator, evaluate_range
+from sim.engine.simulation import ScenarioLevers, simulate
+from sim.ensemble import ensemble_of
+from sim.evaluation import (PILOT_DRAWS, EvaluationAccumulator, RecordSetup, evaluate_range,
+                            setup_from_pilot, targets_of)
 from sim.model import FittedModel
 from sim.output.folder import versions
 from sim.run.context import RunContext
@@ -62,17 +64,36 @@ def ensemble_attrs(ctx: RunContext) -> dict[str, Any]:
     }
 
 
+def record_setup(ctx: RunContext, attrs: dict[str, Any] | None = None) -> RecordSetup | None:
+    """The run's plan record: every row's method, and the combination weights from a pilot of
+    draws ``0 .. PILOT_DRAWS-1`` (simulated once, whatever the run's draws and chunks).
+    None when the context has no plan-record model."""
+    model = ctx.record_model
+    if model is None:
+        return None
+    s = ctx.settings
+    chunk = simulate(ctx.fitted, list(ctx.levers), draws=PILOT_DRAWS, first_draw=0,
+                     **s.engine_kwargs())
+    pilot = ensemble_of(chunk, ctx.fitted, attrs if attrs is not None else ensemble_attrs(ctx))
+    pilot = pilot.assign_coords(scenario=ctx.scenario_names)
+    return setup_from_pilot(pilot, targets_of(ctx.catalogue), model, seed=s.seed,
+                            target_values=ctx.target_values,
+                            enabled={sc.name: sc.plan_record for sc in ctx.scenarios},
+                            history=ctx.history, plan_start=ctx.plan_start)
+
+
 def _evaluate_chunk(fitted: FittedModel, levers: list[ScenarioLevers], settings: RunSettings,
                     catalogue: pd.DataFrame, scenarios: list[str],
                     target_values: dict[str, dict[str, float]], quantiles: tuple[float, ...],
                     keep_draws: int | None, attrs: dict[str, Any], first_draw: int, draws: int,
-                    *, threads: int | None = None, every_dataset: bool = False
+                    *, threads: int | None = None, every_dataset: bool = False,
+                    record: RecordSetup | None = None
                     ) -> tuple[EvaluationAccumulator, xr.Dataset | None]:
     """:func:`~sim.evaluation.evaluate_range` of one chunk, with its Dataset for the first
     chunk (or every chunk when ``every_dataset``)."""
     return evaluate_range(fitted, levers, settings, catalogue, scenarios, target_values,
                           quantiles, keep_draws, attrs, first_draw, draws, threads=threads,
-                          want_dataset=every_dataset or first_draw == 0)
+                          want_dataset=every_dataset or first_draw == 0, record=record)
 
 
 def stream(ctx: RunContext, *, keep_draws: int | None = None, scheduler: Any = None,
@@ -97,8 +118,10 @@ def stream(ctx: RunContext, *, keep_draws: int | None = None, scheduler: Any = N
         Show a progress bar of the draws.
     """
     s = ctx.settings
+    attrs = ensemble_attrs(ctx)
     args = (s, ctx.catalogue, ctx.scenario_names, ctx.target_values,
-            tuple(ctx.spec.output.quantiles), keep_draws, ensemble_attrs(ctx))
+            tuple(ctx.spec.output.quantiles), keep_draws, attrs)
+    record = record_setup(ctx, attrs)
     parts: list[EvaluationAccumulator] = []
     prefix: list[xr.Dataset] = []
     t0 = time.perf_counter()
@@ -115,7 +138,8 @@ def stream(ctx: RunContext, *, keep_draws: int | None = None, scheduler: Any = N
 
         map_ranges(_evaluate_chunk, chunk_ranges(s.draws, s.block_size, chunk_draws),
                    shared=(ctx.fitted, list(ctx.levers)), args=args,
-                   kwargs={"every_dataset": on_chunk is not None}, scheduler=scheduler,
+                   kwargs={"every_dataset": on_chunk is not None, "record": record},
+                   scheduler=scheduler,
                    on_result=take)
     total = parts[0]
     for part in parts[1:]:

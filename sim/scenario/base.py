@@ -1,27 +1,33 @@
 """The building blocks of every scenario spec: strict scalar types, years, names, the base model.
 
 TOML is typed, so the scalar types are strict: ``"5"`` is not an integer and ``true`` is not
-``1``. Every spec model is frozen and forbids unknown keys.
+``1``; numbers are finite and in the plausible ranges of :mod:`sim.bounds`. Every spec model
+is frozen and forbids unknown keys.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, StringConstraints
 from pydantic_core import PydanticCustomError
 
-YEAR_MIN, YEAR_MAX = 2000, 2035
+from sim.bounds import YEAR
+
+YEAR_MIN, YEAR_MAX = int(YEAR.lo or 0), int(YEAR.hi or 0)
 BASELINE = "baseline"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 StrictInt = Annotated[int, Strict()]
 StrictFloat = Annotated[float, Strict()]  # accepts TOML integers too
+#: A strict float that is not NaN or infinite (TOML's ``nan``/``inf`` are refused); constrain it
+#: further with ``Annotated[FiniteFloat, Field(**RANGE.constraints())]`` (:mod:`sim.bounds`).
+FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
 StrictBool = Annotated[bool, Strict()]
 StrictStr = Annotated[str, Strict()]
-Year = Annotated[int, Strict(), Field(ge=YEAR_MIN, le=YEAR_MAX)]
+Year = Annotated[int, Strict(), Field(**YEAR.constraints())]
 # Year keys of a TOML table are strings ("2016"); they are parsed to integers.
-YearKey = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
+YearKey = Annotated[int, Field(**YEAR.constraints())]
 ScenarioName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 #: JSON Schema of a table keyed by year.

@@ -5,7 +5,8 @@ A scenario inherits everything from its parent, then overrides — lever tables 
 (a lever's ``path`` / ``programme_units`` is one value and is replaced whole; choosing ``path``
 drops an inherited ``shift_pp`` and vice versa, likewise ``programme_units`` /
 ``units_per_year``); ``shocks`` are the parent's followed by the child's; ``target_values`` merge
-by id. ``description`` and ``label_zh`` belong to each scenario and are not inherited.
+by id; ``plan_record`` is the last one set (default true). ``description`` and ``label_zh``
+belong to each scenario and are not inherited.
 
 Every merged value remembers where it was written (``origin``), so a problem found in the
 resolved scenario is reported at the key of the file that holds the offending value.
@@ -116,8 +117,12 @@ def merge(chain: list[tuple[str, ScenarioEntry]]) -> tuple[dict[str, Any], Origi
     shocks: list = []
     target_values: dict[str, float] = {}
     origin: Origin = {}
+    plan_record = True
     for name, entry in chain:
         _merge_levers(name, entry, levers, origin)
+        if entry.plan_record is not None:
+            plan_record = entry.plan_record
+            origin[("plan_record",)] = (name, ("plan_record",))
         for j, shock in enumerate(entry.shocks):
             origin[("shocks", len(shocks))] = (name, ("shocks", j))
             shocks.append(shock)
@@ -127,7 +132,8 @@ def merge(chain: list[tuple[str, ScenarioEntry]]) -> tuple[dict[str, Any], Origi
     last = chain[-1][1]
     levers = {d: levers[d] for d in LEVER_DRIVERS if d in levers}  # canonical order
     merged = {"description": last.description, "label_zh": last.label_zh,
-              "levers": levers, "shocks": tuple(shocks), "target_values": target_values}
+              "levers": levers, "shocks": tuple(shocks), "target_values": target_values,
+              "plan_record": plan_record}
     return merged, origin
 
 

@@ -13,7 +13,8 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
-from sim.scenario.base import YEAR_KEYS, Spec, StrictStr, Year, YearKey, one_of
+from sim.bounds import FX_RATE, PROGRAMME_UNITS, SHIFT_PP, SHOCK_PP
+from sim.scenario.base import YEAR_KEYS, FiniteFloat, Spec, StrictStr, Year, YearKey, one_of
 from sim.vocabulary import CHANGE_DRIVERS, HOUSING_LEVER, LEVER_DRIVERS
 
 #: Drivers simulated as an annual % change, moved by ``shift_pp`` (usdcny also takes a ``path``).
@@ -36,6 +37,17 @@ _DRIVER_TEXT: dict[str, str] = {
     "affordable_housing": "affordable-housing programme units (保障性住房)",
 }
 
+#: pp added to a driver's annual % change (sim.bounds.SHIFT_PP)
+ShiftPP = Annotated[FiniteFloat, Field(**SHIFT_PP.constraints())]
+#: exchange rate, CNY per USD (sim.bounds.FX_RATE)
+FxRate = Annotated[FiniteFloat, Field(**FX_RATE.constraints())]
+#: affordable-housing programme units in one year (sim.bounds.PROGRAMME_UNITS)
+Units = Annotated[int, Strict(), Field(**PROGRAMME_UNITS.constraints())]
+#: pp added to one year's % change by a shock (sim.bounds.SHOCK_PP)
+ShockPP = Annotated[FiniteFloat, Field(**SHOCK_PP.constraints())]
+#: free text of a shock, at most this many characters
+NOTE_MAX = 500
+
 _SHIFT = ("Percentage points added to the driver's annual % change, every year from from_year to "
           "to_year (-50..50). Negative = faster decline.")
 _FROM = "First year the lever applies (default: as_of + 1); must be in (as_of, horizon]."
@@ -45,7 +57,7 @@ _TO = "Last year the lever applies (default: horizon); >= from_year, <= horizon.
 class RateLever(Spec):
     """Shift of a driver's annual % change in percentage points over a range of years."""
 
-    shift_pp: Annotated[float, Strict(), Field(ge=-50, le=50)] = Field(description=_SHIFT)
+    shift_pp: ShiftPP = Field(description=_SHIFT)
     from_year: Year | None = Field(None, description=_FROM)
     to_year: Year | None = Field(None, description=_TO)
 
@@ -53,13 +65,13 @@ class RateLever(Spec):
 class FxLever(Spec):
     """Exchange rate (CNY per USD): either a shift of its annual % change, or a fixed path."""
 
-    shift_pp: Annotated[float, Strict(), Field(ge=-50, le=50)] | None = Field(None, description=_SHIFT)
+    shift_pp: ShiftPP | None = Field(None, description=_SHIFT)
     from_year: Year | None = Field(None, description=_FROM + " Only with shift_pp.")
     to_year: Year | None = Field(None, description=_TO + " Only with shift_pp.")
-    path: dict[YearKey, Annotated[float, Strict(), Field(gt=0)]] | None = Field(
+    path: dict[YearKey, FxRate] | None = Field(
         None,
         description="Fixed exchange rate, CNY per USD, by year: { 2016 = 6.64, 2017 = 6.75 }; "
-                    "years in (as_of, horizon]; values > 0.",
+                    f"years in (as_of, horizon]; values {FX_RATE.expected()}.",
         json_schema_extra=YEAR_KEYS,
     )
 
@@ -76,15 +88,15 @@ class FxLever(Spec):
 class HousingLever(Spec):
     """Affordable-housing programme (保障性住房): planned units (套) per year."""
 
-    programme_units: dict[YearKey, Annotated[int, Strict(), Field(ge=0)]] | None = Field(
+    programme_units: dict[YearKey, Units] | None = Field(
         None,
         description="Planned programme units (套) by year: { 2016 = 70000, 2017 = 70000 }; "
-                    "years in (as_of, horizon]; >= 0.",
+                    f"years in (as_of, horizon]; {PROGRAMME_UNITS.expected()}.",
         json_schema_extra=YEAR_KEYS,
     )
-    units_per_year: Annotated[int, Strict(), Field(ge=0)] | None = Field(
+    units_per_year: Units | None = Field(
         None, description="Planned programme units (套) every year from as_of + 1 to horizon "
-                          "(instead of programme_units).")
+                          f"(instead of programme_units); {PROGRAMME_UNITS.expected()}.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "HousingLever":
@@ -136,7 +148,8 @@ class Shock(Spec):
 
     driver: Literal[SHOCK_DRIVERS] = Field(description="Driver hit by the shock: " + ", ".join(SHOCK_DRIVERS))  # type: ignore[valid-type]
     year: Year = Field(description="Year of the shock, in (as_of, horizon].")
-    shift_pp: Annotated[float, Strict(), Field(ge=-100, le=100)] = Field(
+    shift_pp: ShockPP = Field(
         description="Percentage points added to that year's % change (-100..100)."
     )
-    note: StrictStr | None = Field(None, description="Free text, e.g. 'pandemic'.")
+    note: Annotated[StrictStr, Field(max_length=NOTE_MAX)] | None = Field(
+        None, description=f"Free text, e.g. 'pandemic' (at most {NOTE_MAX} characters).")

@@ -18,11 +18,21 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from sim.bounds import fmt_number
 from sim.errors import did_you_mean
 from sim.scenario.base import YEAR_MAX, YEAR_MIN
 
 Loc: TypeAlias = tuple  # key path: ("scenarios", "baseline", "shocks", 0, "year")
 Node: TypeAlias = "tuple[Any, list] | None"   # (type, constraints) at a key path
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (control characters, line and
+    paragraph separators) written as an escape, so one problem stays one line of output."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in text)
 
 
 def format_loc(loc: Loc) -> str:
@@ -102,6 +112,9 @@ def translate(model: type[BaseModel], err: ErrorDetails | dict, prefix: Loc) -> 
         return full, _literal_message(full, value, node)
     if kind in _RANGE_ERRORS:
         return full, f"out of range (expected {_bounds(node) or _ctx_bound(err)}, got {_num(value)})"
+    if kind == "finite_number":
+        return full, (f"not a finite number (expected {_bounds(node) or 'a finite number'}, "
+                      f"got {_num(value)})")
     return full, _other_message(kind, err)
 
 
@@ -137,6 +150,12 @@ def _other_message(kind: str, err: ErrorDetails | dict) -> str:
         return f"empty (expected at least {err['ctx'].get('min_length', 1)} item)"
     if kind == "string_too_short":
         return "empty (expected a non-empty text)"
+    if kind == "string_too_long":
+        n = len(err["input"]) if isinstance(err.get("input"), str) else "more"
+        return (f"too long (expected at most {err['ctx'].get('max_length')} characters, "
+                f"got {n})")
+    if kind == "too_long":
+        return f"too many items (expected at most {err['ctx'].get('max_length')})"
     if kind == "value_error":
         return str(err.get("ctx", {}).get("error", err["msg"]))
     return err["msg"]  # our own PydanticCustomError messages (one_of, unknown_target_set, ...)
@@ -152,12 +171,12 @@ def _ctx_bound(err: ErrorDetails | dict) -> str:
     ctx = err.get("ctx", {})
     for key, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if key in ctx:
-            return f"{op} {ctx[key]}"
+            return f"{op} {fmt_number(ctx[key])}"
     return "a value in range"
 
 
 def _fmt_bound(x: Any) -> str:
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
+    return fmt_number(x)
 
 
 def _bounds(node: Node) -> str:

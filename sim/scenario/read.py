@@ -17,9 +17,10 @@ from typing import Any, Mapping, TypeVar
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from sim.bounds import COUNT_TARGET, CUMULATIVE_CHANGE_TARGET, SHARE_TARGET
 from sim.errors import Problem, ProblemList, did_you_mean
 from sim.scenario.extends import Origin, chains, clip, merge, origin_of, window
-from sim.scenario.messages import Loc, describe, format_loc, translate, unknown_key
+from sim.scenario.messages import Loc, describe, format_loc, printable, translate, unknown_key
 from sim.scenario.base import BASELINE, NAME_PATTERN
 from sim.scenario.spec import (
     OutputSpec,
@@ -38,6 +39,9 @@ from sim.vocabulary import TARGET_SETS
 __all__ = ["load_scenario_file", "resolved_toml", "json_schema"]
 
 Years = tuple[int, int]   # (as_of, horizon)
+#: Plausible target values by the catalogue's kind of target (sim.bounds).
+TARGET_KIND_RANGES = {"share": SHARE_TARGET, "cumulative_change": CUMULATIVE_CHANGE_TARGET,
+                      "count": COUNT_TARGET, "cumulative_sum": COUNT_TARGET}
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -77,6 +81,8 @@ def resolved_toml(sf: ScenarioFile) -> str:
         if sc.label_zh is not None:
             entry["label_zh"] = sc.label_zh
         entry["target_values"] = dict(sc.target_values)
+        if not sc.plan_record:
+            entry["plan_record"] = False
         entry["levers"] = {d: _plain(lever.model_dump(exclude_none=True)) for d, lever in sc.levers.items()}
         entry["shocks"] = [_plain(s.model_dump(exclude_none=True)) for s in sc.shocks]
         doc["scenarios"][name] = entry
@@ -106,8 +112,18 @@ def json_schema() -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+#: Largest scenario file read (bytes): the shipped ones are 4–6 kB, a resolved file with a big
+#: sweep some 100 kB; a larger file is not a scenario file.
+MAX_FILE_BYTES = 1_000_000
+_BOM = "\ufeff"
+
+
 def _read_toml(path: str | Path, file: str) -> dict:
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProblemList([Problem(file, "", f"file too large ({size} bytes; expected a "
+                                                 f"scenario file of at most {MAX_FILE_BYTES} bytes)")])
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ProblemList([Problem(file, "", f"cannot read ({exc.strerror or exc})")]) from None
@@ -115,8 +131,12 @@ def _read_toml(path: str | Path, file: str) -> dict:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProblemList([Problem(file, "", f"cannot read (not UTF-8 text: byte {exc.start})")]) from None
+    text = text.removeprefix(_BOM)   # a UTF-8 byte-order mark (Windows editors) is not content
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise ProblemList([Problem(file, "", "arrays or tables nested too deeply (expected a "
+                                             "scenario file: at most a few levels)")]) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)\s*$", msg)
@@ -146,7 +166,7 @@ class _Reader:
     def add(self, loc: Loc, message: str) -> None:
         if len(loc) == 2 and loc[0] == "run" and loc[1] in self.overridden:
             message += f" (set on the command line: --{str(loc[1]).replace('_', '-')})"
-        self.problems.append(Problem(self.file, format_loc(loc), message))
+        self.problems.append(Problem(self.file, printable(format_loc(loc)), printable(message)))
 
     # -- sections -------------------------------------------------------------------------
 
@@ -165,7 +185,7 @@ class _Reader:
         for loc, msg in issues:
             self.add(loc, msg)
         target_sets = _valid_target_sets(raw.get("run"), run)
-        targets = _Targets(_target_ids(), target_sets) if target_sets else None
+        targets = _Targets(*_target_ids(), target_sets) if target_sets else None
 
         valid = {n: e for n, e in entries.items() if e is not None}
         scenarios: dict[str, ScenarioSpec] = {}
@@ -202,8 +222,8 @@ class _Reader:
         for loc, msg in scenario_issues(spec, *years):
             self.add(*origin_of(name, loc, origin, msg))
         if targets is not None:
-            for tid in spec.target_values:
-                why = targets.problem(tid)
+            for tid, value in spec.target_values.items():
+                why = targets.problem(tid) or targets.value_problem(tid, value)
                 if why:
                     self.add(*origin_of(name, ("target_values", tid), origin, why))
         return spec
@@ -295,7 +315,7 @@ class _Reader:
             return SweepSpec.model_validate(data)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                loc = tuple(err["loc"])
+                loc = tuple(_TUPLE_TAG if _is_tuple_tag(p) else p for p in err["loc"])
                 if _TUPLE_TAG in loc and isinstance(_at(data, loc[:loc.index(_TUPLE_TAG)]), dict):
                     continue  # a table: only the {start, stop, num} errors matter
                 if (_RANGE_TAG in loc
@@ -313,10 +333,13 @@ class _Reader:
             return model.model_validate(data), set()
         except ValidationError as exc:
             bad = set()
-            for err in exc.errors(include_url=False):
+            errors = exc.errors(include_url=False)
+            for err in errors:
                 if err["type"] == "inconsistent":
                     continue  # cross-field rules are reported by run_issues / scenario_issues
                 loc = tuple(err["loc"])
+                if err["type"] == "too_short" and _has_item_errors(loc, errors):
+                    continue  # "empty" only because its items were refused: they are reported
                 if loc:
                     bad.add(loc[0])
                 self.add(*translate(model, err, prefix))
@@ -327,8 +350,9 @@ class _Targets:
     """The catalogue's target ids, to check a scenario's ``target_values`` against the run's
     target sets."""
 
-    def __init__(self, ids: dict[str, str], target_sets: tuple[str, ...]):
+    def __init__(self, ids: dict[str, str], kinds: dict[str, str], target_sets: tuple[str, ...]):
         self.ids = ids                                    # id -> target set
+        self.kinds = kinds                                # id -> kind
         self.target_sets = target_sets
         self.chosen = [i for i, s in ids.items() if s in target_sets]
 
@@ -342,8 +366,28 @@ class _Targets:
         hint = did_you_mean(tid, self.chosen) or " (see `python -m sim targets` for the ids)"
         return f"unknown target id '{tid}'{hint}"
 
+    def value_problem(self, tid: str, value: float) -> str | None:
+        """Why ``value`` is not plausible for the kind of target ``tid`` (a share outside
+        0–100 %, a cumulative change of -100 % or less, a negative count), or None."""
+        kind = self.kinds.get(tid, "")
+        limits = TARGET_KIND_RANGES.get(kind)
+        why = limits.problem(value) if limits is not None else None
+        what = f" for a {kind.replace('_', ' ')} target"
+        return why.replace(" (expected", what + " (expected", 1) if why else None
+
 
 _TUPLE_TAG, _RANGE_TAG = "tuple[float, ...]", "SweepRange"  # pydantic's names of SweepAxis members
+
+
+def _is_tuple_tag(part: Any) -> bool:
+    """pydantic's name of the array member of SweepAxis (``tuple[constrained-float, ...]``)."""
+    return isinstance(part, str) and part.startswith("tuple[") and part.endswith(", ...]")
+
+
+def _has_item_errors(loc: Loc, errors: list) -> bool:
+    """Is there an error inside the array at ``loc`` (an item of it refused)?"""
+    n = len(loc)
+    return any(len(e["loc"]) > n and tuple(e["loc"][:n]) == loc for e in errors)
 
 
 def _at(data: Any, loc: Loc) -> Any:
@@ -365,10 +409,11 @@ def _valid_target_sets(run_raw: Any, run: RunSpec | None) -> tuple[str, ...] | N
     return None
 
 
-def _target_ids() -> dict[str, str]:
-    """Target id -> target set, from the catalogue."""
+def _target_ids() -> tuple[dict[str, str], dict[str, str]]:
+    """Target id -> target set, and target id -> kind, from the catalogue."""
     cat = load_catalogue()
-    return {str(i): str(s) for i, s in zip(cat["id"], cat["target_set"])}
+    return ({str(i): str(s) for i, s in zip(cat["id"], cat["target_set"])},
+            {str(i): str(k) for i, k in zip(cat["id"], cat["kind"])})
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -25,7 +25,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, Field, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sim.scenario.base import (BASELINE, ScenarioName, Spec, StrictBool, StrictFloat, StrictStr,
+from sim.bounds import (BLOCK_SIZE, DRAWS, PROGRAMME_UNITS, QUANTILE, SEED, SHIFT_PP,
+                        TARGET_VALUE, Range)
+from sim.scenario.base import (BASELINE, FiniteFloat, ScenarioName, Spec, StrictBool, StrictStr,
                                Year)
 from sim.scenario.levers import (LEVER_MODELS, RATE_DRIVERS, FxLever, Lever, Levers, RateLever,
                                  Shock)
@@ -36,6 +38,11 @@ TableFormat = Literal["csv", "md", "xlsx", "html"]
 TABLE_FORMATS: tuple[TableFormat, ...] = ("csv", "md", "xlsx", "html")
 DEFAULT_QUANTILES: tuple[float, ...] = (0.025, 0.1, 0.5, 0.9, 0.975)
 DEFAULT_BLOCK_SIZE = 10_000
+#: Longest ``description`` and ``label_zh`` (characters): a description is a sentence or two; a
+#: 52 MB one made a 104 MB report.
+DESCRIPTION_MAX, LABEL_MAX = 5_000, 200
+
+Seed = Annotated[int, Strict(), Field(**SEED.constraints())]
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,10 +78,10 @@ class RunSpec(Spec):
     as_of: Year = Field(description="Information set: only data for years <= as_of are used "
                                     "(calibration and start of simulation).")
     horizon: Year = Field(description="Last simulated year; must be after as_of.")
-    draws: Annotated[int, Strict(), Field(ge=1, le=100_000_000)] = Field(
+    draws: Annotated[int, Strict(), Field(**DRAWS.constraints())] = Field(
         description="Number of Monte Carlo draws.")
-    seed: Annotated[int, Strict(), Field(ge=0)] = Field(
-        description="Random seed; the same seed gives the same results.")
+    seed: Seed = Field(
+        description="Random seed, 0 <= seed < 2**64; the same seed gives the same results.")
     target_sets: Annotated[tuple[TargetSetName, ...], Field(min_length=1)] = Field(
         description="Target sets to evaluate: "
                     + "; ".join(f"{k} = {v}" for k, v in TARGET_SETS.items()))
@@ -86,7 +93,7 @@ class RunSpec(Spec):
                           "estimates (false).")
     correlated_shocks: StrictBool = Field(
         True, description="Correlate the yearly shocks across drivers as estimated from history.")
-    block_size: Annotated[int, Strict(), Field(ge=1000, le=1_000_000)] = Field(
+    block_size: Annotated[int, Strict(), Field(**BLOCK_SIZE.constraints())] = Field(
         DEFAULT_BLOCK_SIZE, description="Draws per random-number block; results do not depend on it "
                                         "beyond the seed stream layout.")
 
@@ -112,7 +119,7 @@ class OutputSpec(Spec):
 
     summaries_only: StrictBool = Field(
         False, description="Write only summary tables, not the per-draw ensemble.")
-    quantiles: tuple[Annotated[float, Strict(), Field(gt=0, lt=1)], ...] = Field(
+    quantiles: tuple[Annotated[FiniteFloat, Field(**QUANTILE.constraints())], ...] = Field(
         DEFAULT_QUANTILES, description="Quantiles reported for every simulated indicator; each in "
                                        "(0, 1), strictly increasing.")
     figures: StrictBool = Field(True, description="Draw figures (fan charts, probability bars).")
@@ -139,7 +146,7 @@ class OutputSpec(Spec):
         return value
 
 
-TargetValues = dict[StrictStr, StrictFloat]
+TargetValues = dict[StrictStr, Annotated[FiniteFloat, Field(**TARGET_VALUE.constraints())]]
 _TARGET_VALUES = (
     "Fill or override target values by target id (see `python -m sim targets`), "
     "e.g. a blank binding target given its provincial allocation. Value in the target's unit."
@@ -153,14 +160,21 @@ _TARGET_VALUES = (
 SWEEP_PATHS: tuple[str, ...] = (tuple(f"{d}.shift_pp" for d in RATE_DRIVERS)
                                 + ("affordable_housing.units_per_year",))
 SWEEP_MAX_POINTS = 10_000
+#: Plausible values of each sweep path (those of the lever it sets).
+SWEEP_RANGES: dict[str, Range] = {p: (PROGRAMME_UNITS if p.startswith("affordable_housing.")
+                                      else SHIFT_PP) for p in SWEEP_PATHS}
+#: Any sweep value: inside the union of those ranges (each path's own range is checked after).
+SweepValue = Annotated[FiniteFloat, Field(
+    ge=min(r.lo for r in SWEEP_RANGES.values() if r.lo is not None),
+    le=max(r.hi for r in SWEEP_RANGES.values() if r.hi is not None))]
 _RANGE_KEYS = ("start", "stop", "num")
 
 
 class SweepRange(Spec):
     """Evenly spaced grid values: ``{ start = -2.0, stop = 0.0, num = 5 }`` (both ends included)."""
 
-    start: StrictFloat = Field(description="First value.")
-    stop: StrictFloat = Field(description="Last value (included).")
+    start: SweepValue = Field(description="First value.")
+    stop: SweepValue = Field(description="Last value (included).")
     num: Annotated[int, Strict(), Field(ge=2, le=1000)] = Field(
         description="Number of values, 2..1000.")
 
@@ -170,7 +184,7 @@ class SweepRange(Spec):
         return tuple(float(self.start + i * step) for i in range(self.num - 1)) + (float(self.stop),)
 
 
-SweepAxis = Union[Annotated[tuple[StrictFloat, ...], Field(min_length=1)], SweepRange]
+SweepAxis = Union[Annotated[tuple[SweepValue, ...], Field(min_length=1)], SweepRange]
 
 
 class SweepSpec(Spec):
@@ -188,7 +202,7 @@ class SweepSpec(Spec):
     points: Annotated[int, Strict(), Field(ge=1, le=SWEEP_MAX_POINTS)] | None = Field(
         None, description=f"Number of Latin-hypercube points (method = 'lhs' only), "
                           f"1..{SWEEP_MAX_POINTS}.")
-    seed: Annotated[int, Strict(), Field(ge=0)] | None = Field(
+    seed: Seed | None = Field(
         None, description="Seed of the Latin-hypercube design (default: run.seed); the Monte Carlo "
                           "draws always use run.seed.")
     levers: dict[str, SweepAxis] = Field(
@@ -228,6 +242,12 @@ class SweepSpec(Spec):
                     "unknown_lever_path", "unknown lever path '{key}' (expected one of {choices})",
                     {"key": key, "choices": ", ".join(SWEEP_PATHS)},
                 )
+        for key, axis in value.items():
+            ends = (axis.start, axis.stop) if isinstance(axis, SweepRange) else axis
+            for v in ends:
+                why = SWEEP_RANGES[key].problem(v)
+                if why:
+                    raise PydanticCustomError("sweep_range", "{key}: {why}", {"key": key, "why": why})
         return value
 
     @model_validator(mode="after")
@@ -273,10 +293,12 @@ class ScenarioEntry(Spec):
     extends: ScenarioName | None = Field(
         None, description="Name of another scenario of this file to inherit everything from; keys "
                           "given here override.")
-    description: Annotated[str, Strict(), Field(min_length=1)] = Field(
-        description="What this scenario assumes, in plain language.")
-    label_zh: StrictStr | None = Field(
-        None, description="Short Chinese label for tables and figures (中文名称).")
+    description: Annotated[str, Strict(), Field(min_length=1, max_length=DESCRIPTION_MAX)] = Field(
+        description=f"What this scenario assumes, in plain language (at most {DESCRIPTION_MAX} "
+                    f"characters).")
+    label_zh: Annotated[StrictStr, Field(max_length=LABEL_MAX)] | None = Field(
+        None, description=f"Short Chinese label for tables and figures (中文名称, at most "
+                          f"{LABEL_MAX} characters).")
     levers: Levers = Field(
         default_factory=Levers,
         description="Policy levers: [scenarios.NAME.levers.DRIVER] tables; a driver without one "
@@ -284,6 +306,9 @@ class ScenarioEntry(Spec):
     )
     shocks: tuple[Shock, ...] = Field((), description="One-off shocks ([[scenarios.NAME.shocks]] tables).")
     target_values: TargetValues = Field(default_factory=dict, description=_TARGET_VALUES)
+    plan_record: StrictBool | None = Field(
+        None, description="Use the record of past plans (default true): false asks the pure "
+                          "'trends continue' question (probability = p_trend).")
 
     @field_validator("description")
     @classmethod
@@ -363,11 +388,12 @@ class ScenarioSpec(Spec):
     defaults filled)."""
 
     name: ScenarioName
-    description: Annotated[str, Strict(), Field(min_length=1)]
-    label_zh: StrictStr | None = None
+    description: Annotated[str, Strict(), Field(min_length=1, max_length=DESCRIPTION_MAX)]
+    label_zh: Annotated[StrictStr, Field(max_length=LABEL_MAX)] | None = None
     levers: dict[str, Lever] = Field(default_factory=dict)
     shocks: tuple[Shock, ...] = ()
     target_values: TargetValues = Field(default_factory=dict)
+    plan_record: StrictBool = True
 
     @model_validator(mode="before")
     @classmethod

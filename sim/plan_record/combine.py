@@ -1,0 +1,114 @@
+"""Combining the trend forecast with the plan record, draw by draw.
+
+For one target with value ``v`` and base ``b`` (the indicator's value when the plan started),
+scenario ``s`` and draw ``i``::
+
+    t_i = g(x_trend,i)                         trend draw on the target's transformed scale g
+    x_record,i = b + r_i (v − b),  ln r_i = side · ℓ_i,  ℓ_i ~ split plan-record model
+    q_i = g(x_record,i)                        record draw on the same scale
+    w   = v_q / (v_t + v_q)                    precision weight of the trend
+    z_i = w t_i + (1 − w) q_i,   x_i = g⁻¹(z_i)   the combined draw
+
+``g`` is ``log x`` for positive quantities, ``log(1 + x/100)`` for cumulative % changes and
+``logit(x/100)`` for shares. ``side`` is +1 when meeting the target means ``r >= 1`` (a target
+that asks for more than the base, or a reduction target) and −1 for a cap above the base (e.g.
+population "≤ 1480万" from 1138万: landing past the cap is the miss). ``v_t`` and ``v_q`` are the
+variances of ``t`` and ``q``, measured once per run on a fixed pilot of draws, so the weight and
+every draw ``i`` do not depend on how many draws are requested.
+
+Why this form: with ``t ~ N(μ_t, v_t)`` and ``q ~ N(μ_q, v_q)`` independent, ``z`` is exactly
+``N(μ*, v*)`` with ``μ* = (μ_t/v_t + μ_q/v_q) / (1/v_t + 1/v_q)`` and ``v* = 1 / (1/v_t + 1/v_q)``:
+the product of the two densities, i.e. what two independent noisy forecasts of one outcome say
+together under a flat prior. Draws stay paired by index, so joint and k-of-n probabilities still
+see the trend's correlation between targets (scaled by ``w``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+TRANSFORMS = ("log", "log1p_pct", "logit_pct")
+
+
+def forward(x: np.ndarray, transform: str) -> np.ndarray:
+    """``g(x)``: ``log x``, ``log(1 + x/100)`` or ``logit(x/100)``; NaN outside the domain."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if transform == "log":
+            out = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
+        elif transform == "log1p_pct":
+            out = np.where(x > -100, np.log1p(np.where(x > -100, x, 0.0) / 100), np.nan)
+        elif transform == "logit_pct":
+            ok = (x > 0) & (x < 100)
+            p = np.where(ok, x, 50.0) / 100
+            out = np.where(ok, np.log(p / (1 - p)), np.nan)
+        else:
+            raise ValueError(f"unknown transform {transform!r} (expected one of {TRANSFORMS})")
+    return out
+
+
+def inverse(z: np.ndarray, transform: str) -> np.ndarray:
+    """``g⁻¹(z)`` of :func:`forward`."""
+    z = np.asarray(z, dtype=float)
+    if transform == "log":
+        return np.exp(z)
+    if transform == "log1p_pct":
+        return 100 * np.expm1(z)
+    if transform == "logit_pct":
+        return 100 / (1 + np.exp(-z))
+    raise ValueError(f"unknown transform {transform!r} (expected one of {TRANSFORMS})")
+
+
+def meet_side(comparator: str, value: float, base: float, approx_sense: str = "") -> int:
+    """+1 when meeting the target means ``r >= 1`` (progress ratio ``(x − b)/(v − b)``), −1 when
+    it means ``r <= 1`` (a cap above the base), 0 when the record says nothing about it (a
+    two-sided target, or a value equal to its base)."""
+    if comparator == "approx":
+        comparator = {"higher": ">=", "lower": "<="}.get(approx_sense, "")
+    if comparator not in (">=", "<=") or value == base:
+        return 0
+    wants_more = comparator == ">="
+    above_base = value > base
+    return 1 if wants_more == above_base else -1
+
+
+def record_values(log_ratio: np.ndarray, value: float, base: float, side: int) -> np.ndarray:
+    """Outcomes the record implies: ``b + exp(side · ℓ) (v − b)`` for draws ``ℓ`` of ``ln r``."""
+    return base + np.exp(side * np.asarray(log_ratio, dtype=float)) * (value - base)
+
+
+@dataclass(frozen=True)
+class Weight:
+    """Precision weight of the trend, from the pilot variances on the transformed scale."""
+
+    trend: float            # w
+    var_trend: float        # v_t
+    var_record: float       # v_q
+
+    @classmethod
+    def from_pilot(cls, trend: np.ndarray, record: np.ndarray) -> "Weight":
+        """``w = v_q / (v_t + v_q)`` from pilot draws (already on the transformed scale);
+        non-finite draws are left out. A degenerate record (``v_q = 0``) gets ``w = 0``."""
+        t = np.asarray(trend, dtype=float)
+        q = np.asarray(record, dtype=float)
+        vt = float(np.var(t[np.isfinite(t)], ddof=1)) if np.isfinite(t).sum() > 1 else math.nan
+        vq = float(np.var(q[np.isfinite(q)], ddof=1)) if np.isfinite(q).sum() > 1 else math.nan
+        if not (math.isfinite(vt) and math.isfinite(vq)) or vt + vq <= 0:
+            return cls(math.nan, vt, vq)
+        return cls(vq / (vt + vq), vt, vq)
+
+
+def combine(trend: np.ndarray, record: np.ndarray, weight: float, transform: str) -> np.ndarray:
+    """Combined draws ``g⁻¹(w g(trend) + (1 − w) g(record))``, paired by index.
+
+    ``trend`` and ``record`` have the same shape (e.g. (S, N) or (N,)); a NaN weight returns
+    the trend unchanged (nothing to combine with).
+    """
+    trend = np.asarray(trend, dtype=float)
+    if not math.isfinite(weight):
+        return trend.copy()
+    z = weight * forward(trend, transform) + (1 - weight) * forward(record, transform)
+    return inverse(z, transform)

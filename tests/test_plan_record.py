@@ -1,0 +1,377 @@
+"""The plan records (data, loader, information rule) and the plan-record model (recovery of known
+parameters from synthetic records, pooling, draws)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import paths
+from sim.errors import ProblemList, SimError
+from sim.plan_record import (OutcomeModel, PlanRecord, PlanRecordModel, SplitOutcomeModel,
+                             VerdictModel, known_by, load_plan_records, records_frame)
+from sim.plan_record.records import COLUMNS, PLAN_RECORDS
+from sim.vocabulary import FAMILIES
+
+
+@pytest.fixture(scope="module")
+def records():
+    return load_plan_records()
+
+
+def rec(family: str, met: str = "unknown", r: float | None = None, binding: str = "binding",
+        end: int = 2010, **kw) -> PlanRecord:
+    """A synthetic record: a % reduction target of 10 with progress ratio ``r``."""
+    fields = dict(jurisdiction="X", level="province", plan="synthetic", indicator="i",
+                  indicator_en="", family=family, binding=binding, period_start=end - 4,
+                  period_end=end, base_value=None, target_value=10.0 if r is not None else None,
+                  target_text="", actual_value=10.0 * r if r is not None else None,
+                  unit="% reduction", direction="higher", met=met, flags=(), assessment_text="",
+                  source="synthetic", source_url="", source_quote="q")
+    fields.update(kw)
+    return PlanRecord(**fields)
+
+
+# --- the shipped file (counts as calibration/data/SOURCES.md "Plan records" states them) -----
+
+def test_shipped_records_load_with_the_documented_counts(records):
+    df = records_frame(records)
+    assert len(df) == 308
+    assert df["family"].value_counts().to_dict() == {
+        "energy_intensity": 202, "social": 22, "structure_share": 20, "economic_growth": 19,
+        "pollutant_reduction": 18, "environment_quality": 14, "other": 10, "carbon_intensity": 2,
+        "population_control": 1}
+    assert df["level"].value_counts().to_dict() == {"province": 215, "nation": 56, "city": 37}
+    assert df["binding"].value_counts().to_dict() == {"binding": 223, "unknown": 48, "indicative": 37}
+    assert df["met"].value_counts().to_dict() == {"yes": 227, "unknown": 39, "no": 32, "partly": 10}
+    assert set(df["family"]) <= set(FAMILIES)
+    assert sum(r.verdict is not None for r in records) == 269
+    assert sum(r.outcome_usable for r in records) == 63
+    assert all(r.source and r.source_quote for r in records)
+
+
+def test_shenzhen_12th_fyp_rows_are_the_seed_table(records):
+    """专栏1 of seed 003: 32 rows, quotes verbatim, 31 met and one partly met (tertiary share)."""
+    seed = (paths.SEEDS_DIR / "003_f03a317643cd5a3e.txt").read_text(encoding="utf-8")
+    sz = [r for r in records if r.jurisdiction == "深圳" and r.plan == "12th FYP"
+          and r.source.startswith("calibration/seeds/003")]
+    assert len(sz) == 32
+    assert all(r.source_quote in seed for r in sz)
+    assert sorted(r.met for r in sz) == ["partly"] + ["yes"] * 31
+    by = {r.indicator: r for r in sz}
+    energy = by["万元GDP能耗累计下降"]
+    assert (energy.target_value, energy.actual_value, energy.unit, energy.binding) == (
+        19.5, 19.5, "% reduction", "binding")
+    assert energy.progress_ratio == 1.0 and energy.outcome_usable
+    tertiary = by["第三产业增加值占GDP比重"]
+    assert (tertiary.target_value, tertiary.actual_value, tertiary.met) == (60, 58.8, "partly")
+
+
+def test_flags_keep_doubtful_numbers_out_of_the_outcome_model(records):
+    conflict = [r for r in records if "conflict" in r.flags]
+    assert {r.jurisdiction for r in conflict} == {"山西", "内蒙古"}
+    assert all(r.verdict is True and not r.outcome_usable for r in conflict)
+    cpi = next(r for r in records if r.indicator == "居民消费价格")
+    assert cpi.progress_ratio == pytest.approx(0.7) and cpi.improves is False   # a limit target
+    assert not cpi.outcome_usable
+
+
+def test_as_of_keeps_records_known_by_then(records):
+    at2015 = load_plan_records(as_of=2015)
+    assert len(at2015) == 289 and max(r.period_end for r in at2015) == 2015
+    assert known_by(records, 2015) == at2015
+    with pytest.raises(SimError, match="as_of"):
+        load_plan_records(as_of=3000)
+
+
+# --- loader errors ------------------------------------------------------------------------------
+
+def _write(tmp_path: Path, rows: list[dict]) -> Path:
+    p = tmp_path / "records.csv"
+    with open(p, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return p
+
+
+def _row(**kw) -> dict:
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(jurisdiction="深圳", level="city", plan="12th FYP", indicator="本市生产总值",
+               family="economic_growth", binding="indicative", period_start="2011",
+               period_end="2015", target_value="15000", actual_value="17500", unit="亿元",
+               direction="higher", met="yes", source="seed", source_quote="15000")
+    row.update(kw)
+    return row
+
+
+def test_good_fixture_loads(tmp_path):
+    (r,) = load_plan_records(_write(tmp_path, [_row()]))
+    assert (r.target_value, r.actual_value, r.period_end, r.flags, r.line) == (15000, 17500, 2015, (), 2)
+    assert r.progress_ratio is None and r.verdict is True   # a level without a base: no ratio
+
+
+def test_loader_reports_every_problem_with_file_and_line(tmp_path):
+    rows = [
+        _row(),                                                   # line 2: fine
+        _row(level="county", family="growth"),                    # line 3
+        _row(binding="must", met="maybe", direction="up"),        # line 4
+        _row(target_value="lots", base_value="inf"),              # line 5
+        _row(period_start="2016"),                                # line 6: end before start
+        _row(period_end="20x5", source=""),                       # line 7
+        _row(unit="", flags="implied;guessed"),                   # line 8
+        _row(direction=""),                                       # line 9
+    ]
+    p = _write(tmp_path, rows)
+    with pytest.raises(ProblemList) as exc:
+        load_plan_records(p)
+    assert [str(x) for x in exc.value.problems] == [f"{p}: {m}" for m in [
+        "line 3: unknown level 'county' (did you mean 'city'?) (expected one of city, province, nation)",
+        "line 3: unknown family 'growth' (expected one of energy_intensity, carbon_intensity, "
+        "pollutant_reduction, economic_growth, structure_share, population_control, social, "
+        "environment_quality, other)",
+        "line 4: unknown binding 'must' (expected one of binding, indicative, unknown)",
+        "line 4: unknown met 'maybe' (expected one of yes, partly, no, unknown)",
+        "line 4: unknown direction 'up' (expected one of higher, lower)",
+        "line 5: base_value is not finite (got 'inf')",
+        "line 5: target_value is not a number (got 'lots')",
+        "line 6: period_end 2015 is before period_start 2016",
+        "line 7: source is empty",
+        "line 7: period_end is not a whole year (got '20x5')",
+        "line 8: unknown flag 'guessed' (expected one of implied, preliminary, partial_period, "
+        "conflict, number_unquoted, verdict_unquoted, definition_changed)",
+        "line 8: unit is empty but a value is given",
+        "line 9: direction is empty but target_value is given (higher or lower)",
+    ]]
+
+
+def test_loader_missing_column_and_file(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("jurisdiction,level,colour\n深圳,city,red\n", encoding="utf-8")
+    with pytest.raises(ProblemList, match=r"line 1: missing column\(s\): plan, indicator.*; "
+                                          r"unexpected column\(s\): colour"):
+        load_plan_records(p)
+    with pytest.raises(SimError, match="plan-records file not found"):
+        load_plan_records(tmp_path / "nope.csv")
+
+
+def test_the_bundled_file_is_apart_from_the_history_files():
+    """The history loader reads every *.csv of calibration/data: the records live one level down."""
+    assert PLAN_RECORDS.parent.parent == paths.DEFAULT_DATA_DIR
+    assert not list(paths.DEFAULT_DATA_DIR.glob("plan_records*.csv"))
+
+
+# --- the information rule -----------------------------------------------------------------------
+
+def test_a_record_after_as_of_changes_nothing(records):
+    late = [rec("structure_share", met="no", r=0.2, binding="indicative", end=2016),
+            rec("population_control", met="no", r=0.5, end=2016),
+            rec("energy_intensity", met="no", r=0.1, end=2020)]
+    base = PlanRecordModel.fit(records, as_of=2015)
+    more = PlanRecordModel.fit(list(records) + late, as_of=2015)
+    pd.testing.assert_frame_equal(base.summary(), more.summary())
+    assert base.verdict == more.verdict and base.outcome == more.outcome and base.split == more.split
+    for family in FAMILIES:
+        for binding in ("binding", "indicative", "unknown"):
+            assert base.verdict.p_record(family, binding) == more.verdict.p_record(family, binding)
+        assert base.outcome.predictive(family) == more.outcome.predictive(family)
+        assert base.split.predictive(family) == more.split.predictive(family)
+    # and the same fit from the records filtered by the loader
+    assert PlanRecordModel.fit(load_plan_records(as_of=2015), 2015).verdict == base.verdict
+    # while at a later as_of the late records count
+    assert PlanRecordModel.fit(list(records) + late, as_of=2020).verdict != \
+        PlanRecordModel.fit(records, as_of=2020).verdict
+
+
+# --- verdict model: recovery and pooling ------------------------------------------------------
+
+def _verdict_records(rng, thetas, n, binding="binding"):
+    out = []
+    for i, theta in enumerate(thetas):
+        for _ in range(n):
+            out.append(rec(f"f{i:02d}", met="yes" if rng.random() < theta else "no", binding=binding))
+    return out
+
+
+def test_verdict_model_recovers_the_family_distribution():
+    rng = np.random.default_rng(11)
+    thetas = rng.beta(8.0, 2.0, size=40)                    # μ = 0.8, κ = α + β = 10
+    model = VerdictModel.fit(_verdict_records(rng, thetas, 30))
+    mu, kappa = model.alpha / (model.alpha + model.beta), model.alpha + model.beta
+    assert mu == pytest.approx(0.8, abs=0.03)
+    assert 5.0 <= kappa <= 20.0
+    post = np.array([model.p_record(f"f{i:02d}", "unknown").mean for i in range(40)])
+    raw = np.array([model.families[f"f{i:02d}"][0] / 30 for i in range(40)])
+    assert np.sqrt(np.mean((post - thetas) ** 2)) < np.sqrt(np.mean((raw - thetas) ** 2))
+    cover = [p.lower <= t <= p.upper for t, p in
+             zip(thetas, (model.p_record(f"f{i:02d}", "unknown") for i in range(40)))]
+    assert np.mean(cover) >= 0.85
+
+
+def test_small_families_shrink_to_the_pooled_rate():
+    rng = np.random.default_rng(5)
+    recs = _verdict_records(rng, [0.6, 0.7, 0.8, 0.9, 0.75], 40) + [rec("social", met="yes")] * 2
+    model = VerdictModel.fit(recs)
+    p = model.p_record("social", "unknown")
+    assert model.pooled_rate < p.mean < 1.0 and p.thin and p.n_family == 2
+    assert p.mean == pytest.approx((model.alpha + 2) / (model.alpha + model.beta + 2))
+    empty = model.p_record("carbon_intensity", "unknown")              # no records: the pool
+    assert empty.mean == pytest.approx(model.pooled_rate) and empty.n_family == 0 and empty.thin
+    assert empty.upper - empty.lower > p.upper - p.lower
+    with pytest.raises(SimError, match="unknown family 'growth'"):
+        model.p_record("growth")
+
+
+@pytest.mark.parametrize("theta_binding, theta_indicative, gap", [(0.95, 0.5, (0.3, 0.5)),
+                                                                  (0.8, 0.8, (-0.06, 0.06))])
+def test_binding_status_is_a_second_level(theta_binding, theta_indicative, gap):
+    rng = np.random.default_rng(3)
+    thetas = rng.beta(8.0, 2.0, size=12)
+    recs = []
+    for i, t in enumerate(thetas):
+        shift_b, shift_i = theta_binding - 0.8, theta_indicative - 0.8
+        for binding, shift in (("binding", shift_b), ("indicative", shift_i)):
+            p = float(np.clip(t + shift, 0.01, 0.99))
+            recs += [rec(f"f{i:02d}", met="yes" if rng.random() < p else "no", binding=binding)
+                     for _ in range(40)]
+    model = VerdictModel.fit(recs)
+    diffs = [model.p_record(f"f{i:02d}", "binding").mean - model.p_record(f"f{i:02d}", "indicative").mean
+             for i in range(12)]
+    assert gap[0] <= np.mean(diffs) <= gap[1]
+
+
+def test_verdict_draws_match_the_posterior_and_the_seed():
+    rng = np.random.default_rng(2)
+    recs = _verdict_records(rng, [0.6, 0.7, 0.8, 0.9], 25) + \
+        _verdict_records(rng, [0.5, 0.95, 0.85, 0.7], 10, binding="indicative")
+    model = VerdictModel.fit(recs)
+    for family, binding in (("f01", "binding"), ("f02", "indicative"), ("f03", "unknown")):
+        p = model.p_record(family, binding)
+        d = model.draws(family, binding, 40000, np.random.default_rng(7))
+        assert d.mean() == pytest.approx(p.mean, abs=0.005)
+        assert np.mean((d >= p.lower) & (d <= p.upper)) == pytest.approx(0.95, abs=0.01)
+        assert np.array_equal(d, model.draws(family, binding, 40000, np.random.default_rng(7)))
+
+
+# --- outcome model: recovery ---------------------------------------------------------------------
+
+def _outcome_records(rng, m, tau, nu0, s0, n_families, n):
+    mus = rng.normal(m, tau, size=n_families)
+    sig2 = nu0 * s0 ** 2 / rng.chisquare(nu0, size=n_families)
+    recs = []
+    for i in range(n_families):
+        x = rng.normal(mus[i], np.sqrt(sig2[i]), size=n)
+        recs += [rec(f"f{i:02d}", r=float(np.exp(v))) for v in x]
+    return recs, mus
+
+
+def test_outcome_model_recovers_mu_tau_sigma():
+    # 60 families of 8: se(m̂) ≈ 0.027, tolerances about two standard errors
+    rng = np.random.default_rng(2)
+    recs, mus = _outcome_records(rng, m=0.1, tau=0.2, nu0=10.0, s0=0.15, n_families=60, n=8)
+    model = OutcomeModel.fit(recs)
+    assert model.m == pytest.approx(0.1, abs=0.05)
+    assert model.tau == pytest.approx(0.2, abs=0.05)
+    assert np.sqrt(model.s0sq) == pytest.approx(0.15, rel=0.15)
+    assert 4.0 <= model.nu0 <= 40.0
+    post = np.array([model.predictive(f"f{i:02d}").mu_mean for i in range(60)])
+    raw = np.array([model.families[f"f{i:02d}"].mean for i in range(60)])
+    assert np.sqrt(np.mean((post - mus) ** 2)) <= np.sqrt(np.mean((raw - mus) ** 2))
+    new = model.predictive("social")                         # a family without records
+    assert new.mu_mean == model.m and new.thin and new.n_family == 0
+    assert new.sd == pytest.approx(np.sqrt(model.tau ** 2 + model.m_var + new.sigma2_mean))
+
+
+def test_outcome_model_agrees_with_statsmodels_mixedlm_for_equal_variances():
+    """With one σ for all families (ν0 → ∞), m and τ are the REML estimates of a random-intercept
+    model."""
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(8)
+    recs, _ = _outcome_records(rng, m=0.05, tau=0.3, nu0=1e6, s0=0.2, n_families=30, n=10)
+    model = OutcomeModel.fit(recs)
+    df = pd.DataFrame({"x": [np.log(r.progress_ratio) for r in recs], "g": [r.family for r in recs]})
+    ref = smf.mixedlm("x ~ 1", df, groups=df["g"]).fit(reml=True)
+    assert model.m == pytest.approx(float(ref.fe_params.iloc[0]), abs=0.01)
+    assert model.tau == pytest.approx(float(np.sqrt(ref.cov_re.iloc[0, 0])), abs=0.02)
+    assert np.sqrt(model.s0sq) == pytest.approx(float(np.sqrt(ref.scale)), rel=0.05)
+
+
+def test_outcome_draws_match_the_predictive():
+    rng = np.random.default_rng(4)
+    recs, _ = _outcome_records(rng, m=0.2, tau=0.2, nu0=8.0, s0=0.2, n_families=10, n=6)
+    p = OutcomeModel.fit(recs).predictive("f03")
+    x = p.sample_log_ratio(200_000, np.random.default_rng(1))
+    assert x.mean() == pytest.approx(p.mean, abs=0.01)
+    assert x.std() == pytest.approx(p.sd, rel=0.03)
+    assert np.array_equal(np.exp(x), p.sample_ratio(200_000, np.random.default_rng(1)))
+
+
+def test_split_model_recovers_the_two_sides():
+    """Overshoots HalfNormal(σ_f) with σ_f around 0.1, misses HalfNormal(0.4), 80 % on the met side."""
+    rng = np.random.default_rng(9)
+    sig_up = 0.1 * np.sqrt(8.0 / rng.chisquare(8.0, size=30))        # Scaled-Inv-χ²(8, 0.1²)
+    recs = []
+    for i in range(30):
+        for _ in range(12):
+            up = rng.random() < 0.8
+            x = abs(rng.normal()) * (sig_up[i] if up else 0.4) * (1 if up else -1)
+            recs.append(rec(f"f{i:02d}", met="yes" if up else "no", r=float(np.exp(x))))
+    split = SplitOutcomeModel.fit(recs)
+    assert np.sqrt(split.s_up2) == pytest.approx(0.1, rel=0.15)
+    n_down, ss_down = split.down
+    assert np.sqrt(ss_down / n_down) == pytest.approx(0.4, rel=0.1)
+    post = np.array([np.sqrt(split.predictive(f"f{i:02d}").up_scale) for i in range(30)])
+    raw = np.array([np.sqrt(split.up[f"f{i:02d}"][1] / split.up[f"f{i:02d}"][0]) for i in range(30)])
+    assert np.sqrt(np.mean((post - sig_up) ** 2)) <= np.sqrt(np.mean((raw - sig_up) ** 2))
+    x = split.predictive("f03").sample_log_ratio(0.8, 100_000, np.random.default_rng(1))
+    assert np.mean(x >= 0) == pytest.approx(0.8, abs=0.005)
+    model = PlanRecordModel.fit(recs)
+    draws = model.log_ratio_draws("f03", "binding", 100_000, np.random.default_rng(2))
+    assert np.mean(draws >= 0) == pytest.approx(model.verdict.p_record("f03", "binding").mean, abs=0.005)
+
+
+def test_split_model_shows_the_bunching_the_normal_model_misses(records):
+    """Energy intensity: most outcomes on or just past the target, a few large misses."""
+    model = PlanRecordModel.fit(records, 2015)
+    x = np.array([np.log(r.progress_ratio) for r in known_by(records, 2015)
+                  if r.outcome_usable and r.family == "energy_intensity"])
+    assert np.mean(x >= 0) > 0.75
+    normal = model.outcome.predictive("energy_intensity")
+    assert np.mean(normal.sample_log_ratio(50_000, np.random.default_rng(0)) >= 0) < 0.55
+    split = model.log_ratio_draws("energy_intensity", "binding", 50_000, np.random.default_rng(0))
+    assert np.mean(split >= 0) == pytest.approx(0.83, abs=0.02)
+
+
+def test_fits_without_data_say_so():
+    with pytest.raises(SimError, match="no plan records with a verdict known by 2000"):
+        VerdictModel.fit([rec("social", met="yes", end=2010)], as_of=2000)
+    with pytest.raises(SimError, match="no plan records with a usable outcome"):
+        OutcomeModel.fit([rec("social", met="yes")])
+
+
+# --- the shipped model --------------------------------------------------------------------------
+
+def test_shipped_model_at_2015_and_2020(records):
+    for as_of in (2015, 2020):
+        model = PlanRecordModel.fit(records, as_of)
+        summary = model.summary()
+        assert set(summary["family"]) <= set(FAMILIES)
+        assert (summary["lower"] <= summary["rate"]).all() and (summary["rate"] <= summary["upper"]).all()
+        assert 0.75 <= model.verdict.pooled_rate <= 0.95
+        energy = model.verdict.p_record("energy_intensity", "binding")
+        assert not energy.thin and energy.n_family == 172
+        assert model.outcome.predictive("energy_intensity").mean == pytest.approx(0.0, abs=0.05)
+    # the information rule in the counts: the 2018 national plan is not known in 2015
+    assert PlanRecordModel.fit(records, 2015).n_records == 289
+    assert PlanRecordModel.fit(records, 2020).n_records == 308
+
+
+def test_record_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rec("social").met = "yes"  # type: ignore[misc]
