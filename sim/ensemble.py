@@ -405,4 +405,8 @@ def read_netcdf(path: Path) -> xr.Dataset:
     if not {"scenario", "draw", "year"} <= set(ds.dims):
         raise SimError(f"{path}: not a sim ensemble (expected dims scenario, draw, year; "
                        f"got {sorted(map(str, ds.dims))})")
+    try:
+        ensemble_facts(ds)          # attributes of the right types, checked once, here
+    except SimError as exc:
+        raise SimError(f"{path}: {exc}") from None
     return ds

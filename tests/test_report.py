@@ -235,3 +235,33 @@ def test_a_huge_description_does_not_bloat_the_report(results_folder, make_datas
         "<pre>")[0]
     assert "1,998,000 more characters not shown" in page
     assert sizes[2_000_000] - sizes[10] < 300_000   # was about twice the description
+
+
+def test_report_and_compare_survive_a_damaged_resolved_scenario(make_results, tmp_path, run_cli):
+    """Found by the long fuzz tier: a resolved scenario edited out of shape (a dict where a
+    number belongs) or holding bytes that are not UTF-8 must not crash report or compare."""
+    a = make_results(tmp_path / "a", figures=False)
+    b = make_results(tmp_path / "b", seed=1, figures=False)
+    resolved = a / "scenario.resolved.toml"
+    text = resolved.read_text(encoding="utf-8")
+    resolved.write_text(text.replace("2020 = 70000", '2020 = { "x" = 2 }'), encoding="utf-8")
+    code, _, err = run_cli("report", a, "--no-figures")
+    assert code == 0, err
+    resolved.write_bytes(text.encode("utf-8")[:200] + b"\x03\xd5\xd8[" + text.encode("utf-8")[200:])
+    code, _, err = run_cli("compare", a, b, "--out", tmp_path / "cmp")
+    assert code == 0, err
+    assert "internal error" not in err
+
+
+def test_an_ensemble_attribute_of_the_wrong_type_is_an_error_naming_the_file(make_results,
+                                                                              tmp_path, run_cli):
+    from sim.ensemble import read_netcdf, write_netcdf
+
+    a = make_results(tmp_path / "a", figures=False)
+    ds = read_netcdf(a / "ensemble.nc")
+    ds.attrs["ignored_levers"] = "%;not json"
+    (a / "ensemble.nc").unlink()
+    write_netcdf(ds, a / "ensemble.nc")
+    code, _, err = run_cli("report", a, "--no-figures")
+    assert code == 2
+    assert str(a / "ensemble.nc") in err and "ignored_levers" in err

@@ -45,7 +45,10 @@ def resolved_scenarios(ds, folder: Path | None = None) -> dict:
     """The resolved scenario document (dict) from ``scenario.resolved.toml`` or the Dataset attrs."""
     text = None
     if folder is not None and (Path(folder) / "scenario.resolved.toml").exists():
-        text = (Path(folder) / "scenario.resolved.toml").read_text(encoding="utf-8")
+        try:
+            text = (Path(folder) / "scenario.resolved.toml").read_text(encoding="utf-8")
+        except UnicodeDecodeError:      # a damaged copy: shown without labels and levers
+            text = None
     elif ds is not None and ds.attrs.get("scenario_resolved"):
         text = ds.attrs["scenario_resolved"]
     if not text:
@@ -58,7 +61,9 @@ def resolved_scenarios(ds, folder: Path | None = None) -> dict:
 
 def scenario_labels(doc: dict) -> dict[str, str]:
     """``{scenario: label_zh}`` of a resolved scenario document."""
-    return {k: v.get("label_zh", "") for k, v in (doc.get("scenarios") or {}).items()}
+    found = doc.get("scenarios")
+    scenarios: dict = found if isinstance(found, dict) else {}
+    return {str(k): str(v.get("label_zh", "")) for k, v in scenarios.items() if isinstance(v, dict)}
 
 
 def target_windows(catalogue: pd.DataFrame | None = None) -> dict:
@@ -146,12 +151,10 @@ def lever_text(driver: str, lever: dict) -> str:
     return f"{driver}: " + ", ".join(parts)
 
 
-def _scenario_section(doc: dict, ds) -> str:
-    scen = doc.get("scenarios") or {}
-    names = [str(s) for s in ds["scenario"].values]
-    rows = []
-    for name in names:
-        entry = scen.get(name, {})
+def _scenario_texts(entry: dict) -> tuple[str, str, str]:
+    """Levers, shocks and target values of one resolved scenario in words; a document edited
+    out of shape (it is a file in the results folder) reads as "unreadable", not a crash."""
+    try:
         lev = entry.get("levers") or {}
         lever_txt = "; ".join(lever_text(d, v) for d, v in lev.items() if isinstance(v, dict) and v)
         shocks = "; ".join(f"{s.get('driver')} {s.get('year')} {s.get('shift_pp'):+g} pp"
@@ -159,6 +162,20 @@ def _scenario_section(doc: dict, ds) -> str:
                            for s in entry.get("shocks") or [])
         tv = entry.get("target_values") or {}
         tv_txt = "; ".join(f"{k} = {v:g}" for k, v in tv.items())
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return "(unreadable in scenario.resolved.toml)", "", ""
+    return lever_txt, shocks, tv_txt
+
+
+def _scenario_section(doc: dict, ds) -> str:
+    scen = doc.get("scenarios") or {}
+    names = [str(s) for s in ds["scenario"].values]
+    rows = []
+    for name in names:
+        entry = scen.get(name, {})
+        if not isinstance(entry, dict):
+            entry = {}
+        lever_txt, shocks, tv_txt = _scenario_texts(entry)
         rows.append([name, shorten(entry.get("label_zh", ""), MAX_LABEL),
                      shorten(entry.get("description", ""), MAX_DESCRIPTION), lever_txt or "—",
                      shocks or "—", tv_txt or "—"])
