@@ -36,13 +36,32 @@ def test_plan_table_probabilities_equal_targets_csv(folder, make_dataset):
 
 
 @pytest.mark.slow
-def test_latest_actual_is_the_as_of_value(folder, make_dataset):
+def test_latest_actual_is_an_observation_never_a_model_estimate(folder, make_dataset):
+    """Issue 12 item 7: "Latest actual" comes only from the data, with its year; without data
+    nothing is shown (the simulated median at as_of used to be printed as the actual)."""
+    from sim.history import load_history
+
     table = pd.read_csv(folder / "targets.csv")
-    plan = T.plan_table(table, make_dataset())
+    ds = make_dataset()
+    no_history = T.plan_table(table, ds)
+    shown = no_history.loc[no_history["latest_actual"] != "", "latest_actual"]
+    assert shown.str.contains("model estimate|基期 base").all()   # labelled, never an actual
+    assert no_history["latest_value"].dropna().eq(0.0).all()      # only "0 % at the base year"
+    history = load_history().upto(2015)
+    plan = T.plan_table(table, ds, history=history)
     gdp = plan[(plan["target_id"] == "gdp_2020_fyp13")].iloc[0]
-    assert gdp["latest_value"] == pytest.approx(17500.0)
-    assert gdp["latest_actual"] == "17,500 (2015)"
+    rows = history.select("gdp_nominal")
+    level = rows[(rows["kind"] == "level") & (rows["year"] == 2015)]
+    assert gdp["latest_value"] == pytest.approx(float(level["value"].iloc[0]))
+    assert gdp["latest_actual"].endswith("(2015)")
     assert gdp["type"] in T.BINDING_TEXT.values()
+    for r in plan.to_dict("records"):            # every number shown is a data row of its year
+        if r["latest_value"] == r["latest_value"] and r["latest_actual"] and "%" not in r["latest_actual"]:
+            year = int(r["latest_actual"].rsplit("(", 1)[1].rstrip(")"))
+            series = table.loc[table["target_id"] == r["target_id"], "series"].iloc[0]
+            obs = history.select(series)
+            hit = obs[(obs["kind"] == "level") & (obs["year"] == year)]
+            assert float(hit["value"].iloc[0]) == pytest.approx(r["latest_value"])
 
 
 @pytest.mark.slow

@@ -417,7 +417,9 @@ def write_outputs(folder: Path | ResultsFolder, ds, table: pd.DataFrame,
     timings["figures_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan = T.plan_table(table, ds, scenario_labels=labels, windows=windows)
+    observed = history.upto(as_of) if history is not None and hasattr(history, "upto") else history
+    plan = T.plan_table(table, ds, scenario_labels=labels, windows=windows, history=observed,
+                        vintage=vintage)
     prov = provenance(ds, manifest)
     files += _write_tables(folder, plan, table, joint, tuple(table_formats), provenance=prov,
                            labels=labels, as_of=as_of)

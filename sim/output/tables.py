@@ -3,7 +3,7 @@
 The evaluation table follows the layout of a plan's mid-term evaluation (指标 · 属性 · 单位 ·
 基期 · 目标值 · 最新实际值 · 预测 · 达标概率): one row per target and scenario with
 
-    indicator (zh, en) · binding/indicative · unit · base · target · latest actual (as_of) ·
+    indicator (zh, en) · binding/indicative · unit · base · target · latest actual (data ≤ as_of) ·
     projection median [80 % interval] · P(met) ± SE · method · p_trend · p_record ·
     likelihood · status (reason)
 
@@ -19,7 +19,6 @@ import html
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int, as_number
@@ -140,30 +139,52 @@ def light(p) -> str:
 # the plan-layout table
 
 
-def _latest(ds, row: dict) -> tuple[float, str]:
-    """(value, text) of the indicator at as_of: the level, or the change already achieved."""
+def _latest_observed(history, series: str, kind: str, as_of: int, vintage: str,
+                     base_year: int | None = None):
+    """The latest observation of ``series`` dated <= ``as_of`` (a ``level``, or for a
+    cumulative change a ``cumulative_change_pct`` from ``base_year``), as a data row, or None."""
+    if history is None or not series:
+        return None
+    try:
+        rows = history.select(series, vintage)
+    except Exception:      # a series this history does not know: nothing observed
+        return None
+    rows = rows[(rows["kind"] == kind) & (rows["year"] <= as_of)]
+    if base_year is not None:
+        rows = rows[rows["base_year"].astype("Float64") == base_year]
+    if rows.empty:
+        return None
+    return rows.sort_values("year").iloc[-1]
+
+
+def _latest(ds, row: dict, history=None, vintage: str = "revised") -> tuple[float, str]:
+    """(value, text) of the latest *observed* value by as_of: a data row of the series, with its
+    year. Never a model estimate: with no observation the value is NaN and the text empty, or,
+    for the filtered part of a cumulative change already behind as_of, says "model estimate"."""
     as_of = int(ds.attrs["as_of"]) if ds is not None else None
     kind = row.get("kind")
+    series = str(row["series"]) if isinstance(row.get("series"), str) else ""
+    if as_of is None or kind == "cumulative_sum":
+        return math.nan, ""
     if kind == "cumulative_change":
-        done = _nan(row.get("achieved_before_as_of"))
         b = as_int(row.get("base_year"))
-        if b is not None and as_of is not None and b == as_of:
-            return 0.0, f"0% ({b} = 基期 base)"
-        if math.isfinite(done) and b is not None:
-            return done, f"{fmt_number(done)}% ({b}→{as_of})"
-        return math.nan, ""
-    series = row.get("series")
-    if ds is None or not isinstance(series, str) or series not in ds or kind == "cumulative_sum":
-        return math.nan, ""
-    var = ds[series]
-    if var.attrs.get("relative_to_as_of") or "year" not in var.dims or as_of not in var["year"].values:
-        return math.nan, ""
-    with np.errstate(all="ignore"):
-        vals = np.asarray(var.sel(year=as_of).values, dtype=float)
-        if not np.isfinite(vals).any():
+        if b is None:                      # no window: nothing to compare an actual with
             return math.nan, ""
-        v = float(np.nanmedian(vals))
-    return v, f"{fmt_number(v)} ({as_of})"
+        if b == as_of:
+            return 0.0, f"0% ({b} = 基期 base)"
+        obs = _latest_observed(history, series, "cumulative_change_pct", as_of, vintage, b)
+        if obs is not None:
+            v = float(obs["value"])
+            return v, f"{fmt_number(v)}% ({b}→{int(obs['year'])})"
+        done = _nan(row.get("achieved_before_as_of"))
+        if math.isfinite(done) and b is not None:
+            return math.nan, f"≈{fmt_number(done)}% ({b}→{as_of}, 模型估计 model estimate)"
+        return math.nan, ""
+    obs = _latest_observed(history, series, "level", as_of, vintage)
+    if obs is None:
+        return math.nan, ""
+    v = float(obs["value"])
+    return v, f"{fmt_number(v)} ({int(obs['year'])})"
 
 
 def _base_text(row: dict, windows: dict | None) -> str:
@@ -179,18 +200,20 @@ def _base_text(row: dict, windows: dict | None) -> str:
 
 
 def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = None,
-               windows: dict | None = None) -> pd.DataFrame:
+               windows: dict | None = None, history=None,
+               vintage: str = "revised") -> pd.DataFrame:
     """The evaluation table in the plan's layout (one row per target and scenario).
 
     Text columns are formatted for reading; numeric twins (``p_met``, ``p_se``, ``median``,
     ``p10``, ``p90``, ``target_value``, ``latest_value``, ``required_annual``) keep the numbers
-    of ``targets.csv`` unchanged.
+    of ``targets.csv`` unchanged. ``latest_actual`` is the latest observation dated <= as_of in
+    ``history`` (its year in the text); without ``history`` no actual is shown.
     """
     scenario_labels = scenario_labels or {}
     rows = []
     for r in table.to_dict("records"):
         evaluated = r.get("status") == "evaluated"
-        latest_v, latest_t = _latest(ds, r)
+        latest_v, latest_t = _latest(ds, r, history, vintage)
         med, lo, hi = _nan(r.get("median")), _nan(r.get("p10")), _nan(r.get("p90"))
         unit = r.get("unit") if isinstance(r.get("unit"), str) else ""
         req = _nan(r.get("required_annual"))

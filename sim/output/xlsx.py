@@ -31,7 +31,7 @@ XLSX_COLUMNS = (  # key, header, width, number format
     ("base", "基期 Base", 12, None),
     ("target", "目标值 Target", 14, None),
     ("target_year", "目标年 Year", 9, "0"),
-    ("latest_value", "最新实际值 Latest actual (as_of)", 16, "#,##0.###"),
+    ("latest_value", "最新实际值 Latest actual (data ≤ as_of)", 16, "#,##0.###"),
     ("median", "预测中位数 Median", 14, "#,##0.###"),
     ("p10", "P10", 12, "#,##0.###"),
     ("p90", "P90", 12, "#,##0.###"),
