@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from sim.version import __version__
 
 if TYPE_CHECKING:   # what the lazy names are, for type checkers and editors
     from sim.calibrate.cache import load_or_calibrate

@@ -31,7 +31,7 @@ import sys
 import traceback
 from typing import Sequence
 
-from sim import __version__
+from sim.version import __version__
 from sim.errors import SimError
 
 # Order shown in --help.

@@ -265,3 +265,19 @@ def test_an_ensemble_attribute_of_the_wrong_type_is_an_error_naming_the_file(mak
     code, _, err = run_cli("report", a, "--no-figures")
     assert code == 2
     assert str(a / "ensemble.nc") in err and "ignored_levers" in err
+
+
+@pytest.mark.slow
+def test_sim_report_keeps_the_runs_combined_probabilities(tmp_path, run_cli, shipped):
+    """Regression: `sim report` re-evaluated ensemble.nc alone and silently turned every
+    trend+record and record-only probability into trend only (145 targets not evaluable)."""
+    out = tmp_path / "r"
+    code, _, err = run_cli("run", shipped["2020"], "--draws", "300", "--out", out, "--quiet",
+                           "--no-figures")
+    assert code == 0, err
+    before = (out / "targets.csv").read_bytes()
+    assert b"record only" in before
+    code, _, err = run_cli("report", out, "--no-figures")
+    assert code == 0, err
+    assert (out / "targets.csv").read_bytes() == before
+    assert "record only" in (out / "report.html").read_text(encoding="utf-8")

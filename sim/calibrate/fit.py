@@ -38,7 +38,7 @@ from typing import Iterable
 
 import numpy as np
 
-from sim import __version__
+from sim.version import __version__
 from sim.calibrate.correlation import correlation_note, shock_correlation
 from sim.calibrate.observations import (HOUSING_PAIR, SeriesObs, derived_anchors, direct_obs,
                                         driver_obs, find_anchors, housing_log_ratios)

@@ -35,7 +35,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from sim import __version__
+from sim.version import __version__
 from sim.errors import SimError
 from sim.output.lock import OutputLock
 from sim.output.owned import (MARKER, check_output_path, check_parent_writable,

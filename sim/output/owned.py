@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from sim import __version__
+from sim.version import __version__
 from sim.errors import SimError
 from sim.paths import (DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR, PACKAGE_DIR, REPO_DIR,
                        SCENARIOS_DIR)

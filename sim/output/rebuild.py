@@ -1,7 +1,8 @@
 """``sim report DIR``: rebuild the derived files of a results folder from its ``ensemble.nc``.
 
-Nothing is simulated: the targets are re-evaluated on the stored ensemble (``targets.csv``,
-``joint.csv``), then figures, the evaluation table and ``report.html`` are written again by
+Nothing is simulated. A run's ``targets.csv`` and ``joint.csv`` with the plan-record columns
+are kept as they are (their combined probabilities used record draws that ``ensemble.nc`` does
+not store); older folders are re-evaluated on the stored ensemble. Then figures, the evaluation table and ``report.html`` are written again by
 :func:`sim.output.report.write_outputs`. The new folder is built by the one writer
 (:class:`~sim.output.folder.ResultsFolder`) next to the old one; every file the rebuild does not
 write (``ensemble.nc``, ``fitted_model.json``, ``compare/`` …) is carried over as a hard link,
@@ -16,7 +17,9 @@ import math
 import time
 from pathlib import Path
 
-from sim import __version__
+import pandas as pd
+
+from sim.version import __version__
 from sim.ensemble import read_netcdf
 from sim.errors import SimError
 from sim.evaluation import evaluate
@@ -56,6 +59,21 @@ def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None,
         return _rebuild(folder, data_dir, figures)
 
 
+def _run_tables(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The run's own ``targets.csv`` and ``joint.csv`` when they hold the plan-record columns
+    (``method``): their combined probabilities used record draws that ``ensemble.nc`` does not
+    store, so re-evaluating the ensemble alone would silently give trend-only numbers. Older
+    folders (no ``method`` column) return ``(None, None)`` and are re-evaluated."""
+    try:
+        table = pd.read_csv(folder / "targets.csv")
+        joint = pd.read_csv(folder / "joint.csv")
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None, None
+    if "method" not in table.columns or "target_id" not in table.columns:
+        return None, None
+    return table, joint
+
+
 def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     """:func:`rebuild` with the folder locked."""
     ds = read_netcdf(folder / "ensemble.nc")
@@ -77,17 +95,20 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     t0 = time.perf_counter()
     catalogue = targets_for_sets(target_sets)
     history = _load_history(data_dir, manifest)
-    ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
+    table, joint = _run_tables(folder)
+    if table is None or joint is None:
+        ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
+        table, joint = ev.table, ev.joint
     t_eval = time.perf_counter() - t0
 
     command = (manifest or {}).get("command", "run")
     with ResultsFolder(folder, force=True,
                        command=command if isinstance(command, str) else "run") as new:
-        new.csv("targets.csv", ev.table)
-        new.csv("joint.csv", ev.joint)
+        new.csv("targets.csv", table)
+        new.csv("joint.csv", joint)
         if (folder / "scenario.resolved.toml").exists():
             new.keep(folder / "scenario.resolved.toml")
-        out = write_outputs(new, ds, ev.table, ev.joint, history=history, catalogue=catalogue,
+        out = write_outputs(new, ds, table, joint, history=history, catalogue=catalogue,
                             manifest=manifest, figures=figures)
         written = {p.name for p in new.path.iterdir()}
         for p in sorted(folder.iterdir()):
@@ -103,7 +124,7 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
         new.manifest.update({k: v for k, v in (manifest or {}).items() if k != "files"})
         new.manifest["rebuilt"] = {"command": "report", "sim_version": __version__,
                                    "timings": out["timings"]}
-    out["table"], out["joint"], out["folder"] = ev.table, ev.joint, folder
+    out["table"], out["joint"], out["folder"] = table, joint, folder
     out["files"] = ["targets.csv", "joint.csv"] + out["files"]
     return out
 

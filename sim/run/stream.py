@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 from tqdm import tqdm
 
-from sim import __version__
+from sim.version import __version__
 from sim.engine.dispatch import chunk_ranges, map_ranges
 from sim.engine.settings import RunSettings
 from sim.engine.simulation import ScenarioLevers, simulate
