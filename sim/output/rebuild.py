@@ -2,7 +2,8 @@
 
 Nothing is simulated. A run's ``targets.csv`` and ``joint.csv`` with the plan-record columns
 are kept as they are (their combined probabilities used record draws that ``ensemble.nc`` does
-not store); older folders are re-evaluated on the stored ensemble. Then figures, the evaluation table and ``report.html`` are written again by
+not store); older folders are re-evaluated on the stored ensemble. Then figures, the
+evaluation table and ``report.html`` are written again by
 :func:`sim.output.report.write_outputs`. The new folder is built by the one writer
 (:class:`~sim.output.folder.ResultsFolder`) next to the old one; every file the rebuild does not
 write (``ensemble.nc``, ``fitted_model.json``, ``compare/`` …) is carried over as a hard link,
