@@ -96,9 +96,10 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     t0 = time.perf_counter()
     catalogue = targets_for_sets(target_sets)
     history = _load_history(data_dir, manifest)
+    # always evaluated: it checks the stored draws (non-finite draws are an error)
+    ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
     table, joint = _run_tables(folder)
     if table is None or joint is None:
-        ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
         table, joint = ev.table, ev.joint
     t_eval = time.perf_counter() - t0
 
