@@ -38,6 +38,10 @@ COLUMNS = ("series", "year", "base_year", "kind", "value", "unit", "vintage", "s
 YEAR_MIN, YEAR_MAX = int(HISTORY_YEAR.lo or 0), int(HISTORY_YEAR.hi or 0)
 CUMULATIVE_KINDS = ("cumulative_change_pct", "period_sum")
 LEVEL_KINDS = ("level", "period_sum")  # kinds whose value is an amount, hence never negative
+#: files of a data directory that declare things instead of holding observations: series added to
+#: the vocabulary, catalogue rows added or overridden, structural breaks. Not read as observations,
+#: but part of the data hash (a changed declaration is a changed data set).
+DECLARATION_FILES = ("series.csv", "targets.csv", "breaks.csv")
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def load_history(data_dir: Path | str | None = None) -> History:
     data_dir = Path(DEFAULT_DATA_DIR if data_dir is None else data_dir)
     if not data_dir.is_dir():
         raise SimError(f"history data directory not found: {data_dir} (expected a folder of CSV files)")
-    paths = sorted(data_dir.glob("*.csv"))
+    every_csv = sorted(data_dir.glob("*.csv"))
+    paths = [p for p in every_csv if p.name not in DECLARATION_FILES]
     if not paths:
         raise SimError(f"no CSV files in history data directory {data_dir}")
 
@@ -112,7 +117,7 @@ def load_history(data_dir: Path | str | None = None) -> History:
     frame = frame.astype({"year": int, "value": float, "line": int})
     frame["base_year"] = frame["base_year"].astype("Int64")
     digest = hashlib.sha256()
-    for path in paths:
+    for path in every_csv:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return History(frame, digest.hexdigest(), data_dir)

@@ -10,6 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from sim.output import tables as T
+from sim.output.summary import print_summary
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_formatting_helpers():
 @pytest.mark.slow
 def test_print_summary_still_works(folder, capsys):
     table = pd.read_csv(folder / "targets.csv")
-    T.print_summary(table, folder)
+    print_summary(table, folder)
     out = capsys.readouterr().out
     assert "P(target met)" in out and "gdp_2020_fyp13" in out
 

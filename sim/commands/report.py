@@ -29,7 +29,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Rebuild the folder; print the P(met) summary unless ``--quiet``."""
     from sim.output.rebuild import rebuild
-    from sim.output.tables import print_summary
+    from sim.output.summary import print_summary
 
     out = rebuild(Path(args.folder), data_dir=args.data,
                   figures=False if args.no_figures else None, wait=args.wait)

@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Run the file; print the ignored levers (stderr) and the summary table."""
     from sim.commands.sweep import scheduler_from_args
-    from sim.output.tables import print_summary
+    from sim.output.summary import print_summary
     from sim.run.pipeline import run_file
 
     scheduler = scheduler_from_args(args)
