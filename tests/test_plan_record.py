@@ -227,6 +227,24 @@ def test_small_families_shrink_to_the_pooled_rate():
         model.p_record("growth")
 
 
+def test_the_spread_between_families_needs_enough_families_with_enough_verdicts():
+    # One family of 60 verdicts (48 met) and three of one verdict each, none met: the 1–9 verdict
+    # families cannot tell how much families differ, so all share the pooled rate (at the upper
+    # concentration bound) and the empty-handed ones are flagged thin instead of sinking to ~0.3.
+    recs = ([rec("energy_intensity", met="yes")] * 48 + [rec("energy_intensity", met="no")] * 12
+            + [rec(f, met="no") for f in ("social", "structure_share", "pollutant_reduction")])
+    model = VerdictModel.fit(recs)
+    assert model.alpha + model.beta == pytest.approx(1.0e4)
+    assert model.pooled_rate == pytest.approx((48 + 0.5) / (63 + 1))
+    social = model.p_record("social", "unknown")
+    assert social.thin and social.mean == pytest.approx(model.pooled_rate, abs=1e-3)
+    # three families with ten or more verdicts each: the spread is estimated from the data
+    rng = np.random.default_rng(3)
+    estimated = VerdictModel.fit(_verdict_records(rng, [0.3, 0.6, 0.9], 30))
+    assert estimated.alpha + estimated.beta < 1.0e3
+    assert estimated.p_record("f00", "unknown").mean < 0.5 < estimated.p_record("f02", "unknown").mean
+
+
 @pytest.mark.parametrize("theta_binding, theta_indicative, gap", [(0.95, 0.5, (0.3, 0.5)),
                                                                   (0.8, 0.8, (-0.06, 0.06))])
 def test_binding_status_is_a_second_level(theta_binding, theta_indicative, gap):

@@ -29,10 +29,21 @@ A target whose binding status is not ``binding`` or ``indicative`` (``unknown``,
 ``Beta(α, β)``. Small families shrink to the pooled rate: the posterior mean is
 ``(α + y_f) / (α + β + n_f)``; fewer than :data:`THIN_RECORDS` records set ``thin``.
 
-(α, β) and λ are point estimates (empirical Bayes, bounded by :data:`CONCENTRATION_BOUNDS`;
-with fewer than :data:`MIN_FAMILIES` families, or no family with two binding statuses, the
-defaults :data:`KAPPA_DEFAULT` and the upper bound for λ apply: binding then adds nothing). Their
-uncertainty is not propagated; the rates' is.
+(α, β) and λ are point estimates (empirical Bayes, bounded by :data:`CONCENTRATION_BOUNDS`).
+Their uncertainty is not propagated; the rates' is.
+
+**When the spread between families is not identified.** The concentration ``α + β`` measures how
+much families differ; it is estimated only when at least :data:`MIN_FAMILIES` families hold
+:data:`THIN_RECORDS` or more verdicts each. Otherwise the spread would be read off families of one
+to nine verdicts (before 2015 the records are almost all energy-intensity targets: one family
+of 20–170 verdicts and three to seven families of 1–9), where the maximum-likelihood κ falls to
+1.4–4 and a family with 0 of 1 verdicts met gets P ≈ 0.3 against a pooled 0.8. Then every family
+shares the pooled rate: ``α + β`` is the upper bound of :data:`CONCENTRATION_BOUNDS`, so
+``θ_f ≈ (y + ½) / (n + 1)`` pooled, and the rows are flagged ``thin`` as before. Measured on the
+backtest's record-only events (372, origins 2008–2018, leave one plan out): Brier of the verdict
+rate 0.258 with the old rule, 0.095 with this one (the pooled base rate: 0.094); the 2015 and
+later fits (five families with ten or more verdicts) are unchanged. Without a family with two
+binding statuses λ takes its upper bound: binding then adds nothing.
 """
 
 from __future__ import annotations
@@ -51,8 +62,7 @@ from sim.plan_record.records import PlanRecord, known_by
 from sim.vocabulary import FAMILIES
 
 THIN_RECORDS = 10                  # a family with fewer verdicts is flagged thin
-MIN_FAMILIES = 3                   # fewer families: (α + β) is not estimated
-KAPPA_DEFAULT = 2.0                # α + β then (a weak prior: two pseudo-targets)
+MIN_FAMILIES = 3                   # fewer families of THIN_RECORDS verdicts: (α + β) not estimated
 CONCENTRATION_BOUNDS = (0.5, 1.0e4)
 QUAD_POINTS = 400
 CELL_BINDINGS = ("binding", "indicative")   # statuses with their own level-2 rate
@@ -191,13 +201,15 @@ class VerdictModel:
 
 
 def _fit_level1(fam: Mapping[str, tuple[int, int]]) -> tuple[float, float]:
-    """(α, β) by maximum marginal likelihood over families (or the default concentration)."""
+    """(α, β) by maximum marginal likelihood over families, or the pooled rate at the upper
+    concentration bound when the spread between families is not identified (module docstring)."""
     y = np.array([c[0] for c in fam.values()], dtype=float)
     n = np.array([c[1] for c in fam.values()], dtype=float)
     pooled = float(np.clip((y.sum() + 0.5) / (n.sum() + 1.0), 1e-3, 1 - 1e-3))
-    if len(fam) < MIN_FAMILIES:
-        return pooled * KAPPA_DEFAULT, (1 - pooled) * KAPPA_DEFAULT
     lo, hi = np.log(CONCENTRATION_BOUNDS)
+    if int(np.sum(n >= THIN_RECORDS)) < MIN_FAMILIES:
+        kappa = CONCENTRATION_BOUNDS[1]
+        return pooled * kappa, (1 - pooled) * kappa
 
     def nll(z: np.ndarray) -> float:
         mu, kappa = special.expit(z[0]), np.exp(z[1])
