@@ -82,10 +82,12 @@ def test_sensitivity_cli(tmp_path, shipped, run_cli):
     code, text, err = run_cli("sensitivity", shipped["2020"], "--target", CO2, "--draws", "200",
                               "--bootstrap", "5", "--out", out)
     assert code == 0, err
-    assert f"{CO2}  (P(met) = " in text and "by kind:" in text
+    assert f"{CO2}  (P(met) = " in text
+    assert "share of the uncertainty in meeting the target due to each source" in text
     tab = pd.read_csv(out / "sensitivity.csv")
     assert list(tab.columns) == ["target_id", "group", "kind", "driver", "first_order",
-                                 "first_order_se", "total", "total_se", "p_met", "n"]
+                                 "first_order_se", "total", "total_se", "p_met", "n", "label"]
+    assert set(tab.loc[tab.group == "shocks:all", "label"]) == {"all yearly shocks"}
     assert set(tab.target_id) == {CO2} and set(tab.n) == {200}
     assert {"parameters:all", "initial state:all", "shocks:all"} <= set(tab.group)
     assert set(tab.kind) == {"parameters", "initial state", "shocks"}
@@ -101,3 +103,55 @@ def test_sensitivity_cli(tmp_path, shipped, run_cli):
     assert (out / "figures" / f"tornado_{CO2}.png").exists()
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"] == "sensitivity" and manifest["targets"] == [CO2]
+
+
+def injected_sensitivity():
+    """A Sensitivity with injected indices, one first-order estimate below 0 (as pick-freeze gives
+    by Monte Carlo error) and a group that does not act on the target."""
+    from sim.analysis.sensitivity import Sensitivity, SobolIndices
+
+    groups = ("shocks:energy_intensity", "initial state:energy_intensity", "parameters:carbon_factor",
+              "shocks:all")
+    ix = SobolIndices(groups, np.array([[0.45], [-0.093], [0.0], [0.5]]),
+                      np.array([[0.71], [0.2], [0.0], [0.9]]), np.full((4, 1), 0.05),
+                      np.full((4, 1), 0.03), np.array([0.16]), np.array([0.8]), 1000)
+    return Sensitivity((CO2,), np.array([0.8]), ix, "baseline", 1000, ("CO2 intensity ≤ -10 %",))
+
+
+def test_group_labels_and_estimates_in_planners_words():
+    from sim.analysis.sensitivity_report import group_label, shown
+
+    assert group_label("shocks:energy_intensity") == "energy use per 10,000 CNY of GDP — yearly shocks"
+    assert group_label("initial state:population_resident") == "resident population — starting state"
+    assert group_label("parameters:all") == "all trend estimates"
+    assert shown(0.4491, 0.09) == "0.449 ± 0.090"
+    assert shown(-0.093, 0.05) == "~0 (estimate -0.093 ± 0.050)"
+
+
+def test_tornado_speaks_of_shares_and_shows_negative_estimates_as_zero():
+    import matplotlib
+
+    from sim.analysis.sensitivity_report import TITLE, summary_lines, tornado_figure
+    from sim.output.plots import style
+
+    sens = injected_sensitivity()
+    with matplotlib.rc_context(style()):
+        fig = tornado_figure(sens, 0)
+    ax = fig.axes[0]
+    assert ax.get_title(loc="left").startswith(
+        f"{TITLE}\nCO2 intensity ≤ -10 %: P(met) = 80 % in scenario 'baseline', 1,000 draws")
+    assert TITLE == "Share of the uncertainty in meeting the target due to each source"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["energy use per 10,000 CNY of GDP — starting\nstate",
+                      "energy use per 10,000 CNY of GDP — yearly\nshocks"]   # no group that does not act
+    widths = sorted(round(b.get_width(), 6) for b in ax.patches)
+    assert widths == [0.0, 20.0, 45.0, 71.0]                          # -0.093 drawn at 0, in %
+    notes = [t.get_text() for t in ax.texts]
+    assert "~0 % (estimate -9 ± 5 %) alone\n20 % with interactions" in notes
+    words = " ".join(notes + labels + [ax.get_xlabel(), ax.get_title(loc="left")])
+    assert "Sobol" not in words and "pick-freeze" not in words and "1{" not in words
+    lines = summary_lines(sens)
+    assert lines[0] == f"{CO2}  (P(met) = 0.800)"
+    assert any(line.split() == ["energy", "use", "per", "10,000", "CNY", "of", "GDP", "—", "starting",
+                                "state", "~0", "(estimate", "-0.093", "±", "0.050)", "0.200", "±",
+                                "0.030"] for line in lines)

@@ -173,6 +173,10 @@ def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, write, run_cli):
     assert set(ds["target"].values) == {CO2, "gdp_2020_fyp13"}
     assert ds["p_met"].shape == (3, 2, 2)
     assert (out / "figures" / f"sweep_{CO2}.png").exists()
+    # what each target asks, with the scenario's value marked as not the plan's
+    assert str(ds["target_text"].sel(target=CO2).values) == (
+        "CO2 intensity, cumulative change 2015–2020 ≤ -10 % (value from the scenario file, not the plan)")
+    assert ds.attrs["probability"] == 0.9 and "P ≥ 90 % at" in text
     table = pd.read_csv(out / "sweep.csv")
     assert list(table.columns) == ["point", "energy_intensity.shift_pp", "carbon_factor.shift_pp",
                                    "target_id", "p_met", "mc_se"]
@@ -186,4 +190,70 @@ def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, write, run_cli):
 def test_sweep_cli_needs_a_sweep_table(tmp_path, shipped, run_cli):
     code, _, err = run_cli("sweep", shipped["2015"], "--draws", "100", "--out", tmp_path / "o")
     assert code == 2 and "no [sweep] table" in err
+    assert not (tmp_path / "o").exists()
+
+
+def synthetic_sweep_dataset(p_met, probability=0.9):
+    """A 2-lever sweep Dataset as sweep_dataset writes it, with injected P(met) values (E, C)."""
+    e, c = [-2.0, -1.0, 0.0], [-1.0, 0.0]
+    p = np.asarray(p_met, float)[:, :, None]
+    ds = xr.Dataset({"p_met": (("energy_intensity__shift_pp", "carbon_factor__shift_pp", "target"), p),
+                     "mc_se": (("energy_intensity__shift_pp", "carbon_factor__shift_pp", "target"),
+                               np.sqrt(p * (1 - p) / 1000))},
+                    coords={"energy_intensity__shift_pp": e, "carbon_factor__shift_pp": c,
+                            "target": [CO2], "target_text": ("target", ["CO2 intensity ≤ -10 %"])})
+    for d, path in (("energy_intensity__shift_pp", "energy_intensity.shift_pp"),
+                    ("carbon_factor__shift_pp", "carbon_factor.shift_pp")):
+        ds[d].attrs.update(long_name=path, units="pp/yr")
+    ds.attrs.update(scenario="baseline", draws=1000, probability=probability, method="grid",
+                    levers="energy_intensity.shift_pp, carbon_factor.shift_pp")
+    return ds
+
+
+def test_sweep_heat_map_has_words_values_and_the_chosen_contour():
+    import matplotlib
+    from matplotlib.contour import ContourSet
+
+    from sim.analysis.sweep_plots import sweep_figure
+    from sim.output.plots import style
+
+    p = [[0.97, 0.93], [0.91, 0.84], [0.80, 0.62]]           # (energy, carbon)
+    with matplotlib.rc_context(style()):
+        fig = sweep_figure(synthetic_sweep_dataset(p), CO2, 0.9)
+    ax = fig.axes[0]
+    cells = sorted(f"{100 * v:.0f}" for row in p for v in row)
+    assert sorted(t.get_text() for t in ax.texts) == cells
+    contours = [c for c in ax.collections if isinstance(c, ContourSet)]
+    assert len(contours) == 1 and list(contours[0].levels) == [0.9]
+    assert ax.get_xlabel() == "Energy use per 10,000 CNY of GDP:\npp added to its annual % change (pp/yr)"
+    assert ax.get_ylabel().startswith("CO2 per unit of energy, the fuel mix:\n")
+    title = ax.get_title(loc="left")
+    assert title.startswith("P(met): CO2 intensity ≤ -10 %\nscenario 'baseline' · 1,000 draws per point")
+    assert title.endswith("black line: P = 90 %") and "__" not in title + ax.get_xlabel()
+    # a probability the grid never reaches: said in words, no contour drawn
+    with matplotlib.rc_context(style()):
+        fig = sweep_figure(synthetic_sweep_dataset(p), CO2, 0.99)
+    assert fig.axes[0].get_title(loc="left").endswith("P < 99 % in every cell")
+    assert not [c for c in fig.axes[0].collections if isinstance(c, ContourSet)]
+
+
+def test_sweep_summary_names_flat_and_not_evaluable_targets():
+    from sim.analysis.sweep import Design, SweepResult, summary_lines
+
+    d = Design(("energy_intensity.shift_pp",), np.array([[-2.0], [-1.0], [0.0]]), ((-2.0, -1.0, 0.0),))
+    p = np.array([[0.95, 0.4, np.nan], [0.9, 0.4, np.nan], [0.7, 0.4, np.nan]])
+    res = SweepResult(d, (CO2, "gdp_2020_fyp13", "energy_intensity_cum_2020_fyp13"), p, p * 0,
+                      np.nan_to_num(p * 1000).astype(int), 1000, ("", "", "no target value"), "baseline", 1.5)
+    assert summary_lines(res, probability=0.9) == [
+        "sweep of energy_intensity.shift_pp on 'baseline': 3 points × 1,000 draws (common random "
+        "numbers), 1.5 s",
+        f"  {CO2}: P(met) 0.700–0.950 (best at energy_intensity.shift_pp = -2); P ≥ 90 % at 2 of 3 points",
+        "  P(met) is the same at every point for 1 target(s): gdp_2020_fyp13",
+        "  energy_intensity_cum_2020_fyp13: not evaluable (no target value)",
+    ]
+
+
+def test_sweep_cli_probability_must_be_a_probability(tmp_path, shipped, run_cli):
+    code, _, err = run_cli("sweep", shipped["2020"], "--probability", "90", "--out", tmp_path / "o")
+    assert code == 2 and err.strip() == "sim sweep: error: --probability must be in (0, 1), got 90"
     assert not (tmp_path / "o").exists()

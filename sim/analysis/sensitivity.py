@@ -21,20 +21,21 @@ Cost: ``N (2 + G)`` draws; standard errors by bootstrap over the N rows. The dra
 simulated by :func:`sim.engine.simulation.simulate_given_normals` from the run's own normals
 (:func:`sim.engine.simulation.run_normals`: ``A`` = draws 0..N-1, ``B`` = the next N), so the
 analysis is reproducible, and "met" is decided by the one evaluator
-(:class:`~sim.evaluation.EvaluationAccumulator`). :func:`pick_freeze` works on any function
-(tests check it on the Ishigami function).
+(:class:`~sim.evaluation.EvaluationAccumulator`). The estimator is :func:`sim.analysis.sobol.pick_freeze`
+(any function; tests check it on the Ishigami function); the chart and the printed summary, in
+planners' words, are in :mod:`sim.analysis.sensitivity_report`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Sequence
 
-import matplotlib
 import numpy as np
-import pandas as pd
 
+from sim.analysis.labels import target_statement
+from sim.analysis.sensitivity_report import summary_lines, tornado
+from sim.analysis.sobol import Sensitivity, SobolIndices, pick_freeze
 from sim.analysis.sweep import scenario_spec
 from sim.engine.kernels import Packed
 from sim.engine.simulation import driver_names, pack, run_normals, simulate_given_normals
@@ -42,83 +43,10 @@ from sim.ensemble import ensemble_of
 from sim.errors import SimError
 from sim.evaluation import EvaluationAccumulator, select_targets
 from sim.output.folder import ResultsFolder
-from sim.output.plots import new_figure, save_png, style
 from sim.run.context import RunContext
 from sim.vocabulary import COMPOSITION, HOUSING_LEVER, HOUSING_SERIES
 
 KINDS = ("parameters", "initial state", "shocks")
-
-
-# --------------------------------------------------------------------------------------------
-# Generic estimator
-# --------------------------------------------------------------------------------------------
-@dataclass
-class SobolIndices:
-    """Grouped first-order and total Sobol indices (G groups, T outputs) with bootstrap SEs."""
-
-    groups: tuple[str, ...]
-    first: np.ndarray        # (G, T)
-    total: np.ndarray        # (G, T)
-    first_se: np.ndarray     # (G, T) bootstrap SE
-    total_se: np.ndarray     # (G, T)
-    variance: np.ndarray     # (T,)
-    mean: np.ndarray         # (T,)
-    n: int
-
-
-def pick_freeze(f: Callable[[np.ndarray], np.ndarray], A: np.ndarray, B: np.ndarray,
-                groups: Mapping[str, Sequence[int]], *, bootstrap: int = 100,
-                seed: int = 0) -> SobolIndices:
-    """Grouped first-order and total Sobol indices of ``f`` by pick-freeze.
-
-    ``f`` maps inputs (N, d) to outputs (N,) or (N, T); ``A`` and ``B`` are independent samples
-    (N, d) of independent inputs; ``groups`` maps a name to the input columns it holds.
-    Indices are NaN for an output with zero variance.
-    """
-    A = np.ascontiguousarray(A, float)
-    B = np.ascontiguousarray(B, float)
-    if A.shape != B.shape or A.ndim != 2:
-        raise SimError(f"A and B must be (N, d) of the same shape, got {A.shape} and {B.shape}")
-
-    def F(x):
-        y = np.asarray(f(x), float)
-        return y[:, None] if y.ndim == 1 else y
-
-    fA, fB = F(A), F(B)
-    names = tuple(groups)
-    outs = []
-    for g in names:
-        cols = np.asarray(list(groups[g]), int)
-        ABg = A.copy()
-        ABg[:, cols] = B[:, cols]
-        outs.append(F(ABg))
-    fAB = np.stack(outs)                                  # (G, N, T)
-    N = A.shape[0]
-
-    def est(idx):
-        a, b, ab = fA[idx], fB[idx], fAB[:, idx]
-        V = np.var(np.concatenate([a, b]), axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            S = np.mean(b[None] * (ab - a[None]), axis=1) / V
-            ST = 0.5 * np.mean((a[None] - ab) ** 2, axis=1) / V
-        bad = ~(V > 0)
-        S[:, bad] = np.nan
-        ST[:, bad] = np.nan
-        return S, ST, V
-
-    S, ST, V = est(np.arange(N))
-    rng = np.random.default_rng(seed)
-    Sb, STb = [], []
-    for _ in range(int(bootstrap)):
-        s, st, _ = est(rng.integers(0, N, N))
-        Sb.append(s)
-        STb.append(st)
-    if Sb:
-        S_se, ST_se = np.nanstd(np.stack(Sb), axis=0, ddof=1), np.nanstd(np.stack(STb), axis=0, ddof=1)
-    else:
-        S_se = ST_se = np.full_like(S, np.nan)
-    mean = np.mean(np.concatenate([fA, fB]), axis=0)
-    return SobolIndices(names, S, ST, S_se, ST_se, V, mean, N)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,30 +102,6 @@ def drivers_of(series: str, drivers: Sequence[str]) -> set[str]:
     return {series} & set(drivers)
 
 
-@dataclass
-class Sensitivity:
-    """Grouped Sobol indices of the met indicator of every evaluable chosen target."""
-
-    target_ids: tuple[str, ...]
-    p: np.ndarray                 # (T,) P(met) on A and B
-    indices: SobolIndices
-    scenario: str
-    draws: int
-
-    def table(self) -> pd.DataFrame:
-        """One row per (target, group): first-order and total index with bootstrap SEs."""
-        rows = []
-        ix = self.indices
-        for t, tid in enumerate(self.target_ids):
-            for g, name in enumerate(ix.groups):
-                kind, driver = name.split(":", 1)
-                rows.append(dict(target_id=tid, group=name, kind=kind, driver=driver,
-                                 first_order=ix.first[g, t], first_order_se=ix.first_se[g, t],
-                                 total=ix.total[g, t], total_se=ix.total_se[g, t],
-                                 p_met=self.p[t], n=ix.n))
-        return pd.DataFrame(rows)
-
-
 def sensitivity(ctx: RunContext, *, targets: Sequence[str] | None = None,
                 scenario: str = "baseline", draws: int = 2000, bootstrap: int = 100,
                 pooled: bool = True) -> Sensitivity:
@@ -246,57 +150,13 @@ def sensitivity(ctx: RunContext, *, targets: Sequence[str] | None = None,
                        + "; ".join(f"{i}: {r}" for i, r in zip(ids, reasons)))
     sub = SobolIndices(ix.groups, ix.first[:, keep], ix.total[:, keep], ix.first_se[:, keep],
                        ix.total_se[:, keep], ix.variance[keep], ix.mean[keep], ix.n)
-    return Sensitivity(tuple(ids[t] for t in keep), ix.mean[keep], sub, scenario, N)
+    texts = tuple(target_statement(chosen[t], spec.target_values.get(ids[t])) for t in keep)
+    return Sensitivity(tuple(ids[t] for t in keep), ix.mean[keep], sub, scenario, N, texts)
 
 
 # --------------------------------------------------------------------------------------------
-# Output
+# Output (the chart and the printed summary are in sim.analysis.sensitivity_report)
 # --------------------------------------------------------------------------------------------
-def tornado(sens: Sensitivity, t: int, path: Path, top: int = 12) -> Path:
-    """Horizontal bars per group (pooled kinds excluded): total effect (light) and first order (dark)."""
-    ix = sens.indices
-    rows = [g for g, name in enumerate(ix.groups) if not name.endswith(":all")]
-    rows = sorted(rows, key=lambda g: -np.nan_to_num(ix.total[g, t]))[:top][::-1]
-    with matplotlib.rc_context(style()):
-        fig = new_figure(6.4, 1.2 + 0.32 * max(len(rows), 1))
-        ax = fig.subplots()
-        y = np.arange(len(rows))
-        ax.barh(y, [ix.total[g, t] for g in rows], color="#9ecae1", label="total effect",
-                xerr=[ix.total_se[g, t] for g in rows], error_kw=dict(lw=0.6, capsize=2))
-        ax.barh(y, [ix.first[g, t] for g in rows], height=0.45, color="#08519c", label="first order")
-        ax.set_yticks(y)
-        ax.set_yticklabels([ix.groups[g] for g in rows], fontsize=7.5)
-        ax.set_xlim(min(0, np.nanmin([ix.first[g, t] for g in rows] + [0])) - 0.02, 1.0)
-        ax.set_xlabel("Sobol index of 1{target met}")
-        ax.legend(loc="lower right")
-        ax.set_title(f"What drives P(met): {sens.target_ids[t]}\nP = {sens.p[t]:.2f}, "
-                     f"'{sens.scenario}', N = {sens.draws} (pick-freeze, ±1 bootstrap s.e.)", fontsize=9)
-        return save_png(fig, Path(path))
-
-
-def summary_lines(sens: Sensitivity, top: int = 5) -> list[str]:
-    """Per target: P(met), the pooled kinds and the ``top`` groups by total effect."""
-    ix = sens.indices
-    lines = []
-    for t, tid in enumerate(sens.target_ids):
-        lines.append(f"{tid}  (P(met) = {sens.p[t]:.3f})")
-        if not np.isfinite(ix.variance[t]) or ix.variance[t] == 0:
-            lines.append("  P(met) is 0 or 1 in these draws: no variance to split")
-            continue
-        pooled = [g for g, name in enumerate(ix.groups) if name.endswith(":all")]
-        if pooled:
-            lines.append("  by kind:   " + ", ".join(
-                f"{ix.groups[g][:-4]} S1 {ix.first[g, t]:.2f} ST {ix.total[g, t]:.2f}" for g in pooled))
-        fine = sorted((g for g, name in enumerate(ix.groups)
-                       if not name.endswith(":all") and (ix.total[g, t] != 0 or ix.first[g, t] != 0)),
-                      key=lambda g: -np.nan_to_num(ix.total[g, t]))[:top]
-        lines.append(f"  {'group':34s} {'first':>7s} {'± se':>6s} {'total':>7s} {'± se':>6s}")
-        for g in fine:
-            lines.append(f"  {ix.groups[g]:34s} {ix.first[g, t]:7.3f} {ix.first_se[g, t]:6.3f} "
-                         f"{ix.total[g, t]:7.3f} {ix.total_se[g, t]:6.3f}")
-    return lines
-
-
 def write_sensitivity(sens: Sensitivity, out: Path, *, force: bool = False, figures: bool = True,
                       ctx: RunContext | None = None) -> Path:
     """Write ``sensitivity.csv``, a tornado chart per target with variance and

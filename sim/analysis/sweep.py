@@ -27,7 +27,8 @@ import xarray as xr
 from pydantic import ValidationError
 from scipy.stats import qmc
 
-from sim.analysis.sweep_plots import plot_sweep
+from sim.analysis.labels import plain, target_statement
+from sim.analysis.sweep_plots import DEFAULT_PROBABILITY, plot_sweep
 from sim.engine.dispatch import Scheduler, chunk_ranges, map_ranges
 from sim.engine.simulation import ScenarioLevers, levers_from_spec
 from sim.errors import SimError, did_you_mean
@@ -234,9 +235,21 @@ def axis_name(path: str) -> str:
     return path.replace(".", "__")
 
 
-def sweep_dataset(res: SweepResult, ctx: RunContext | None = None) -> xr.Dataset:
+def target_texts(ctx: RunContext, scenario: str, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Indicator names and target statements (:func:`sim.analysis.labels.target_statement`, with
+    the scenario's target values) of ``ids``."""
+    values = dict(scenario_spec(ctx, scenario).target_values)
+    chosen = select_targets(ctx.catalogue, list(ids))
+    return ([t.indicator for t in chosen],
+            [target_statement(t, values.get(t.id)) for t in chosen])
+
+
+def sweep_dataset(res: SweepResult, ctx: RunContext | None = None,
+                  probability: float = DEFAULT_PROBABILITY) -> xr.Dataset:
     """xarray Dataset of a sweep: ``p_met``, ``mc_se``, ``met_count`` over the grid axes (or
-    ``point``) and ``target``; targets that are not evaluable are dropped and listed in attrs."""
+    ``point``) and ``target``; targets that are not evaluable are dropped and listed in attrs.
+    With ``ctx``, the ``target_name`` and ``target_text`` coordinates say what each target asks;
+    ``probability`` (an attribute) is the one the figures draw the contour of."""
     keep = ([t for t, r in enumerate(res.reasons) if not r] if res.reasons
             else list(range(len(res.target_ids))))
     ids = [res.target_ids[t] for t in keep]
@@ -259,8 +272,12 @@ def sweep_dataset(res: SweepResult, ctx: RunContext | None = None) -> xr.Dataset
     ds["mc_se"].attrs.update(long_name="Monte Carlo standard error of p_met", units="1")
     ds["met_count"].attrs.update(long_name="draws meeting the target", units="1")
     not_eval = {res.target_ids[t]: r for t, r in enumerate(res.reasons) if r}
+    if ctx is not None and ids:
+        names, texts = target_texts(ctx, res.scenario, ids)
+        ds = ds.assign_coords(target_name=("target", names), target_text=("target", texts))
     ds.attrs.update(
         title="sim lever sweep", scenario=res.scenario, draws=int(res.draws),
+        probability=float(probability),
         method="grid" if d.grid is not None else "lhs", levers=", ".join(d.paths),
         common_random_numbers=1, not_evaluable="; ".join(f"{k}: {v}" for k, v in not_eval.items()),
     )
@@ -285,10 +302,10 @@ def sweep_table(res: SweepResult) -> pd.DataFrame:
 
 
 def write_sweep(res: SweepResult, ctx: RunContext, out: Path, *, force: bool = False,
-                figures: bool = True) -> Path:
-    """Write ``sweep.nc``, ``sweep.csv`` (long table), the figures and ``manifest.json`` into
-    ``out`` atomically (:class:`~sim.output.folder.ResultsFolder`)."""
-    ds = sweep_dataset(res, ctx)
+                figures: bool = True, probability: float = DEFAULT_PROBABILITY) -> Path:
+    """Write ``sweep.nc``, ``sweep.csv`` (long table), the figures (contour of ``probability``) and
+    ``manifest.json`` into ``out`` atomically (:class:`~sim.output.folder.ResultsFolder`)."""
+    ds = sweep_dataset(res, ctx, probability)
     with ResultsFolder(out, force=force, command="sweep") as folder:
         ds.to_netcdf(folder.file("sweep.nc"), engine="h5netcdf",
                      encoding={k: {"zlib": True, "complevel": 4} for k in ds.data_vars})
@@ -299,34 +316,50 @@ def write_sweep(res: SweepResult, ctx: RunContext, out: Path, *, force: bool = F
         folder.manifest.update(
             scenario_file=str(ctx.path), scenario=res.scenario, levers=list(res.design.paths),
             method=ds.attrs["method"], points=len(res.design.points), draws=int(res.draws),
+            probability=float(probability),
             seed=s.seed, as_of=s.as_of, horizon=s.horizon, block_size=s.block_size,
             data_hash=ctx.fitted.data_hash, targets=[t for t in ds["target"].values.tolist()])
     return Path(out)
 
 
-def summary_lines(res: SweepResult, max_targets: int = 12) -> list[str]:
-    """A short text summary: per target, the P(met) range over the sweep and the best point."""
+def summary_lines(res: SweepResult, max_targets: int = 12,
+                  probability: float = DEFAULT_PROBABILITY) -> list[str]:
+    """A short text summary: per target, the P(met) range over the sweep, the best point and how
+    many points reach ``probability``; then the targets that could not be evaluated."""
     lines = [f"sweep of {', '.join(res.design.paths)} on '{res.scenario}': "
-             f"{len(res.design.points)} points × {res.draws} draws (common random numbers), "
+             f"{len(res.design.points)} points × {res.draws:,} draws (common random numbers), "
              f"{res.seconds:.1f} s"]
     shown = 0
+    flat: list[str] = []
+    level = f"{plain(100 * probability)} %"
     for t, tid in enumerate(res.target_ids):
         if res.reasons and res.reasons[t]:
             continue
         col = res.p[:, t]
         if np.nanmax(col) - np.nanmin(col) < 1e-12:
+            flat.append(tid)
             continue
         i = int(np.nanargmax(col))
-        best = ", ".join(f"{p}={v:g}" for p, v in zip(res.design.paths, res.design.points[i]))
-        lines.append(f"  {tid}: P(met) {np.nanmin(col):.3f}–{np.nanmax(col):.3f} (best at {best})")
+        best = ", ".join(f"{p} = {plain(v)}" for p, v in zip(res.design.paths, res.design.points[i]))
+        lines.append(f"  {tid}: P(met) {np.nanmin(col):.3f}–{np.nanmax(col):.3f} (best at {best}); "
+                     f"P ≥ {level} at {int(np.sum(col >= probability))} of {len(col)} points")
         shown += 1
         if shown >= max_targets:
             lines.append("  ...")
             break
     if shown == 0:
         lines.append("  no target's P(met) moves over the swept lever values")
+    if flat:
+        lines.append(f"  P(met) is the same at every point for {len(flat)} target(s): "
+                     + (", ".join(flat) if len(flat) <= 5 else f"{', '.join(flat[:5])}, ..."))
+    bad = [(tid, r) for tid, r in zip(res.target_ids, res.reasons) if r]
+    for tid, why in bad[:5]:
+        lines.append(f"  {tid}: not evaluable ({why})")
+    if len(bad) > 5:
+        lines.append(f"  ... and {len(bad) - 5} more not evaluable (listed in sweep.nc, attribute "
+                     "'not_evaluable')")
     return lines
 
-__all__ = ["design", "evaluate_points", "plot_sweep", "point_levers", "run_sweep",
+__all__ = ["design", "evaluate_points", "target_texts", "plot_sweep", "point_levers", "run_sweep",
            "scenario_spec", "split_path", "summary_lines", "sweep_dataset", "sweep_table",
            "with_levers", "write_sweep", "Design", "PointCounts", "SweepResult"]

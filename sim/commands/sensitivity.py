@@ -2,7 +2,8 @@
 
 Groups the kernel's independent normals by kind (parameters, initial state, shocks) and driver,
 estimates first-order and total indices of each target's met indicator by pick-freeze, prints
-them and writes ``sensitivity.csv`` and a tornado chart per target into
+them as shares of the uncertainty in meeting the target (an estimate below 0 as ~0 with its
+error) and writes ``sensitivity.csv`` and a tornado chart per target into
 ``results/<file stem>_sensitivity/``.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "Sobol sensitivity of P(met) to parameters, initial state and shocks, by driver (tornado charts)"
+HELP = ("which uncertain inputs drive P(met): the share of the uncertainty in meeting each target due to "
+        "trend estimates, starting state and yearly shocks, by driver (Sobol indices, tornado charts)")
 
 
 def add_arguments(p) -> None:

@@ -1,13 +1,15 @@
 """``python -m sim solve FILE --target ID --probability 0.9 --lever PATH`` — required effort.
 
-Finds the least lever value (smallest when more is better, largest when less is better — the
-direction is read from P(met) at the bounds) that gives P(met) >= the probability, by
-bisection on common random numbers, and reports it with its Monte Carlo error.
+Scans the lever's whole valid range (or ``--bounds``) on common random numbers, says whether
+P(met) is monotone in the lever, refines every crossing of the probability and reports the least
+effort (smallest value when more is better, largest when less is better; for a P that rises and
+falls, every crossing and the value nearest to 0) with its Monte Carlo error.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 HELP = "required effort: the least lever value giving P(target met) >= a probability"
@@ -24,8 +26,13 @@ def add_arguments(p) -> None:
                    help="lever path to move: " + ", ".join(SWEEP_PATHS))
     p.add_argument("--scenario", default="baseline", help="scenario to start from (default: baseline)")
     p.add_argument("--bounds", type=float, nargs=2, metavar=("LO", "HI"),
-                   help="search interval (default -10 10 for shift_pp, 0 200000 for units_per_year)")
-    p.add_argument("--xtol", type=float, help="stop when the bracket is narrower (default (HI-LO)/1000)")
+                   help="search interval (default: the lever's whole valid range, -50 50 pp/yr "
+                        "for shift_pp, 0 10000000 units/yr for units_per_year)")
+    p.add_argument("--points", type=int, default=41,
+                   help="lever values scanned evenly over the interval before refining (default 41)")
+    p.add_argument("--xtol", type=float,
+                   help="refine a crossing until its bracket is narrower (default: a thousandth of "
+                        "the scan spacing)")
     p.add_argument("--draws", type=int, help="Monte Carlo draws (overrides [run].draws)")
     p.add_argument("--seed", type=int, help="random seed (overrides [run].seed)")
     p.add_argument("--data", help="history data directory (default: calibration/data)")
@@ -35,12 +42,15 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Build the context once, solve, print the answer (and write it as JSON); exit 1 when no
     value within the bounds reaches the probability."""
+    from sim.analysis.solve_search import MIN_POINTS
     from sim.analysis.solve import solve
     from sim.analysis.sweep import split_path
     from sim.errors import SimError
     from sim.run.context import RunContext
 
     split_path(args.lever)  # a bad path fails before calibration
+    if args.points < MIN_POINTS:
+        raise SimError(f"--points must be at least {MIN_POINTS}, got {args.points}")
     if not 0 < args.probability < 1:
         raise SimError(f"--probability must be in (0, 1), got {args.probability:g}")
     if args.json_out and Path(args.json_out).resolve() in (
@@ -51,10 +61,10 @@ def run(args) -> int:
     ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
     res = solve(ctx, target=args.target, probability=args.probability, lever=args.lever,
                 scenario=args.scenario, bounds=tuple(args.bounds) if args.bounds else None,
-                xtol=args.xtol)
+                xtol=args.xtol, points=args.points)
     print(res.message())
     if args.json_out:
-        out = {k: v for k, v in vars(res).items() if k != "evaluations"}
+        out = {k: v for k, v in asdict(res).items() if k != "evaluations"}
         out["evaluations"] = [{"value": v, "p_met": p} for v, p in res.evaluations.items()]
         path = Path(args.json_out)   # written aside, then renamed: never half a file
         tmp = path.with_name(f".{path.name}.tmp")

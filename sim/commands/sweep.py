@@ -55,6 +55,9 @@ def add_arguments(p) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing results folder (only one sim wrote, or an empty one)")
     add_wait_argument(p)
+    p.add_argument("--probability", type=float, default=0.9,
+                   help="the P(met) a planner asks for: the figures draw its contour and the summary "
+                        "counts the points reaching it, in (0, 1) (default 0.9)")
     p.add_argument("--no-figures", action="store_true", dest="no_figures", help="skip the figures")
     add_scheduler_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -69,6 +72,10 @@ def run(args) -> int:
     from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR
     from sim.run.context import RunContext
 
+    from sim.errors import SimError
+
+    if not 0 < args.probability < 1:
+        raise SimError(f"--probability must be in (0, 1), got {args.probability:g}")
     scheduler = scheduler_from_args(args)
     overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
     out = Path(args.out) if args.out else \
@@ -89,9 +96,10 @@ def run(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
-        write_sweep(res, ctx, out, force=args.force, figures=not args.no_figures)
+        write_sweep(res, ctx, out, force=args.force, figures=not args.no_figures,
+                    probability=args.probability)
     if not args.quiet:
-        for line in summary_lines(res):
+        for line in summary_lines(res, probability=args.probability):
             print(line)
         print(f"wrote {out}/sweep.nc, sweep.csv" + ("" if args.no_figures else " and figures/"))
     return 0
