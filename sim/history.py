@@ -28,10 +28,13 @@ import pandas as pd
 
 from sim.bounds import (BREAK_PREFIX, HISTORY_YEAR, JUMP_RATIO, OBS_CHANGE_PCT, OBS_CUMULATIVE_PCT,
                         OBS_POSITIVE, OBS_SHARE, Range, check_as_of, fmt_number)
+from sim.declared.files import activate, load_declarations
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
 from sim.numbers import parse_float
 from sim.paths import DEFAULT_DATA_DIR
 from sim.scenario.messages import printable
+from sim.targets import COLUMNS as CATALOGUE_COLUMNS
+from sim.targets import VERBATIM
 from sim.vocabulary import KINDS, SERIES, VINTAGES, expected_unit
 
 COLUMNS = ("series", "year", "base_year", "kind", "value", "unit", "vintage", "source", "note")
@@ -93,10 +96,16 @@ class History:
 
 
 def load_history(data_dir: Path | str | None = None) -> History:
-    """Read and validate every ``*.csv`` in ``data_dir`` (default: the bundled data)."""
+    """Read and validate every ``*.csv`` in ``data_dir`` (default: the bundled data).
+
+    The directory's ``series.csv`` and ``targets.csv`` (:mod:`sim.declared`) are read first and
+    become the declarations in use: the vocabulary (:data:`sim.vocabulary.SERIES`) and the
+    catalogue (:func:`sim.targets.load_catalogue`) are the built-in ones plus these.
+    """
     data_dir = Path(DEFAULT_DATA_DIR if data_dir is None else data_dir)
     if not data_dir.is_dir():
         raise SimError(f"history data directory not found: {data_dir} (expected a folder of CSV files)")
+    activate(load_declarations(data_dir, CATALOGUE_COLUMNS, VERBATIM))
     every_csv = sorted(data_dir.glob("*.csv"))
     paths = [p for p in every_csv if p.name not in DECLARATION_FILES]
     if not paths:
@@ -189,7 +198,8 @@ def _name_problems(raw: dict) -> list[str]:
     series, kind, vintage, unit = raw["series"], raw["kind"], raw["vintage"], raw["unit"]
     out = []
     if series not in SERIES:
-        out.append(f"unknown series '{series}'{did_you_mean(series, SERIES)}")
+        out.append(f"unknown series '{series}'{did_you_mean(series, SERIES)} (a new series is "
+                   f"declared in the data directory's series.csv)")
     if kind not in KINDS:
         out.append(f"unknown kind '{kind}' (expected one of {', '.join(KINDS)})")
     if vintage not in VINTAGES:
@@ -203,15 +213,22 @@ def _name_problems(raw: dict) -> list[str]:
 
 def plausible_range(series: str, kind: str) -> Range | None:
     """The plausible values of an observation of ``kind`` of ``series`` (:mod:`sim.bounds`):
-    a share (logit scale) strictly inside 0–100 %, any other level or period sum positive, a
-    change above -100 %; None for an unknown series or kind."""
+    a share (logit scale) strictly inside 0–100 %, any other level or period sum positive (a
+    declared series' level: within its ``lower``/``upper``), a change above -100 %; None for an
+    unknown series or kind."""
     if series not in SERIES or kind not in KINDS:
         return None
     if kind == "change_pct":
         return OBS_CHANGE_PCT
     if kind == "cumulative_change_pct":
         return OBS_CUMULATIVE_PCT
-    if kind == "level" and SERIES[series].scale == "logit":
+    meta = SERIES[series]
+    if kind == "level" and (meta.lower is not None or meta.upper is not None):
+        lo = 0.0 if meta.lower is None else meta.lower
+        hi = meta.upper if meta.upper is not None else (100.0 if meta.scale == "logit" else None)
+        return Range(lo, hi, f"the range declared in {meta.declared_in}", lo_open=lo == 0.0,
+                     hi_open=meta.scale == "logit" and hi == 100.0)
+    if kind == "level" and meta.scale == "logit":
         return OBS_SHARE
     return OBS_POSITIVE
 

@@ -9,6 +9,12 @@ The catalogue is ``sim/data/targets.csv`` (columns and the decisions behind the 
   (every problem of the file raised at once, naming the line);
 * ``targets_for_sets(names)`` — the rows of the named sets;
 * :class:`Target` / ``as_targets(df)`` — the same rows as typed objects.
+
+The catalogue in use is the bundled one plus the ``targets.csv`` of the data directory in use
+(:mod:`sim.declared`): a row whose ``id`` is in the catalogue corrects that row (its non-empty
+cells replace the catalogue's; the note records what changed and the catalogue's source), any
+other row adds a target. Every merged row is checked like a catalogue row, named by its line
+in ``targets.csv``. ``declared_changes()`` lists what was added or corrected.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from sim.declared.files import Declarations, TargetRow, active
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
 from sim.numbers import as_int, as_number
 from sim.paths import TARGET_CATALOGUE
@@ -148,12 +155,73 @@ def _read_rows(path: Path) -> tuple[list[dict[str, str]], list[Problem]]:
     return rows, problems
 
 
+def _declared_row(tr: TargetRow, old: dict[str, str] | None) -> tuple[dict[str, str], list[str], list[str]]:
+    """A ``targets.csv`` row merged onto the catalogue row ``old`` (None: a new target):
+    ``(row, changed columns, problems only a declared row can have)``."""
+    if old is None:
+        row = {c: tr.cells.get(c, "") for c in COLUMNS}
+        meta = SERIES.get(row["series"])
+        if not row["family"] and meta is not None and meta.family:
+            row["family"] = meta.family
+        return row, [c for c in COLUMNS if c in tr.cells], []
+    changed = [c for c, v in tr.cells.items() if c not in ("id", "source") and v != old[c]]
+    row = {**old, **tr.cells}
+    note = f"corrected by {Path(tr.file).name} {tr.where} ({', '.join(changed) or 'no column'}; " \
+           f"catalogue source: {old['source']})"
+    row["note"] = "; ".join(x for x in (tr.cells.get("note", old["note"]), note) if x)
+    bad = [] if tr.cells.get("source") else ["source: empty (a correction needs the source of "
+                                             "the corrected value)"]
+    return row, changed + ["source"], bad
+
+
+def merge_declared(rows: list[dict[str, str]], decl: Declarations
+                   ) -> tuple[list[dict[str, str]], list[Problem], list[dict[str, str]]]:
+    """The catalogue ``rows`` with the declared target rows applied: ``(rows, problems,
+    changes)``; ``changes`` has one ``{id, action: added|corrected, columns, where}`` per row."""
+    out = list(rows)
+    index = {r["id"]: i for i, r in enumerate(rows)}
+    problems: list[Problem] = []
+    changes: list[dict[str, str]] = []
+    seen: dict[str, str] = {}
+    for tr in decl.targets:
+        tid = tr.cells.get("id", "")
+        if tid in seen:
+            problems.append(Problem(tr.file, tr.where, f"id: '{tid}' appears twice (first at "
+                                                       f"{seen[tid]})"))
+            continue
+        seen[tid] = tr.where
+        old = out[index[tid]] if tid in index else None
+        row, columns, bad = _declared_row(tr, old)
+        problems += [Problem(tr.file, tr.where, m) for m in bad]
+        problems += _check_row(row, tr.where, tr.file, {})
+        if tid in index:
+            out[index[tid]] = row
+        else:
+            index[tid] = len(out)
+            out.append(row)
+        what = (", ".join(columns) if old is not None else
+                f"{row['series'] or 'no series'}, {row['target_year']}: {row['comparator']} "
+                f"{row['value'] or '(blank)'} {row['unit']}")
+        changes.append({"id": tid, "action": "corrected" if old is not None else "added",
+                        "columns": what, "where": f"{Path(tr.file).name}: {tr.where}"})
+    return out, problems, changes
+
+
+def declared_changes() -> list[dict[str, str]]:
+    """What the data directory in use adds to or corrects in the bundled catalogue."""
+    rows, _ = _read_rows(TARGET_CATALOGUE)
+    return merge_declared(rows, active())[2]
+
+
 def load_catalogue(path: str | Path | None = None) -> pd.DataFrame:
     """Read and validate the catalogue; raise ProblemList naming file and line for every problem.
 
-    Numeric columns come back as floats (NaN when blank), years as nullable integers, text as str
-    (all parsed by :func:`sim.numbers.as_number` / :func:`sim.numbers.as_int`).
+    Without ``path``: the bundled catalogue plus the declared targets of the data directory in
+    use (module docstring). Numeric columns come back as floats (NaN when blank), years as
+    nullable integers, text as str (all parsed by :func:`sim.numbers.as_number` /
+    :func:`sim.numbers.as_int`).
     """
+    declared = path is None
     path = Path(path) if path is not None else TARGET_CATALOGUE
     try:
         rows, problems = _read_rows(path)
@@ -161,6 +229,8 @@ def load_catalogue(path: str | Path | None = None) -> pd.DataFrame:
         raise SimError(f"{path}: target catalogue not found") from None
     except UnicodeDecodeError as exc:
         raise SimError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    if declared and not problems:
+        rows, problems, _ = merge_declared(rows, active())
     if problems:
         raise ProblemList(problems)
 

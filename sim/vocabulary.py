@@ -36,6 +36,10 @@ class Series:
     role: str          # "driver" | "derived" | "generic" | "context"
     label_en: str
     label_zh: str
+    family: str = ""               # indicator family (FAMILIES) of a declared series
+    lower: float | None = None     # plausible range of a level (declared series; None: the
+    upper: float | None = None     # scale's own: > 0 for log, 0-100 for logit)
+    declared_in: str = ""          # "FILE: line N" of a data directory's series.csv, "" if built in
 
 
 def _s(name, unit, scale, role, en, zh) -> Series:
@@ -131,7 +135,43 @@ SERIES: dict[str, Series] = {s.name: s for s in (
     _s("pm25", "μg/m3", "log", "generic", "PM2.5 annual mean concentration", "细颗粒物（PM2.5）年均浓度"),
     _s("air_good_days", "天", "log", "generic",
        "Days with good or excellent air quality", "空气质量优良天数"),
+    # --- extra indicators with a thin history (calibration/data/extra_indicators.csv) ---
+    _s("sewage_treatment_capacity", "m3/day", "log", "generic",
+       "Sewage treatment capacity", "污水处理能力"),
+    _s("msw_harmless_rate", "%", "logit", "generic",
+       "Domestic waste harmless-treatment rate", "生活垃圾无害化处理率"),
+    _s("tertiary_hospitals", "hospitals", "log", "generic",
+       "Grade-3 (tertiary) hospitals", "三级医院数"),
+    _s("quality_index", "points (2010 = 100)", "log", "generic",
+       "Shenzhen Quality Index (2010 = 100)", "深圳质量指数"),
+    _s("fortune500_firms", "firms", "log", "generic",
+       "Local firms in the Fortune Global 500", "进入世界500强的本土企业数"),
 )}
+
+#: The built-in vocabulary (``SERIES`` is this plus the series a data directory declares).
+BUILTIN_SERIES: dict[str, Series] = dict(SERIES)
+
+
+def declare_series(declared: dict[str, Series]) -> None:
+    """Make ``SERIES`` the built-in vocabulary plus ``declared`` (a data directory's
+    ``series.csv``, :mod:`sim.declared`), replacing what an earlier data directory declared.
+
+    ``SERIES`` is changed in place, so every module's reference sees the same vocabulary. A
+    declared name that is built in is an error (the reader of ``series.csv`` refuses it first).
+    """
+    clash = sorted(set(declared) & set(BUILTIN_SERIES))
+    if clash:
+        raise SimError(f"series {', '.join(clash)} are built in; a data directory may only add "
+                       f"new names")
+    SERIES.clear()
+    SERIES.update(BUILTIN_SERIES)
+    SERIES.update(declared)
+
+
+def is_declared(name: str) -> bool:
+    """Is ``name`` a series declared by the data directory in use (not built in)?"""
+    return name in SERIES and name not in BUILTIN_SERIES
+
 
 KINDS = ("level", "change_pct", "cumulative_change_pct", "period_sum")
 VINTAGES = ("first", "revised", "unknown")

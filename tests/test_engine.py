@@ -14,7 +14,7 @@ from sim.engine import reference
 from sim.engine import simulation as engine
 from sim.errors import SimError
 from sim.engine.dispatch import chunk_ranges
-from sim.engine.rng import normals_np, split_seed
+from sim.engine.rng import split_seed
 from sim.testing import synthetic_fitted
 
 H = 2020
@@ -131,10 +131,9 @@ def test_parameter_uncertainty_off_uses_point_parameters():
     # the twin with the parameter variates zeroed (theta = mean in every draw) gives `off`
     p_on = engine.pack(FITTED, [base()], H, parameter_uncertainty=True)
     P4 = int(p_on.st_off[0])
-    k0, k1 = split_seed(11)
     out = reference.empty_outputs(p_on, 400)
-    for b, (i0, i1) in enumerate(((0, 150), (150, 300), (300, 400))):
-        z = normals_np(k0, k1, b, np.arange(i1 - i0), p_on.n_var)
+    for i0, i1 in ((0, 150), (150, 300), (300, 400)):
+        z = engine.run_normals(11, 150, i0, i1 - i0, p_on)
         z[:, :P4] = 0.0
         reference.simulate_z(p_on, z, out=out, n0=i0)
     for a, b in zip(fields(off), out):
@@ -292,7 +291,7 @@ def test_given_normals_equal_the_run_on_the_same_draws():
         shift_pp=1.0, from_year=None, to_year=None)}, shocks=()), FITTED, H)
     full = run(draws=500, block_size=200, levers=[base(), alt])
     p = engine.pack(FITTED, [base(), alt], H)
-    z = engine.run_normals(11, 200, 130, 250, int(p.n_var))
+    z = engine.run_normals(11, 200, 130, 250, p)
     got = engine.simulate_given_normals(FITTED, [base(), alt], z, horizon=H, seed=11,
                                         block_size=200)
     assert got.scenarios == ("baseline", "alt") and got.draws == 250

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import re
+
 import pandas as pd
 import pytest
 
 from sim.cli import main
 from sim.errors import ProblemList, SimError
 from sim.history import COLUMNS, load_history
+from sim.paths import DEFAULT_DATA_DIR, SEEDS_DIR
+from sim.targets import load_catalogue
 
 HEADER = ",".join(COLUMNS)
 GOOD = "gdp_nominal,2015,,level,17502.99,亿元,first,https://example.org/a,"
@@ -79,11 +84,14 @@ def test_extra_column_alone_is_reported_and_rows_still_checked(tmp_path):
     path = write(tmp_path, "x.csv", "gdp_nomial,2015,,level,1,亿元,first,src,,x", header=HEADER + ",extra")
     got = problems_of(tmp_path)
     assert got[0].startswith(f"{path}: line 1: unexpected column(s) extra")
-    assert got[1] == f"{path}: line 2: unknown series 'gdp_nomial' (did you mean 'gdp_nominal'?)"
+    assert got[1] == (f"{path}: line 2: unknown series 'gdp_nomial' (did you mean 'gdp_nominal'?) "
+                      f"(a new series is declared in the data directory's series.csv)")
 
 
 @pytest.mark.parametrize("row, message", [
-    ("gdp_nominall,2015,,level,1,亿元,first,src,", "unknown series 'gdp_nominall' (did you mean 'gdp_nominal'?)"),
+    ("gdp_nominall,2015,,level,1,亿元,first,src,",
+     "unknown series 'gdp_nominall' (did you mean 'gdp_nominal'?) (a new series is declared "
+     "in the data directory's series.csv)"),
     ("gdp_nominal,2015,,levl,1,亿元,first,src,",
      "unknown kind 'levl' (expected one of level, change_pct, cumulative_change_pct, period_sum)"),
     ("gdp_nominal,2015,,level,1,亿元,final,src,", "unknown vintage 'final' (expected one of first, revised, unknown)"),
@@ -345,3 +353,18 @@ def test_a_folder_named_like_a_csv_is_a_problem_not_a_crash(tmp_path, capsys):
     assert main(["data", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "sub.csv: is a folder" in err and "Traceback" not in err
+
+
+def test_extra_indicators_quote_their_seed_and_measure_catalogue_targets():
+    """calibration/data/extra_indicators.csv (issue 12 item 8): every row quoted from a seed plan
+    quotes it verbatim (spaces aside), and each series measures at least one catalogue target."""
+    load_history()
+    rows = list(csv.DictReader(open(DEFAULT_DATA_DIR / "extra_indicators.csv", encoding="utf-8")))
+    quoted = [r for r in rows if r["source"].startswith("seed ")]
+    assert len(quoted) == 8 and all(r["source"] and r["note"] for r in rows)
+    for r in quoted:
+        seed = (SEEDS_DIR / r["source"].split()[1]).read_text(encoding="utf-8")
+        quote = re.search(r"'([^']+)'", r["note"]).group(1)
+        assert re.sub(r"\s", "", quote) in re.sub(r"\s", "", seed), (r["series"], r["year"], quote)
+    mapped = set(load_catalogue()["series"])
+    assert {r["series"] for r in rows} <= mapped

@@ -117,8 +117,8 @@ def sensitivity(ctx: RunContext, *, targets: Sequence[str] | None = None,
     N = int(draws)
     if N < 10:
         raise SimError(f"draws must be >= 10 for Sobol indices, got {N}")
-    A = run_normals(s.seed, s.block_size, 0, N, int(p.n_var))
-    B = run_normals(s.seed, s.block_size, N, N, int(p.n_var))
+    A = run_normals(s.seed, s.block_size, 0, N, p)
+    B = run_normals(s.seed, s.block_size, N, N, p)
     target_values = {scenario: dict(spec.target_values)}
     found: list[tuple[str, ...]] = []
 

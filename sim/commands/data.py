@@ -2,6 +2,9 @@
 targets have none to evaluate them, the plan records (past targets with their outcomes: counts by
 family, level, binding status and verdict) and the catalogue's indicator families.
 
+With ``--data DIR`` the series the directory declares (``series.csv``) and the catalogue targets
+it adds or corrects (``targets.csv``) are listed first (:mod:`sim.declared`).
+
 ``--show`` picks one listing (default: all). With ``--format csv`` each listing is one CSV
 table (blank line between tables): the series, the targets without history, the plan records
 (one row per record, every column) and the families (targets per family and target set, plan
@@ -80,6 +83,22 @@ def series_table(history):
             "sources": "; ".join(sources),
         })
     return pd.DataFrame(rows)
+
+
+def declared_table():
+    """What the data directory in use declares: one row per series added (``series.csv``) and
+    per target added or corrected (``targets.csv``), with the columns and where."""
+    import pandas as pd
+
+    from sim.targets import declared_changes
+    from sim.vocabulary import SERIES, is_declared
+
+    rows = [{"what": "series", "name": s.name, "action": "added",
+             "details": f"{s.unit}, {s.scale}, {s.family or 'no family'}: {s.label_en}",
+             "where": s.declared_in} for s in SERIES.values() if is_declared(s.name)]
+    rows += [{"what": "target", "name": c["id"], "action": c["action"],
+              "details": c["columns"], "where": c["where"]} for c in declared_changes()]
+    return pd.DataFrame(rows, columns=["what", "name", "action", "details", "where"])
 
 
 def targets_without_history(history):
@@ -167,7 +186,9 @@ def _series_parts(args) -> list:
     from sim.history import load_history
 
     history = load_history(args.data)
-    return [("series", history, series_table(history)),
+    declared = declared_table()
+    return ([("declared", history, declared)] if len(declared) else []) + [
+            ("series", history, series_table(history)),
             ("missing", history, targets_without_history(history))]
 
 
@@ -176,6 +197,12 @@ def _series_text(history, table) -> str:
     return (f"History in {history.data_dir} ({len(history.frame)} observations, "
             f"{len(table)} series, data hash {history.data_hash[:12]})\n\n"
             + shown.to_string(index=False) + "\n\n")
+
+
+def _declared_text(history, table) -> str:
+    shown = table.assign(details=[_clip(s, 60) for s in table["details"]])
+    return (f"Declared in {history.data_dir} (series.csv, targets.csv): added to or correcting the "
+            f"built-in vocabulary and catalogue\n\n" + shown.to_string(index=False) + "\n\n")
 
 
 def _missing_text(history, missing) -> str:
@@ -201,5 +228,5 @@ def _families_text(path, table) -> str:
             + shown.to_string(index=False) + "\n")
 
 
-_TABLE_WRITERS = {"series": _series_text, "missing": _missing_text, "records": _records_text,
-                  "families": _families_text}
+_TABLE_WRITERS = {"declared": _declared_text, "series": _series_text, "missing": _missing_text,
+                  "records": _records_text, "families": _families_text}

@@ -23,18 +23,38 @@ Model of one draw (see :mod:`sim.model`)
    ``delta_t = fixed - L_T`` instead (the level is forced to the fixed transformed level).
 5. Housing: ``units[s,t] = prog[s,t] * exp(mu + sigma * z_t)``.
 
-Normal-variate layout of one draw (index ``k``; see :mod:`sim.engine.rng` for how ``k`` is keyed)
-----------------------------------------------------------------------------------------
+Normal-variate layout of one draw (index ``k`` of the vector ``z`` the model reads)
+-----------------------------------------------------------------------------------
 * ``k = 3d + {0,1,2}``: parameter variates of change driver ``d`` (atanh_phi, log_sigma_noise,
   log_sigma_level); ``k = 3D + {0,1}``: housing ``(mu, log_sigma)`` when there is a housing
-  driver. This section has ``P = 3D + 2H`` entries, padded to ``P4 = 4 ceil(P/4)`` so that it
-  is made of whole Philox groups (skipped when parameter uncertainty is off).
+  driver. This section has ``P = 3D + 2H`` entries, padded to ``P4 = 4 ceil(P/4)``
+  (left 0 when parameter uncertainty is off).
 * ``k = st_off[d] + r``, ``r < st_n[d]``: state variates of driver ``d`` in its
   ``state_names`` order; ``st_off[0] = P4``, ``st_off[d+1] = st_off[d] + st_n[d]``.
 * ``Q = st_off[D-1] + st_n[D-1]``; year ``t = 1..Y`` uses ``base = Q + (t-1)(2D + H)``:
   ``eta_d`` at ``base + d``, the shock ``z_d`` at ``base + D + d`` (before correlation),
   housing at ``base + 2D``.
 * ``n_var = Q + Y (2D + H)``.
+
+Where the variates come from: streams keyed by name (:mod:`sim.engine.rng`)
+---------------------------------------------------------------------------
+``z`` is only the model's view. Every entry is generated from the stream of the quantity it
+belongs to, keyed by the driver's name (housing: ``HOUSING_DRIVER``), never by its position
+(:func:`stream_table`). Group ``c`` of a driver's stream (four normals, words ``w = 0..3``):
+
+* ``c = 0``: its parameter variates at ``w = 0, 1, 2`` (housing: ``w = 0, 1``; ``w = 3`` unused);
+  not generated when parameter uncertainty is off;
+* ``c = 1 + q``: state variates ``r = 4q + w`` (``r < st_n[d]``);
+* ``c = YEAR_GROUP + (t-1) // 2``: years ``t`` in pairs, ``eta_d`` of year ``t`` at
+  ``w = 2((t-1) mod 2)`` and its shock ``z_d`` at the next word (housing: four years per group,
+  ``c = YEAR_GROUP + (t-1) // 4``, ``w = (t-1) mod 4``).
+
+So the draws of a driver do not depend on which other drivers exist, how many or in what order:
+adding or removing a series leaves every other driver's normals bit-identical at the same seed.
+What can still move another driver's draws is the *model*, not the random numbers: the shock
+correlation of the correlated drivers (``corr_chol`` mixes their ``z_d``; only the structural
+drivers of ``CHANGE_DRIVERS`` are correlated, so a declared or generic series never enters it),
+and a new base year, which adds a ``cum_from_<b>`` state (and its Cholesky row) to every driver.
 """
 
 from __future__ import annotations
@@ -44,9 +64,10 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from sim.engine.rng import fill_normals
+from sim.engine.rng import fill_streams, stream_hash, stream_keys
 
 FLOOR = 1e-12   # lower bound of exp(x) + shift, so a huge negative shift cannot take log(<=0)
+YEAR_GROUP = 2 ** 16   # first group of the years in a driver's stream (room for 4 * 65535 states)
 
 Packed = namedtuple("Packed", [
     "par_mean",     # (D, 3) float64  theta point estimate (atanh_phi, log_sigma_noise, log_sigma_level)
@@ -70,8 +91,47 @@ Packed = namedtuple("Packed", [
     "prog",         # (S, Y) float64 programme units
     "year_off",     # int64 Q, offset of the first year's variates
     "n_var",        # int64 variates per draw
-    "g_start",      # int64 first Philox group generated (P4/4 when parameter uncertainty is off)
+    "s_hash",       # (NS, 4) uint64 name hash of every stream (rng.stream_hash)
+    "g_stream",     # (G,) int64 stream of each Philox group generated per draw
+    "g_ctr",        # (G,) int64 the group's counter within its stream
+    "g_dest",       # (G, 4) int64 index in z of each of the group's four normals (-1: unused)
 ])
+
+
+def stream_table(streams, n_drivers: int, st_n, st_off, h_on: int, years: int, year_off: int,
+                 parameter_uncertainty: bool = True):
+    """The keyed-stream layout of one draw (module docstring): ``(s_hash, g_stream, g_ctr, g_dest)``.
+
+    ``streams`` are the stream names: the ``D`` change drivers in order, then the housing
+    driver when ``h_on``. Plain NumPy (called once per run by ``simulation.pack``).
+    """
+    D, Y = int(n_drivers), int(years)
+    rows: list[tuple[int, int, tuple[int, ...]]] = []
+    stride = 2 * D + int(h_on)
+    for d in range(D):
+        if parameter_uncertainty:
+            rows.append((d, 0, (3 * d, 3 * d + 1, 3 * d + 2, -1)))
+        n = int(st_n[d])
+        for q in range((n + 3) // 4):
+            rows.append((d, 1 + q, tuple(int(st_off[d]) + 4 * q + w if 4 * q + w < n else -1
+                                         for w in range(4))))
+        for t in range(0, Y, 2):
+            dest = []
+            for tt in (t, t + 1):
+                base = int(year_off) + tt * stride
+                dest += [base + d, base + D + d] if tt < Y else [-1, -1]
+            rows.append((d, YEAR_GROUP + t // 2, tuple(dest)))
+    if h_on:
+        if parameter_uncertainty:
+            rows.append((D, 0, (3 * D, 3 * D + 1, -1, -1)))
+        for t in range(0, Y, 4):
+            rows.append((D, YEAR_GROUP + t // 4, tuple(
+                int(year_off) + tt * stride + 2 * D if tt < Y else -1 for tt in range(t, t + 4))))
+    s_hash = np.array([stream_hash(n) for n in streams], dtype=np.uint64).reshape(-1, 4)
+    g_stream = np.array([r[0] for r in rows], dtype=np.int64)
+    g_ctr = np.array([r[1] for r in rows], dtype=np.int64)
+    g_dest = np.array([r[2] for r in rows], dtype=np.int64).reshape(-1, 4)
+    return s_hash, g_stream, g_ctr, g_dest
 
 
 @njit(cache=True, inline="always")
@@ -176,19 +236,19 @@ def simulate_range(p, k0, k1, block_size, i_lo, i_hi, out0, delta, level0, cum0,
     """Simulate draws ``i_lo <= i < i_hi`` (parallel over their blocks) into the outputs.
 
     Draw ``i`` lies in block ``b = i // block_size`` at ``j = i % block_size`` and takes its
-    normals from Philox under key ``(k0, k1)`` with counter ``(j, g, b)``; it is written at
-    index ``i - out0`` of the outputs' draw axis.
+    normals from the streams of the seed's key words ``(k0, k1)`` (module docstring) with
+    counters ``(j, c, b)``; it is written at index ``i - out0`` of the outputs' draw axis.
     """
-    groups = (p.n_var + 3) // 4
+    keys = stream_keys(p.s_hash, k0, k1)
     b_lo = i_lo // block_size
     b_hi = (i_hi + block_size - 1) // block_size
     for b in prange(b_lo, b_hi):
-        z = np.zeros(4 * groups)
+        z = np.zeros(p.n_var)
         x, eps, m, u, phi, sn, sl, lt, th, st, hr = _work(p)
         first = max(b * block_size, i_lo)
         last = min((b + 1) * block_size, i_hi)
         for i in range(first, last):
-            fill_normals(z, p.g_start, groups, k0, k1, b, i - b * block_size)
+            fill_streams(z, keys, p.g_stream, p.g_ctr, p.g_dest, b, i - b * block_size)
             one_draw(p, z, i - out0, x, eps, m, u, phi, sn, sl, lt, th, st, hr,
                      delta, level0, cum0, housing)
 
@@ -204,21 +264,21 @@ def simulate_injected(p, z, delta, level0, cum0, housing):
 
 
 @njit(cache=True, parallel=True)
-def normals_floor(k0, k1, block_size, i_lo, i_hi, n_var, g_start):
+def normals_floor(p, k0, k1, block_size, i_lo, i_hi):
     """The RNG floor: generate the normals :func:`simulate_range` would, and sum them.
 
     Returns the sum (so the work cannot be optimised away); used by the benchmark.
     """
-    groups = (n_var + 3) // 4
+    keys = stream_keys(p.s_hash, k0, k1)
     b_lo = i_lo // block_size
     b_hi = (i_hi + block_size - 1) // block_size
     total = 0.0
     for b in prange(b_lo, b_hi):
-        z = np.zeros(4 * groups)
+        z = np.zeros(p.n_var)
         acc = 0.0
         for i in range(max(b * block_size, i_lo), min((b + 1) * block_size, i_hi)):
-            fill_normals(z, g_start, groups, k0, k1, b, i - b * block_size)
-            for k in range(n_var):
+            fill_streams(z, keys, p.g_stream, p.g_ctr, p.g_dest, b, i - b * block_size)
+            for k in range(p.n_var):
                 acc += z[k]
         total += acc
     return total

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.kernels import FLOOR, Packed
-from sim.engine.rng import normals_np
+from sim.engine.rng import stream_keys_np, stream_normals_np
 
 
 def _lower_mv(mean, chol, z, z0, n):
@@ -123,16 +123,18 @@ def simulate_rng(p: Packed, k0: int, k1: int, block_size: int, n_total: int, out
                  first_draw: int = 0):
     """Twin of ``simulate_range`` for draws ``first_draw .. first_draw+n_total-1``.
 
-    NumPy Philox normals, then :func:`simulate_z`, vectorised over the draws of each block.
-    Returns ``(delta, level0, cum0, housing)`` with draw ``first_draw`` at index 0.
+    NumPy Philox normals of the keyed streams (:func:`sim.engine.rng.stream_normals_np`), then
+    :func:`simulate_z`, vectorised over the draws of each block. Returns
+    ``(delta, level0, cum0, housing)`` with draw ``first_draw`` at index 0.
     """
     if out is None:
         out = empty_outputs(p, n_total)
+    keys = stream_keys_np(p.s_hash, k0, k1)
     i_lo, i_hi = first_draw, first_draw + n_total
     for b in range(i_lo // block_size, -(-i_hi // block_size)):
         first = max(b * block_size, i_lo)
         last = min((b + 1) * block_size, i_hi)
         j = np.arange(first - b * block_size, last - b * block_size)
-        z = normals_np(k0, k1, b, j, p.n_var, g_start=p.g_start)
+        z = stream_normals_np(keys, p.g_stream, p.g_ctr, p.g_dest, b, j, p.n_var)
         simulate_z(p, z, out=out, n0=first - i_lo)
     return out

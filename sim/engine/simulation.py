@@ -9,7 +9,9 @@ this module is the only caller of the kernels. Model equations and the normal-va
 in :mod:`sim.engine.kernels`; the random-number keying is in :mod:`sim.engine.rng`.
 
 Reproducibility: draw ``i`` belongs to block ``i // block_size`` and its normals depend only on
-``(seed, block, i % block_size)``; results are bit-identical for any number of threads, draw
+``(seed, block, i % block_size)`` and, for each driver, on the driver's name (streams keyed by
+name, :mod:`sim.engine.kernels`): adding or removing a driver leaves the others' normals as
+they were. Results are bit-identical for any number of threads, draw
 ``i`` does not change when more draws are requested, and every scenario reuses the same draws.
 """
 
@@ -23,8 +25,8 @@ import numba
 import numpy as np
 
 from sim.engine import kernels
-from sim.engine.kernels import Packed
-from sim.engine.rng import block_normals, split_seed
+from sim.engine.kernels import Packed, stream_table
+from sim.engine.rng import block_normals, split_seed, stream_block_normals, stream_keys
 from sim.errors import SimError, did_you_mean
 from sim.model import CHANGE_PARAMS, RATIO_PARAMS, FittedModel
 from sim.vocabulary import COMPOSITION, HOUSING_LEVER, HOUSING_SERIES
@@ -211,6 +213,9 @@ def pack(fitted: FittedModel, levers: Sequence[ScenarioLevers], horizon: int, *,
     st_off = (P4 + np.concatenate([[0], np.cumsum(st_n)[:-1]])).astype(np.int64)
     Q = int(P4 + st_n.sum())
     n_var = Q + Y * (2 * D + h_on)
+    streams = drivers + ((housing_driver(fitted).name,) if h_on else ())
+    s_hash, g_stream, g_ctr, g_dest = stream_table(streams, D, st_n, st_off, h_on, Y, Q,
+                                                   parameter_uncertainty)
     c = np.ascontiguousarray
     return Packed(
         par_mean=c(a["par_mean"]), par_chol=c(a["par_chol"]), st_mean=c(a["st_mean"]),
@@ -218,8 +223,8 @@ def pack(fitted: FittedModel, levers: Sequence[ScenarioLevers], horizon: int, *,
         idx_mean=a["idx_mean"], idx_ar=a["idx_ar"], level_known=a["level_known"],
         idx_cum=c(a["idx_cum"]), corr_idx=c(corr_idx), corr_chol=c(corr_chol),
         h_on=np.int64(h_on), h_mean=c(h_mean), h_chol=c(h_chol), shift=shift, fixed=fixed,
-        prog=prog, year_off=np.int64(Q), n_var=np.int64(n_var),
-        g_start=np.int64(0 if parameter_uncertainty else P4 // 4))
+        prog=prog, year_off=np.int64(Q), n_var=np.int64(n_var), s_hash=c(s_hash),
+        g_stream=c(g_stream), g_ctr=c(g_ctr), g_dest=c(g_dest))
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,20 +386,33 @@ def set_threads(threads: int | None) -> None:
         numba.set_num_threads(max(1, min(int(threads), pool)))
 
 
-def run_normals(seed: int, block_size: int, first_draw: int, draws: int, n_var: int) -> np.ndarray:
-    """The standard normals of draws ``first_draw .. first_draw+draws-1`` of the run keyed by
-    ``seed``: (draws, n_var), every variate generated (``n_var`` from :func:`pack`)."""
+def run_normals(seed: int, block_size: int, first_draw: int, draws: int,
+                layout: "Packed | int") -> np.ndarray:
+    """Standard normals of draws ``first_draw .. first_draw+draws-1`` keyed by ``seed``:
+    (draws, n_var).
+
+    With ``layout`` a :class:`Packed` (from :func:`pack`) they are the run's own normals (its
+    keyed streams; entries the run does not generate, e.g. parameter variates with parameter
+    uncertainty off, are 0). With an int ``n_var`` they are independent normals of one
+    sequential stream of the seed (every entry generated), not the run's own.
+    """
     try:
         k0, k1 = split_seed(seed)
     except ValueError as exc:
         raise SimError(str(exc)) from None
-    out = np.empty((int(draws), int(n_var)))
+    packed = layout if isinstance(layout, Packed) else None
+    n_var = int(packed.n_var) if packed is not None else int(layout)   # type: ignore[arg-type]
+    keys = stream_keys(packed.s_hash, k0, k1) if packed is not None else None
+    out = np.empty((int(draws), n_var))
     bs, first, last = int(block_size), int(first_draw), int(first_draw) + int(draws)
     i0 = first
     while i0 < last:            # one piece per block: draw i is (block i // bs, i % bs)
         b, j = i0 // bs, i0 % bs
         n = min(bs - j, last - i0)
-        out[i0 - first:i0 - first + n] = block_normals(k0, k1, b, j, n, int(n_var))
+        out[i0 - first:i0 - first + n] = (
+            block_normals(k0, k1, b, j, n, n_var) if packed is None else
+            stream_block_normals(keys, packed.g_stream, packed.g_ctr, packed.g_dest, b, j, n,
+                                 n_var))
         i0 += n
     return out
 
