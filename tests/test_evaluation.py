@@ -164,6 +164,31 @@ def test_joint_probabilities_all_and_k_of_n():
     assert j["p_at_least_2"] == 0.25
 
 
+def test_joint_names_n_of_n_and_its_tails_are_exact():
+    """Issue 13: a joint probability over fewer targets is not progress; it says n of N and
+    which binding targets it leaves out. Tails are integer ratios (no 0.9999999999999999)."""
+    n = 10
+    a = np.where(np.arange(n) < 9, 10.0, 0.0)    # A met in draws 0–8
+    b = np.where(np.arange(n) < 7, 10.0, 0.0)    # B met in draws 0–6
+    ds = xr.Dataset(coords={"scenario": ["baseline"], "draw": np.arange(n), "year": [2015, 2016]})
+    for name, v in (("gdp_nominal", a), ("population_resident", b)):
+        ds[name] = xr.DataArray(np.stack([np.ones(n), v], axis=-1)[None],
+                                dims=("scenario", "draw", "year"))
+    ds.attrs["as_of"] = 2015
+    rows = [target(id="A", target_year=2016, value=5.0),
+            target(id="blank", target_year=2016, value=None),
+            target(id="B", series="population_resident", target_year=2016, value=5.0,
+                   binding="indicative")]
+    ev = evaluate(ds, pd.DataFrame(rows))
+    j = ev.joint.set_index("group")
+    assert (j.loc["binding", "n_targets"], j.loc["binding", "n_in_group"]) == (1, 2)
+    assert j.loc["binding", "left_out"] == "blank"
+    assert (j.loc["all", "n_targets"], j.loc["all", "n_in_group"]) == (2, 3)
+    # k = 2 in 7 draws, 1 in 2, 0 in 1: summing shares would give 0.7 + 0.2 = 0.8999999999999999
+    assert j.loc["all", "p_at_least_1"] == 0.9 and j.loc["all", "p_at_least_2"] == 0.7
+    assert j.loc["all", "expected_met"] == 1.6
+
+
 def test_streaming_in_chunks_equals_one_pass():
     """P(met), ΔP and its SE, and the joint table are exact over chunks; quantiles too when
     every draw is kept."""

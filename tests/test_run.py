@@ -7,6 +7,7 @@ import tomllib
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 import xarray as xr
 
 import sim.run.context as context_module
@@ -137,14 +138,39 @@ def test_midterm_run_adds_progress_since_plan_start(run2020, tmp_path):
     assert mid.loc[key, "delta_p_since_start"] == pytest.approx(
         mid.loc[key, "probability"] - start.loc[key, "probability"])
     assert np.isfinite(mid.loc[key, "achieved_annual"]) and np.isfinite(mid.loc[key, "required_annual"])
+    # issue 13: the tables a team hands in carry the mid-term columns too
+    plan = pd.read_csv(out / "targets_table.csv", encoding="utf-8-sig")
+    plan = plan.set_index(["scenario", "target_id"])
+    r = plan.loc[key]
+    assert r["p_at_plan_start"] == mid.loc[key, "p_at_plan_start"]
+    assert r["delta_p"] == mid.loc[key, "delta_p_since_start"] and r["delta_p_se"] > 0
+    assert r["pace_unit"] == "%/yr" and np.isfinite(r["achieved_pace"])
+    assert r["latest_year"] == 2018 and r["verdict"]
+    share = plan.loc[("baseline", "tertiary_share_2020_fyp13")]
+    assert share["pace_unit"] == "pp/yr" and share["required"].endswith("pp/yr (2018→2020)")
+    met = plan[plan["already_met"]]     # the data already meet it: no negative required pace
+    assert len(met) and met["required_pace"].isna().all()
+    assert met["required"].str.startswith("已达到 already met").all()
+    housing = plan.loc[("baseline", "affordable_housing_supply_2016_2020_fyp13")]
+    assert housing["change_since_start"].startswith(("method changed", "dropped out"))
+    wb = load_workbook(out / "targets.xlsx")
+    header = [c.value for c in wb["评估表 Evaluation"][1]]
+    assert {"规划初期 P at plan start", "ΔP since plan start", "ΔP ± SE", "已实现年均 Achieved per year",
+            "尚需年均 Required per year", "年均单位 Pace unit", "已达到 Already met"} <= set(header)
+    assert "评估变化 Since plan start" in wb.sheetnames
 
 
 @pytest.mark.slow
 def test_lever_on_a_driver_without_history_is_ignored_with_a_warning(tmp_path, capsys):
     out = tmp_path / "r15"
-    assert main(["run", str(S2015), "--out", str(out), *FAST]) == 0
+    variant = tmp_path / "water.toml"
+    variant.write_text(S2015.read_text(encoding="utf-8") + '\n[scenarios.water_push]\n'
+                       'extends = "baseline"\ndescription = "Water saving."\n'
+                       '[scenarios.water_push.levers.water_intensity]\nshift_pp = -1.0\n',
+                       encoding="utf-8")
+    assert main(["run", str(variant), "--out", str(out), *FAST]) == 0
     err = capsys.readouterr().err
-    msg = ("scenario 'water_and_housing_push': lever on water_intensity ignored: no history of "
+    msg = ("scenario 'water_push': lever on water_intensity ignored: no history of "
            "water_intensity up to as_of 2010 to calibrate it")
     assert msg in err
     assert msg in json.loads((out / "manifest.json").read_text())["ignored_levers"]

@@ -683,3 +683,108 @@ def test_plan_record_option_is_inherited_and_round_trips(tmp_path):
     assert back.scenarios == sf.scenarios
     bad = PLAN_RECORD.replace("plan_record = false", 'plan_record = "no"')
     assert any("plan_record" in p for p in problems(write(tmp_path, bad)))
+
+
+# ----------------------------------------------------------------------------------------------
+# A file that extends another file (`extends = "other.toml"` / `"other.toml#scenario"`)
+# ----------------------------------------------------------------------------------------------
+
+SHIPPED_2020 = ROOT / "scenarios" / "baseline_2020.toml"
+
+
+def _variant(tmp_path: Path, extends: str, body: str = "") -> Path:
+    return write(tmp_path, f'extends = "{extends}"\n' + textwrap.dedent(body), "variant.toml")
+
+
+def _relative(tmp_path: Path, target: Path) -> str:
+    import os
+
+    return os.path.relpath(target, tmp_path)
+
+
+def test_a_variant_file_builds_on_one_shipped_scenario(tmp_path, run_cli):
+    shipped = load_scenario_file(SHIPPED_2020)
+    path = _variant(tmp_path, _relative(tmp_path, SHIPPED_2020) + "#low_carbon", """
+        [run]
+        draws = 500
+
+        [scenarios.low_carbon_plus]
+        extends = "low_carbon"
+        description = "Low carbon, energy intensity 2 pp/yr faster from 2017."
+        [scenarios.low_carbon_plus.levers.energy_intensity]
+        shift_pp = -2.0
+        """)
+    sf = load_scenario_file(path)
+    assert list(sf.scenarios) == ["baseline", "low_carbon", "low_carbon_plus"]
+    assert sf.run.draws == 500   # the variant's [run] key overrides, the rest is the file's
+    assert sf.run.model_dump(exclude={"draws"}) == shipped.run.model_dump(exclude={"draws"})
+    assert sf.scenarios["baseline"] == shipped.scenarios["baseline"]   # target values too
+    assert sf.scenarios["low_carbon"] == shipped.scenarios["low_carbon"]
+    plus = sf.scenarios["low_carbon_plus"]
+    assert plus.levers["energy_intensity"].shift_pp == -2.0
+    assert plus.levers["carbon_factor"] == shipped.scenarios["low_carbon"].levers["carbon_factor"]
+    assert plus.target_values == shipped.baseline.target_values
+    # the resolved file stands alone: it reads back equal without the shipped file
+    back = load_scenario_file(write(tmp_path, resolved_toml(sf), "resolved.toml"))
+    assert back.scenarios == sf.scenarios
+    code, out, _ = run_cli("validate", path)
+    assert code == 0 and f"{path}: ok (3 scenarios)" in out
+
+
+def test_a_variant_file_takes_every_scenario_and_may_replace_one(tmp_path):
+    shipped = load_scenario_file(SHIPPED_2020)
+    path = _variant(tmp_path, _relative(tmp_path, SHIPPED_2020), """
+        [scenarios.new_normal]
+        extends = "baseline"
+        description = "Replaced: growth 2 pp/yr below trend."
+        [scenarios.new_normal.levers.gdp_real]
+        shift_pp = -2.0
+        """)
+    sf = load_scenario_file(path)
+    assert list(sf.scenarios) == list(shipped.scenarios)
+    assert sf.scenarios["new_normal"].description == "Replaced: growth 2 pp/yr below trend."
+    assert sf.scenarios["new_normal"].levers["gdp_real"].shift_pp == -2.0
+    assert sf.sweep == shipped.sweep   # its scenario is kept, so the sweep is too
+
+
+def test_file_extends_problems_name_the_file_and_what_was_expected(tmp_path):
+    rel = _relative(tmp_path, SHIPPED_2020)
+    assert problems(_variant(tmp_path, rel + "#low_carbn")) == [
+        f"variant.toml: extends: no scenario 'low_carbn' in {SHIPPED_2020.resolve()} "
+        "(did you mean 'low_carbon'?)"]
+    expected = ("(expected the path of a scenario file relative to this file's folder, e.g. "
+                '"baseline_2020.toml" or "../scenarios/baseline_2020.toml#low_carbon")')
+    assert problems(_variant(tmp_path, "nothere.toml")) == [
+        f"variant.toml: extends: cannot read 'nothere.toml' (no such file: nothere.toml) "
+        f"{expected}"]
+    assert problems(write(tmp_path, "extends = 3\n", "variant.toml")) == [
+        f"variant.toml: extends: 3 is not a scenario file {expected}"]
+    write(tmp_path, 'extends = "b.toml"\n', "a.toml")
+    write(tmp_path, 'extends = "a.toml"\n', "b.toml")
+    assert problems(tmp_path / "a.toml") == [
+        "b.toml: extends: files extend each other in a cycle: a.toml → b.toml → a.toml "
+        "(expected a chain ending at a file without extends)"]
+    # a problem of the parent file is reported in the parent file
+    write(tmp_path, SHIPPED_2020.read_text(encoding="utf-8").replace(
+        "draws = 20000", 'draws = "many"'), "parent.toml")
+    assert problems(_variant(tmp_path, "parent.toml")) == [
+        "parent.toml: run.draws: wrong type (expected integer, got string 'many')"]
+
+
+def test_file_extends_merge_rules():
+    from sim.scenario.extends import _merge_files
+
+    base = {"run": {"as_of": 2015, "draws": 10}, "output": {"figures": True},
+            "scenarios": {"baseline": {"description": "b"},
+                          "a": {"extends": "baseline", "description": "a"},
+                          "b": {"extends": "a", "description": "b"},
+                          "c": {"extends": "baseline", "description": "c"}},
+            "sweep": {"scenario": "c"}}
+    out = _merge_files(base, {"run": {"draws": 5}, "scenarios": {"d": {"description": "d"}}},
+                       "b", "v.toml", "p.toml")
+    assert out["run"] == {"as_of": 2015, "draws": 5} and out["output"] == {"figures": True}
+    assert list(out["scenarios"]) == ["baseline", "a", "b", "d"]   # b, its chain, the baseline
+    assert "sweep" not in out                                        # its scenario is not kept
+    whole = _merge_files(base, {"sweep": {"scenario": "d"}}, None, "v.toml", "p.toml")
+    assert list(whole["scenarios"]) == ["baseline", "a", "b", "c"]
+    assert whole["sweep"] == {"scenario": "d"}                       # the variant's replaces it

@@ -1,4 +1,9 @@
-"""``python -m sim validate FILE...`` — check scenario files; report every problem of every file."""
+"""``python -m sim validate FILE...`` — check scenario files; report every problem of every file.
+
+A file that reads cleanly is then checked against the history a run would calibrate on: a
+lever or shock on a driver with no history up to the file's as_of would be dropped by
+``sim run``, so it is reported as ``FILE: warning: ...`` (the file is still valid, exit 0).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    """Check every file; exit 2 if any has a problem."""
+    """Check every file; exit 2 if any has a problem (warnings alone exit 0)."""
+    from sim.run.context import ignored_levers
     from sim.scenario.read import load_scenario_file
 
     failed = False
@@ -36,6 +42,13 @@ def run(args) -> int:
             print(f"{file}: input nested too deeply (more levels of brackets or tables than "
                   "sim reads)", file=sys.stderr)
             continue
+        try:
+            warnings = [f"{m} (a run leaves it out)" for m in ignored_levers(sf)]
+        except SimError as exc:  # the history cannot be calibrated at the file's as_of
+            warnings = [f"levers not checked against the history: {exc}"]
+        for msg in warnings:
+            print(f"{file}: warning: {msg}", file=sys.stderr)
         n = len(sf.scenarios)
-        print(f"{file}: ok ({n} scenario{'s' if n != 1 else ''})")
+        print(f"{file}: ok ({n} scenario{'s' if n != 1 else ''}"
+              f"{f', {len(warnings)} warning' + ('s' if len(warnings) != 1 else '') if warnings else ''})")
     return 2 if failed else 0

@@ -296,6 +296,8 @@ class EvaluationAccumulator:
                         indicator_zh=t.indicator_zh, series=t.series, target_year=t.target_year,
                         kind=t.kind, comparator=t.comparator, unit=t.unit,
                         base_year=t.base_year, binding=t.binding, value_high=t.value_high,
+                        tolerance=t.tolerance, base_value=t.base_value,
+                        period_start=t.period_start, period_end=t.period_end,
                         observed=obs.get("value"), observed_year=obs.get("year"),
                         observed_source=obs.get("source"))
             for s_idx, scen in enumerate(self.scenarios):
@@ -369,18 +371,28 @@ class EvaluationAccumulator:
         return out
 
     def _joint(self) -> pd.DataFrame:
-        """P(all targets of a group met) and P(at least k of n met), per scenario and set."""
+        """P(all targets of a group met) and P(at least k of n met), per scenario and set.
+
+        ``n_targets`` (n) counts the group's targets with a probability in the scenario,
+        ``n_in_group`` (N) all of the set's targets of that group (binding, or all), and
+        ``left_out`` names the N - n without one: a joint probability covers the n only.
+        ``p_at_least_j`` is an exact ratio of integer counts (no 0.9999999999999999).
+        """
         out = []
         for (scen, tset, label), hist in self.k_hist.items():
             m = len(hist) - 1
             p = hist / self.n
+            members = [t for t in self.targets if t.target_set == tset
+                       and (label == "all" or t.is_binding)]
+            left_out = [t.id for t in members if (scen, t.id) not in self.hits]
             rec: dict[str, Any] = dict(scenario=scen, target_set=tset, group=label, n_targets=m,
+                                       n_in_group=len(members), left_out="; ".join(left_out),
                                        p_all=float(p[m]),
-                                       expected_met=float(np.dot(np.arange(m + 1), p)))
+                                       expected_met=float(np.dot(np.arange(m + 1), hist)) / self.n)
             rec["p_all_se"] = math.sqrt(rec["p_all"] * (1 - rec["p_all"]) / self.n)
-            tail = np.cumsum(p[::-1])[::-1]  # tail[j] = P(k >= j)
+            tail = np.cumsum(np.asarray(hist)[::-1])[::-1]  # tail[j] = draws with k >= j
             for j in range(1, m + 1):
-                rec[f"p_at_least_{j}"] = float(tail[j])
+                rec[f"p_at_least_{j}"] = int(tail[j]) / self.n
             out.append(rec)
         return pd.DataFrame(out)
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.evaluation import as_int
 from sim.output.plots import FONT_FAMILY, FONT_FILE
-from sim.output.tables import (BINDING_TEXT, MEANING_TEXT, coverage, coverage_lines, fmt_pm,
-                               light, not_evaluable, target_text)
+from sim.output.tables import (BINDING_TEXT, JOINT_HEAD, JOINT_KEYS, MEANING_TEXT, PACE_NOTE,
+                               coverage, coverage_lines, display_columns, display_rows, dropouts,
+                               fmt_pm, is_midterm, joint_rows, light, not_evaluable,
+                               target_with_unit)
 
 CSS = "\n".join([
     "",
@@ -104,7 +105,7 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
     for tid in ids:
         f = first.loc[tid].to_dict()
         row = [f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
-               f"{target_text(f)} ({as_int(f.get('target_year'))}, {f.get('target_set')})",
+               f"{target_with_unit(f)}, {f.get('target_set')}",
                BINDING_TEXT.get(f.get("binding"), f.get("binding"))]
         cls = ["", "nowrap", "nowrap"]
         for g in groups:
@@ -122,27 +123,42 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
     return LEGEND_HTML + html_table(head, rows, classes)
 
 
-HTML_KEYS = ("indicator_zh", "indicator_en", "type", "unit", "base", "target", "target_year",
-             "latest_actual", "projection", "p_met_text", "method", "p_trend_text",
-             "p_record_text", "likelihood", "required", "status")
-HTML_HEAD = ("指标", "Indicator", "属性 Type", "单位 Unit", "基期 Base", "目标值 Target", "年 Year",
-             "最新实际值 Latest actual", "预测中位数 [80%区间] Projection median [80% interval]",
-             "达标概率 P(met) ± SE", "方法 Method", "趋势 p_trend", "规划记录 p_record",
-             "可能性 Likelihood", "所需年均变化 Required rate", "状态 Status")
+#: cells right-aligned as numbers
+NUM_KEYS = {"target_year", "projection", "p_met_text", "p_at_plan_start_text",
+            "delta_p_text"}
 
 
 def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
-    """The evaluation table of one scenario (evaluated rows; not-evaluable ones are listed apart)."""
+    """The evaluation table of one scenario (evaluated rows; not-evaluable ones are listed
+    apart): the columns of :func:`sim.output.tables.display_columns` and the status."""
     sub = plan[(plan["scenario"] == scenario) & (plan["p_met_text"] != "")]
     if sub.empty:
         return "<p>（无可评估目标）No evaluable target in this scenario.</p>"
-    rows, classes = [], []
-    num = {"target_year", "latest_actual", "projection", "p_met_text", "required"}
-    for r in sub.to_dict("records"):
-        rows.append([r[k] for k in HTML_KEYS])
-        classes.append([("num " + r["light"]) if k == "p_met_text" else ("num" if k in num else "")
-                        for k in HTML_KEYS])
-    return html_table(list(HTML_HEAD), rows, classes)
+    cols = display_columns(plan) + [("status", "状态 Status")]
+    keys = [k for k, _ in cols]
+    rows = display_rows(sub, keys)
+    classes = [[("num " + r["light"]) if k == "p_met_text" else r["light"] if k == "verdict"
+                else ("num" if k in NUM_KEYS else "") for k in keys] for r in sub.to_dict("records")]
+    return html_table([h for _, h in cols], rows, classes) + f'<p class="muted">{esc(PACE_NOTE)}</p>'
+
+
+def html_dropouts(plan: pd.DataFrame) -> str:
+    """Mid-term: the targets whose evaluation changed since the plan's start, with why."""
+    drop = dropouts(plan)
+    if drop.empty:
+        return "<p>None: every target is evaluated as at the plan's start.</p>"
+    rows = [[r["target_id"], f"{r['indicator_zh']} / {r['indicator_en']}", r["type"],
+             r["change_since_start"], r["scenarios"]] for r in drop.to_dict("records")]
+    return html_table(["编号 Target id", "指标 Indicator", "属性 Type", "变化 Change",
+                       "情景 Scenarios"], rows)
+
+
+def html_joint(joint: pd.DataFrame | None) -> str:
+    """The joint probabilities with their n of N and the targets left out ('' without)."""
+    jr = joint_rows(joint)
+    if not jr:
+        return ""
+    return html_table(JOINT_HEAD, [[r[k] for k in JOINT_KEYS] for r in jr])
 
 
 def html_coverage(table: pd.DataFrame) -> str:
@@ -177,16 +193,26 @@ def html_page(title: str, body: str, extra_css: str = "") -> str:
 
 
 def write_html(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, title: str = "",
-               scenario_labels: dict | None = None, font_css: str = "") -> Path:
-    """``targets.html``: overview heat table, one evaluation table per scenario, not-evaluable list."""
+               scenario_labels: dict | None = None, font_css: str | None = None,
+               joint: pd.DataFrame | None = None) -> Path:
+    """``targets.html``: overview heat table, one evaluation table per scenario, the changes
+    since the plan's start (mid-term), the joint probabilities (with ``joint``), the
+    not-evaluable list. Self-contained: the CJK font subset to the page's characters is
+    embedded (:func:`font_face_css`) unless ``font_css`` is given."""
     scenario_labels = scenario_labels or {}
     title = title or "目标达成概率 · Probability that the targets are met"
     body = [f"<h1>{esc(title)}</h1>", "<h2>达标概率一览 · P(met) by scenario</h2>",
             f'<p class="muted">{esc(MEANING_TEXT)}</p>', html_pmet_heat(table, scenario_labels)]
     for scen in dict.fromkeys(plan["scenario"]):
         body += [f"<h2>{esc(scenario_labels.get(scen, ''))} {esc(scen)}</h2>", html_plan_table(plan, scen)]
+    if is_midterm(plan):
+        body += ["<h2>规划初期以来的评估变化 · Changes since the plan's start</h2>", html_dropouts(plan)]
+    if joint_rows(joint):
+        body += ["<h2>联合概率 · Joint probabilities</h2>", html_joint(joint)]
     body += ["<h2>未能评估的目标 · Targets not evaluated</h2>", html_not_evaluable(table)]
-    Path(path).write_text(html_page(title, "".join(body), font_css), encoding="utf-8")
+    text = "".join(body)
+    css = font_face_css(title + text) if font_css is None else font_css
+    Path(path).write_text(html_page(title, text, css), encoding="utf-8")
     return Path(path)
 
 

@@ -9,27 +9,39 @@ temporary folder) and by ``sim report`` (:mod:`sim.output.rebuild`); it writes
 * ``targets_table.csv``, ``targets.md``, ``targets.xlsx``, ``targets.html`` — the evaluation
   table in the plan's layout (:mod:`sim.output.tables`, :mod:`sim.output.xlsx`,
   :mod:`sim.output.html`);
-* ``report.html`` — one self-contained page (figures as base64 PNG, inline CSS, the CJK font
-  subset embedded as a ``data:`` URI; no external reference of any kind).
+* ``report.html`` — one self-contained page (figures as base64 PNG, inline CSS and script, the
+  CJK font subset embedded as a ``data:`` URI; no external reference of any kind).
+
+The page, top to bottom: summary (coverage, likely / unlikely by set, binding targets at risk:
+:mod:`sim.output.report_summary`) · scenarios, with levers the run did not apply marked
+(:mod:`sim.output.report_scenarios`) · scenario comparison, interactive with JavaScript and as
+static tables without it (:mod:`sim.output.report_compare`) · joint probabilities with their n of
+N · evaluation tables · fan charts (click for full size) · not-evaluable targets by reason ·
+provenance. CSS, script and HTML building blocks: :mod:`sim.output.report_assets`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import time
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim.ensemble import ensemble_facts
+from sim.errors import SimError
 from sim.evaluation import as_int
 from sim.output import html as H
 from sim.output import tables as T
 from sim.output.figures import write_figures
 from sim.output.folder import ResultsFolder
+from sim.output.report_assets import REPORT_CSS, REPORT_JS, zoom_figure
+from sim.output.report_compare import compare_data, compare_widget, delta_table, pmet_table
+from sim.output.report_scenarios import MAX_RESOLVED, scenario_section, shorten
+from sim.output.report_summary import joint_section, not_evaluable_section, summary_section
 from sim.output.xlsx import write_xlsx
 from sim.scenario.spec import TABLE_FORMATS
 from sim.targets import load_catalogue
@@ -103,137 +115,57 @@ def provenance(ds, manifest: dict | None = None) -> dict:
 # --------------------------------------------------------------------------------------------
 # report.html
 
-#: characters of user text shown in report.html (the files keep all of it)
-MAX_DESCRIPTION = 2_000
-MAX_LABEL = 200
-MAX_RESOLVED = 200_000
+
+def _figure(folder: Path, f: dict) -> str:
+    """One figure record as a zoomable figure with its title and file name."""
+    return zoom_figure(H.img(folder / f["file"], f["title"]),
+                       f"{H.esc(f['title'])} — {H.esc(f['file'])}")
 
 
-def shorten(text, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with a note saying how much was left out."""
-    text = "" if text is None else str(text)
-    if len(text) <= limit:
-        return text
-    return (f"{text[:limit]} … [{len(text) - limit:,} more characters not shown; see "
-            "scenario.resolved.toml]")
+def _figures(folder: Path, figures: list[dict], kinds: tuple[str, ...], with_targets: bool) -> str:
+    """The figures of ``kinds``; fans only of views with (``with_targets``) or without a target."""
+    target_views = {f["view"] for f in figures if f["kind"] == "overlay"}
+    return "".join(_figure(folder, f) for f in figures if f["kind"] in kinds
+                   and not (f["kind"] == "fan" and (f["view"] in target_views) != with_targets))
 
 
-def _years_text(path: dict) -> str:
-    """{2016: 7e4, ..., 2020: 7e4} → '2016–2020: 70,000 a year'; else 'y: v, ...'."""
-    items = sorted((int(k), v) for k, v in path.items())
-    if not items:
-        return ""
-    ys = [y for y, _ in items]
-    vals = {v for _, v in items}
-    if len(vals) == 1 and ys == list(range(ys[0], ys[-1] + 1)):
-        return f"{ys[0]}–{ys[-1]}: {T.fmt_number(items[0][1])} a year"
-    return ", ".join(f"{y}: {T.fmt_number(v)}" for y, v in items)
+def _overview(folder: Path, table: pd.DataFrame, figures: list[dict], compare: dict,
+              labels: dict) -> str:
+    """The comparison section: interactive view, P(met) table, ΔP table, P(met) figures."""
+    out = [compare_widget(compare), "<h3>所有情景的达标概率 · P(met) of every target in every "
+           "scenario</h3>", pmet_table(table, labels), delta_table(table, labels)]
+    for f in figures:
+        if f["kind"] == "pmet":
+            out.append(zoom_figure(H.img(folder / f["file"], f["title"]),
+                                   f"{H.esc(f['title'])}: dots are P(met), whiskers the Wilson 95% "
+                                   "interval of the Monte Carlo estimate."))
+        elif f["kind"] == "heatmap":
+            out.append(_figure(folder, f))
+    return "".join(out)
 
 
-def lever_text(driver: str, lever: dict) -> str:
-    """One lever of the resolved TOML in words."""
-    parts = []
-    if "shift_pp" in lever:
-        span = ""
-        if lever.get("from_year") or lever.get("to_year"):
-            span = f" ({lever.get('from_year', '')}–{lever.get('to_year', '')})"
-        parts.append(f"{lever['shift_pp']:+g} pp/yr{span}")
-    for key in ("programme_units", "path"):
-        if isinstance(lever.get(key), dict):
-            parts.append(f"{key.replace('_', ' ')} {_years_text(lever[key])}")
-    if lever.get("units_per_year") is not None:
-        parts.append(f"{T.fmt_number(lever['units_per_year'])} units a year")
-    rest = {k: v for k, v in lever.items()
-            if k not in ("shift_pp", "from_year", "to_year", "programme_units", "path", "units_per_year")}
-    parts += [f"{k} {v}" for k, v in rest.items()]
-    return f"{driver}: " + ", ".join(parts)
-
-
-def _scenario_texts(entry: dict) -> tuple[str, str, str]:
-    """Levers, shocks and target values of one resolved scenario in words; a document edited
-    out of shape (it is a file in the results folder) reads as "unreadable", not a crash."""
-    try:
-        lev = entry.get("levers") or {}
-        lever_txt = "; ".join(lever_text(d, v) for d, v in lev.items() if isinstance(v, dict) and v)
-        shocks = "; ".join(f"{s.get('driver')} {s.get('year')} {s.get('shift_pp'):+g} pp"
-                           + (f" ({s['note']})" if s.get("note") else "")
-                           for s in entry.get("shocks") or [])
-        tv = entry.get("target_values") or {}
-        tv_txt = "; ".join(f"{k} = {v:g}" for k, v in tv.items())
-    except (TypeError, ValueError, AttributeError, KeyError):
-        return "(unreadable in scenario.resolved.toml)", "", ""
-    return lever_txt, shocks, tv_txt
-
-
-def _scenario_section(doc: dict, ds) -> str:
-    scen = doc.get("scenarios") or {}
-    names = [str(s) for s in ds["scenario"].values]
-    rows = []
-    for name in names:
-        entry = scen.get(name, {})
-        if not isinstance(entry, dict):
-            entry = {}
-        lever_txt, shocks, tv_txt = _scenario_texts(entry)
-        rows.append([name, shorten(entry.get("label_zh", ""), MAX_LABEL),
-                     shorten(entry.get("description", ""), MAX_DESCRIPTION), lever_txt or "—",
-                     shocks or "—", tv_txt or "—"])
-    run = doc.get("run") or {}
-    intro = ""
-    if run:
-        intro = (f"<p>数据截至 as_of <b>{H.esc(run.get('as_of'))}</b> · 预测至 horizon "
-                 f"<b>{H.esc(run.get('horizon'))}</b> · {H.esc(run.get('draws'))} 次模拟 draws · "
-                 f"目标集 target sets: {H.esc(', '.join(run.get('target_sets', [])))}. "
-                 "Every scenario uses the same random draws (common random numbers), so "
-                 "differences between scenarios come from the levers alone.</p>")
-    return intro + H.html_table(["情景 Scenario", "名称", "说明 Description", "政策杠杆 Levers",
-                                 "冲击 Shocks", "目标值设定 Target values"], rows)
-
-
-def _joint_section(joint: pd.DataFrame | None, labels: dict) -> str:
-    if joint is None or joint.empty:
-        return "<p>No joint probability (no evaluable target).</p>"
-    rows, classes = [], []
-    for r in joint.to_dict("records"):
-        rows.append([f"{labels.get(r['scenario'], '')} {r['scenario']}".strip(), r["target_set"],
-                     "约束性 binding" if r["group"] == "binding" else "全部 all", r["n_targets"],
-                     T.fmt_pm(r["p_all"], r.get("p_all_se")), f"{r['expected_met']:.2f}"])
-        classes.append(["", "", "", "num", f"num {T.light(r['p_all'])}", "num"])
-    return (H.html_table(["情景 Scenario", "目标集 Set", "范围 Group", "目标数 n", "全部达标 P(all met) ± SE",
-                          "预期达标数 Expected met"], rows, classes)
-            + '<p class="muted">P(all met): the share of draws in which every target of the group is '
-              "met at once — lower than any single P(met) when targets are not perfectly correlated.</p>")
-
-
-def _delta_section(table: pd.DataFrame, labels: dict) -> str:
-    if "delta_vs_baseline" not in table:
-        return ""
-    d = table[(table["status"] == "evaluated") & table["delta_vs_baseline"].notna()]
-    d = d[(d["delta_vs_baseline"] != 0) | (d["delta_se"].fillna(0) > 0)]
-    if d.empty:
-        return "<p class=\"muted\">No scenario changes any P(met) against the baseline.</p>"
-    base = str(table["scenario"].iloc[0])
-    rows, classes = [], []
-    for r in d.to_dict("records"):
-        dp, se = r["delta_vs_baseline"], r.get("delta_se")
-        rows.append([f"{labels.get(r['scenario'], '')} {r['scenario']}".strip(),
-                     f"{r.get('indicator_zh', '')} / {r.get('indicator', '')}",
-                     f"{T.target_text(r)} ({as_int(r.get('target_year'))})",
-                     f"{100 * dp:+.1f} pp ± {100 * se:.1f}" if np.isfinite(se)
-                     else f"{100 * dp:+.1f} pp"])
-        sig = np.isfinite(se) and abs(dp) > 1.96 * se
-        classes.append(["", "", "nowrap", "num " + (("green" if dp > 0 else "red") if sig else "")])
-    return (f"<h3>与基准情景相比 · Change against the baseline ({H.esc(base)})</h3>"
-            + H.html_table(["情景 Scenario", "指标 Indicator", "目标 Target", "ΔP ± paired SE"],
-                           rows, classes)
-            + '<p class="muted">Paired over the same draws; coloured where |ΔP| &gt; 1.96 SE. '
-              "Targets a scenario leaves unchanged (ΔP = 0 in every draw) are omitted.</p>")
+def _provenance_html(folder: Path, ds, provenance_items: dict) -> str:
+    prov = "".join(f"<dt>{H.esc(k)}</dt><dd>{H.esc(v)}</dd>" for k, v in provenance_items.items())
+    resolved = ds.attrs.get("scenario_resolved") or ""
+    if not resolved and (folder / "scenario.resolved.toml").exists():
+        resolved = (folder / "scenario.resolved.toml").read_text(encoding="utf-8")
+    resolved_html = (f"<details><summary>scenario.resolved.toml</summary>"
+                     f"<pre>{H.esc(shorten(resolved, MAX_RESOLVED))}</pre></details>"
+                     if resolved else "")
+    return f"<dl>{prov}</dl>" + resolved_html
 
 
 def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame | None,
                       plan: pd.DataFrame, figures: list[dict], *, doc: dict,
-                      provenance_items: dict) -> str:
-    """The text of ``report.html`` (figures read from ``folder``)."""
+                      provenance_items: dict, compare: dict | None = None) -> str:
+    """The text of ``report.html`` (figures read from ``folder``).
+
+    ``compare`` is the data of the interactive comparison (:func:`compare_data`); None builds
+    it from ``ds`` and ``table`` without observed history.
+    """
     labels = scenario_labels(doc)
+    if compare is None:
+        compare = compare_data(ds, table, labels=labels)
     as_of = ds.attrs.get("as_of")
     n_ev = table.loc[table["status"] == "evaluated", "target_id"].nunique() if not table.empty else 0
     n_ne = table.loc[table["status"] != "evaluated", "target_id"].nunique() if not table.empty else 0
@@ -243,73 +175,89 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
     def sec(id_, head, body):
         sections.append((id_, head, f'<section id="{id_}"><h2>{H.esc(head)}</h2>{body}</section>'))
 
-    sec("scenarios", "情景 · Scenarios", _scenario_section(doc, ds))
-    overview = H.html_pmet_heat(table, labels)
-    pm = [f for f in figures if f["kind"] in ("pmet", "heatmap")]
-    for f in pm:
-        if f["kind"] == "pmet":
-            overview += (f"<figure>{H.img(folder / f['file'], f['title'])}<figcaption>{H.esc(f['title'])}: "
-                         "dots are P(met), whiskers the Wilson 95% interval of the Monte Carlo estimate."
-                         "</figcaption></figure>")
-        else:
-            overview += (f"<details><summary>热图图片 · The same as an image ({H.esc(f['file'])})</summary>"
-                         f"<figure>{H.img(folder / f['file'], f['title'])}</figure></details>")
-    overview += _delta_section(table, labels)
-    sec("overview", "达标概率一览 · P(met) by scenario", overview)
-    sec("joint", "联合概率 · Joint probabilities", _joint_section(joint, labels))
+    sec("summary", "摘要 · Summary", summary_section(table, labels))
+    sec("scenarios", "情景 · Scenarios", scenario_section(doc, ds))
+    sec("overview", "情景比较 · Compare scenarios", _overview(folder, table, figures, compare, labels))
+    sec("joint", "联合概率 · Joint probabilities", joint_section(joint, table, labels))
     tabs = []
     for i, scen in enumerate(dict.fromkeys(plan["scenario"]) if not plan.empty else []):
         tabs.append(f"<details{' open' if i == 0 else ''}><summary>{H.esc(labels.get(scen, ''))} "
                     f"{H.esc(scen)}</summary>{H.html_plan_table(plan, scen)}</details>")
     sec("tables", "评估表 · Evaluation tables",
         "<p class=\"muted\">Projection: median with the 80% interval (10th–90th percentile) of the "
-        "draws. Required rate: the constant annual change from as_of that would just meet the "
-        "target. Also as targets.csv, targets_table.csv, targets.md, targets.xlsx.</p>" + "".join(tabs))
-
-    def figs(kinds, with_targets):
-        out = []
-        target_views = {f["view"] for f in figures if f["kind"] == "overlay"}
-        for f in figures:
-            if f["kind"] not in kinds:
-                continue
-            if (f["view"] in target_views) != with_targets and f["kind"] == "fan":
-                continue
-            out.append(f"<figure>{H.img(folder / f['file'], f['title'])}<figcaption>{H.esc(f['title'])} "
-                       f"— {H.esc(f['file'])}</figcaption></figure>")
-        return "".join(out)
-
+        "draws. Also as targets.csv, targets_table.csv, targets.md, targets.xlsx.</p>" + "".join(tabs))
+    if T.is_midterm(plan):
+        sec("since-start", "规划初期以来的评估变化 · Changes since the plan's start", H.html_dropouts(plan))
     fan_note = ('<p class="muted">Black: observed (数据截至 as of the dotted line). Shading: 50%, 80% '
                 "and 95% of the draws (darker = more likely); line: median. Red: the target and its "
-                "P(met) ± Monte Carlo standard error, per scenario.</p>")
+                "P(met) ± Monte Carlo standard error, per scenario. Click a chart for full size.</p>")
     sec("charts", "目标指标扇形图 · Fan charts of the target indicators",
-        fan_note + figs(("fan", "overlay"), True))
-    drivers = figs(("fan",), False)
-    n_drivers = (sum(1 for f in figures if f["kind"] == "fan")
-                 - sum(1 for f in figures if f["kind"] == "overlay"))
+        fan_note + _figures(folder, figures, ("fan", "overlay"), True))
+    drivers = _figures(folder, figures, ("fan",), False)
+    n_drivers = drivers.count("<figure>")
     sec("drivers", "驱动因素 · Drivers and other simulated series",
         f"<details><summary>Show {n_drivers} charts</summary>{drivers}</details>"
         if drivers else "<p>None.</p>")
     sec("not-evaluable", f"未能评估的目标 · Targets not evaluated ({n_ne})",
         "<p>Every target of the chosen sets is listed; these could not be given a probability, "
-        "for the reason shown.</p>" + H.html_not_evaluable(table))
-    prov = "".join(f"<dt>{H.esc(k)}</dt><dd>{H.esc(v)}</dd>" for k, v in provenance_items.items())
-    resolved = ds.attrs.get("scenario_resolved") or ""
-    if not resolved and (folder / "scenario.resolved.toml").exists():
-        resolved = (folder / "scenario.resolved.toml").read_text(encoding="utf-8")
-    resolved_html = (f"<details><summary>scenario.resolved.toml</summary>"
-                     f"<pre>{H.esc(shorten(resolved, MAX_RESOLVED))}</pre></details>"
-                     if resolved else "")
-    sec("provenance", "来源与可重复性 · Provenance", f"<dl>{prov}</dl>" + resolved_html)
+        "for the reason shown.</p>" + not_evaluable_section(table))
+    sec("provenance", "来源与可重复性 · Provenance", _provenance_html(folder, ds, provenance_items))
 
     nav = "".join(f'<li><a href="#{i}">{H.esc(h)}</a></li>' for i, h, _ in sections)
     head = (f"<h1>{H.esc(title)}</h1><p class=\"muted\">{n_ev} targets evaluated, {n_ne} not evaluable · "
             f"{len(ds['scenario'])} scenarios · {ds.sizes.get('draw')} draws · "
             f"seed {H.esc(ds.attrs.get('seed'))}"
             f" · data {H.esc(str(ds.attrs.get('data_hash', ''))[:12])}</p>"
-            f"{H.html_coverage(table)}<nav><ul>{nav}</ul></nav>")
-    body = head + "".join(s for _, _, s in sections)
-    font_css = H.font_face_css(title + body)
-    return H.html_page(title, body, font_css)
+            f"<nav><ul>{nav}</ul></nav>")
+    body = head + "".join(s for _, _, s in sections) + f"<script>{REPORT_JS}</script>"
+    # the font subset needs the page's characters, not the megabytes of base64 figures
+    font_css = H.font_face_css(title + re.sub(r"base64,[A-Za-z0-9+/=]+", "", body))
+    return H.html_page(title, body, font_css + REPORT_CSS)
+
+
+# --------------------------------------------------------------------------------------------
+# what the report reads of targets.csv and joint.csv
+
+#: columns the report cannot do without
+TABLE_REQUIRED = ("target_id", "target_set", "scenario", "status", "probability")
+JOINT_REQUIRED = ("scenario", "target_set", "group", "n_targets", "p_all", "expected_met")
+#: numbers of targets.csv the report computes with (counts, colours, differences)
+TABLE_NUMERIC = ("probability", "mc_se", "ci_low", "ci_high", "delta_vs_baseline", "delta_se")
+#: columns read when present; missing ones (older or edited files) read as empty
+TABLE_OPTIONAL = ("binding", "reason", "method", "low_information", "likelihood", "indicator",
+                  "indicator_zh", "unit", "value", "value_high", "comparator", "target_year")
+
+
+def report_tables(folder: Path, table: pd.DataFrame, joint: pd.DataFrame | None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``table`` and ``joint`` as the report reads them. A required column that is missing, or a
+    cell of :data:`TABLE_NUMERIC` that is not a number, is a :class:`SimError` naming the file,
+    column and row (a results folder is a user's file: it may have been edited)."""
+    path = Path(folder) / "targets.csv"
+    missing = [c for c in TABLE_REQUIRED if c not in table.columns]
+    if missing:
+        raise SimError(f"{path}: no column {', '.join(missing)} (expected the columns of "
+                       f"`sim run`: {', '.join(TABLE_REQUIRED)}, ...)")
+    table = table.copy()
+    for c in TABLE_NUMERIC:
+        if c not in table.columns:
+            table[c] = float("nan")
+            continue
+        num = pd.to_numeric(table[c], errors="coerce")
+        bad = (num.isna() & table[c].notna()).to_numpy().nonzero()[0]
+        if len(bad):
+            raise SimError(f"{path}: column {c}, row {bad[0] + 1}: {table[c].iloc[bad[0]]!r} is "
+                           "not a number")
+        table[c] = num
+    for c in TABLE_OPTIONAL:
+        if c not in table.columns:
+            table[c] = None
+    if joint is not None and not joint.empty:
+        missing = [c for c in JOINT_REQUIRED if c not in joint.columns]
+        if missing:
+            raise SimError(f"{Path(folder) / 'joint.csv'}: no column {', '.join(missing)} "
+                           f"(expected {', '.join(JOINT_REQUIRED)})")
+    return table, joint
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,8 +283,10 @@ def write_outputs(folder: Path | ResultsFolder, ds, table: pd.DataFrame,
     figures, table_formats : default from ``[output]`` of the resolved scenario (``figures =
         true``, all four formats). ``report.html`` is always written.
     """
+    named = folder.out if isinstance(folder, ResultsFolder) else Path(folder)  # in messages
     folder = folder.path if isinstance(folder, ResultsFolder) else Path(folder)
     t_all = time.perf_counter()
+    table, joint = report_tables(named, table, joint)
     doc = resolved_scenarios(ds, folder)
     output = doc.get("output") or {}
     figures = output.get("figures", True) if figures is None else figures
@@ -368,8 +318,10 @@ def write_outputs(folder: Path | ResultsFolder, ds, table: pd.DataFrame,
     timings["tables_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    compare = compare_data(ds, table, history=observed, windows=windows, labels=labels,
+                           vintage=vintage)
     page = build_report_html(folder, ds, table, joint, plan, fig_records, doc=doc,
-                             provenance_items=prov)
+                             provenance_items=prov, compare=compare)
     (folder / "report.html").write_text(page, encoding="utf-8")
     files.append("report.html")
     timings["report_s"] = time.perf_counter() - t0
@@ -386,13 +338,15 @@ def _write_tables(folder: Path, plan: pd.DataFrame, table: pd.DataFrame, joint: 
         T.write_csv(plan, folder / "targets_table.csv")
         files.append("targets_table.csv")
     if "md" in formats:
-        T.write_markdown(plan, table, folder / "targets.md", title=title, scenario_labels=labels)
+        T.write_markdown(plan, table, folder / "targets.md", title=title, scenario_labels=labels,
+                         joint=joint)
         files.append("targets.md")
     if "xlsx" in formats:
         write_xlsx(plan, table, folder / "targets.xlsx", joint=joint, provenance=provenance,
                    scenario_labels=labels)
         files.append("targets.xlsx")
     if "html" in formats:
-        H.write_html(plan, table, folder / "targets.html", title=title, scenario_labels=labels)
+        H.write_html(plan, table, folder / "targets.html", title=title, scenario_labels=labels,
+                     joint=joint)
         files.append("targets.html")
     return files

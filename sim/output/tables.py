@@ -1,110 +1,39 @@
-"""Tables people read: the terminal summary of a run and the evaluation table in the plan's layout.
+"""Tables people read: the evaluation table in the plan's (mid-term evaluation) layout.
 
-The evaluation table follows the layout of a plan's mid-term evaluation (指标 · 属性 · 单位 ·
-基期 · 目标值 · 最新实际值 · 预测 · 达标概率): one row per target and scenario with
+The evaluation table follows the layout of a plan's 中期评估 (指标 · 属性 · 单位 · 基期值 · 目标值 ·
+最新实际值 · 进度 · 达标概率 · 判断): one row per target and scenario with
 
-    indicator (zh, en) · binding/indicative · unit · base · target · latest actual (data ≤ as_of) ·
-    projection median [80 % interval] · P(met) ± SE · method · p_trend · p_record ·
-    likelihood · status (reason)
+    indicator (zh, en) · binding/indicative · unit · base value (year, plan or data) · target
+    (≈ with its tolerance) and where its value comes from · latest actual (data ≤ as_of, year,
+    source) · pace achieved so far and required from now (pp/yr, %/yr or unit/yr; "already met")
+    · projection median [80 % interval] · P(met) ± SE · [mid-term: P at plan start, ΔP ± SE,
+    change since plan start] · verdict · likelihood · method, low-information flag, information
+    · p_trend · p_record · status (reason)
 
-built by :func:`plan_table` from the evaluation's ``targets.csv`` (and the ensemble, for the
-value at as_of). Writers here: :func:`write_csv` (``targets_table.csv``) and
-:func:`write_markdown` (``targets.md``); :mod:`sim.output.xlsx` writes ``targets.xlsx`` and
-:mod:`sim.output.html` ``targets.html``.
+built by :func:`plan_table` from the evaluation's ``targets.csv`` (base and pace:
+:mod:`sim.output.midterm_table`; number formats: :mod:`sim.output.formatting`). Writers here:
+:func:`write_csv` (``targets_table.csv``) and :func:`write_markdown` (``targets.md``);
+:mod:`sim.output.xlsx` writes ``targets.xlsx`` and :mod:`sim.output.html` ``targets.html``.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int, as_number
 from sim.evaluation.record import MEANINGS
+from sim.output import midterm_table as M
+from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
 
-#: IPCC likelihood terms in Chinese (IPCC AR5 Chinese edition wording)
-LIKELIHOOD_ZH = {
-    "virtually certain": "几乎确定",
-    "very likely": "很可能",
-    "likely": "可能",
-    "about as likely as not": "可能性中等",
-    "unlikely": "不太可能",
-    "very unlikely": "很不可能",
-    "exceptionally unlikely": "极不可能",
-}
-BINDING_TEXT = {"binding": "约束性 binding", "indicative": "预期性 indicative",
-                "unspecified": "未注明 unspecified"}
-STATUS_TEXT = {"evaluated": "已评估 evaluated", "not evaluable": "未评估 not evaluable"}
-COMPARATOR_TEXT = {">=": "≥", "<=": "≤", "approx": "≈", "==": "=", "range": ""}
-
-#: traffic-light thresholds on P(met): IPCC "likely" (≥ 66 %) and "unlikely" (< 33 %)
-GREEN, AMBER = 0.66, 0.33
-
-
-# --------------------------------------------------------------------------------------------
-# formatting helpers
-
-
-def _nan(v) -> float:
-    """A cell as a float for the numeric columns: NaN where :func:`as_number` finds no number."""
-    x = as_number(v)
-    return math.nan if x is None else x
-
-
-def fmt_number(x) -> str:
-    """15000 → '15,000'; 0.4123 → '0.412'; 6.50 → '6.5'; NaN → '–'."""
-    x = as_number(x)
-    if x is None:
-        return "–"
-    ax = abs(x)
-    if ax >= 1000:
-        s = f"{x:,.0f}"
-    elif ax >= 100:
-        s = f"{x:.1f}".rstrip("0").rstrip(".")
-    elif ax >= 1:
-        s = f"{x:.2f}".rstrip("0").rstrip(".")
-    elif ax == 0:
-        s = "0"
-    else:
-        s = f"{x:.3g}"
-    return s.replace("-", "−")
-
-
-def fmt_pct(p, digits: int = 1) -> str:
-    """0.623 → '62.3%'; NaN → '–'."""
-    p = as_number(p)
-    return f"{100 * p:.{digits}f}%" if p is not None else "–"
-
-
-def fmt_pm(p, se) -> str:
-    """'62.3% ± 0.3%'."""
-    p, se = as_number(p), as_number(se)
-    if p is None:
-        return "–"
-    se_txt = "<0.1%" if se is not None and 100 * se < 0.05 else fmt_pct(se)
-    return f"{fmt_pct(p)} ± {se_txt}"
-
-
-def target_text(row: dict) -> str:
-    """'≥ 26,000', '≤ −10', '5–6', or '（空白）blank' when the target has no value."""
-    v, hi = as_number(row.get("value")), as_number(row.get("value_high"))
-    if v is None:
-        return "（空白）blank"
-    cmp = row.get("comparator")
-    if cmp == "range" and hi is not None:
-        return f"{fmt_number(v)}–{fmt_number(hi)}"
-    return f"{COMPARATOR_TEXT.get(str(cmp), cmp)} {fmt_number(v)}".strip()
-
-
-def light(p) -> str:
-    """'green' / 'amber' / 'red' / '' (not evaluated)."""
-    p = as_number(p)
-    if p is None:
-        return ""
-    return "green" if p >= GREEN else ("amber" if p >= AMBER else "red")
-
+from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
+                                   STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
+                                   target_text, tolerance_text)
 
 # --------------------------------------------------------------------------------------------
 # the plan-layout table
@@ -128,85 +57,150 @@ def _latest_observed(history, series: str, kind: str, as_of: int, vintage: str,
     return rows.sort_values("year").iloc[-1]
 
 
-def _latest(ds, row: dict, history=None, vintage: str = "revised") -> tuple[float, str]:
-    """(value, text) of the latest *observed* value by as_of: a data row of the series, with its
-    year. Never a model estimate: with no observation the value is NaN and the text empty, or,
-    for the filtered part of a cumulative change already behind as_of, says "model estimate"."""
+def _latest(ds, row: dict, history=None, vintage: str = "revised") -> tuple[float, int | None, str, str]:
+    """(value, year, text, source) of the latest *observed* value by as_of: a data row of the
+    series, with its year. Never a model estimate: with no observation the value is NaN and the
+    text empty, or, for the filtered part of a cumulative change already behind as_of, says
+    "model estimate" (the value stays NaN). A cumulative change's value is the observed change
+    in % since its base year."""
     as_of = int(ds.attrs["as_of"]) if ds is not None else None
     kind = row.get("kind")
     series = str(row["series"]) if isinstance(row.get("series"), str) else ""
     if as_of is None or kind == "cumulative_sum":
-        return math.nan, ""
+        return math.nan, None, "", ""
     if kind == "cumulative_change":
         b = as_int(row.get("base_year"))
         if b is None:                      # no window: nothing to compare an actual with
-            return math.nan, ""
+            return math.nan, None, "", ""
         if b == as_of:
-            return 0.0, f"0% ({b} = 基期 base)"
+            return 0.0, b, f"0% ({b} = 基期 base)", ""
         obs = _latest_observed(history, series, "cumulative_change_pct", as_of, vintage, b)
         if obs is not None:
             v = float(obs["value"])
-            return v, f"{fmt_number(v)}% ({b}→{int(obs['year'])})"
+            return v, int(obs["year"]), f"{fmt_number(v)}% ({b}→{int(obs['year'])})", _src(obs)
         done = _nan(row.get("achieved_before_as_of"))
         if math.isfinite(done) and b is not None:
-            return math.nan, f"≈{fmt_number(done)}% ({b}→{as_of}, 模型估计 model estimate)"
-        return math.nan, ""
+            return math.nan, None, f"≈{fmt_number(done)}% ({b}→{as_of}, 模型估计 model estimate)", ""
+        return math.nan, None, "", ""
     obs = _latest_observed(history, series, "level", as_of, vintage)
     if obs is None:
-        return math.nan, ""
+        return math.nan, None, "", ""
     v = float(obs["value"])
-    return v, f"{fmt_number(v)} ({int(obs['year'])})"
+    return v, int(obs["year"]), f"{fmt_number(v)} ({int(obs['year'])})", _src(obs)
 
 
-def _base_text(row: dict, windows: dict | None) -> str:
-    kind = row.get("kind")
-    if kind == "cumulative_change":
-        b = as_int(row.get("base_year"))
-        return f"{b}" if b is not None else ""
-    if kind == "cumulative_sum":
-        p0, p1 = (windows or {}).get(row.get("target_id"), (None, None))
-        p0, p1 = as_int(p0), as_int(p1) or as_int(row.get("target_year"))
-        return f"{p0}–{p1} 累计 total" if p0 is not None else "累计 total"
-    return ""
+def _src(obs) -> str:
+    src = obs.get("source") if hasattr(obs, "get") else None
+    return src if isinstance(src, str) else ""
+
+
+def _text(v) -> str:
+    return v if isinstance(v, str) else ""
+
+
+def _flag(v) -> bool | None:
+    """A boolean cell of targets.csv (True/False, 'True'/'False'), None when blank."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, str) and v in ("True", "False", "true", "false"):
+        return v.lower() == "true"
+    return None
+
+
+def value_sources(ds) -> dict[str, dict[str, str]]:
+    """``{scenario: {target_id: source}}`` of scenario-supplied target values, from the resolved
+    scenario document in the Dataset's attributes (``target_value_sources``); {} without."""
+    text = ds.attrs.get("scenario_resolved") if ds is not None else None
+    if not text:
+        return {}
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
+    out = {}
+    for name, entry in (doc.get("scenarios") or {}).items():
+        src = entry.get("target_value_sources") if isinstance(entry, dict) else None
+        if isinstance(src, dict):
+            out[str(name)] = {str(k): str(v) for k, v in src.items()}
+    return out
+
+
+def target_source(r: dict, sources: dict) -> str:
+    """Where a row's target value comes from: '规划 plan', or the scenario and its source."""
+    if r.get("value_source") != "scenario":
+        return "规划 plan" if as_number(r.get("value")) is not None else ""
+    src = sources.get(str(r.get("scenario")), {}).get(str(r.get("target_id")), "")
+    return (f"情景设定 scenario value: {src}" if src
+            else "情景设定 scenario value (no source given 未注明来源)")
+
+
+def _midterm_cells(r: dict, evaluated: bool) -> dict:
+    """P at plan start, ΔP ± SE since then, and the drop-out / method change (mid-term runs)."""
+    p0, dp, dse = _nan(r.get("p_at_plan_start")), _nan(r.get("delta_p_since_start")), \
+        _nan(r.get("delta_p_since_start_se"))
+    return {"p_at_plan_start": p0, "delta_p": dp, "delta_p_se": dse,
+            "p_at_plan_start_text": fmt_pct(p0) if math.isfinite(p0) else "",
+            "delta_p_text": (f"{100 * dp:+.1f} pp ± {100 * dse:.1f}".replace("-", "−")
+                             if evaluated and math.isfinite(dp) else ""),
+            "method_at_plan_start": _text(r.get("method_at_plan_start")),
+            "change_since_start": _text(r.get("change_since_start"))}
 
 
 def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = None,
                windows: dict | None = None, history=None,
                vintage: str = "revised") -> pd.DataFrame:
-    """The evaluation table in the plan's layout (one row per target and scenario).
+    """The evaluation table in the plan's (mid-term evaluation) layout, one row per target and
+    scenario.
 
     Text columns are formatted for reading; numeric twins (``p_met``, ``p_se``, ``median``,
-    ``p10``, ``p90``, ``target_value``, ``latest_value``, ``required_annual``) keep the numbers
-    of ``targets.csv`` unchanged. ``latest_actual`` is the latest observation dated <= as_of in
-    ``history`` (its year in the text); without ``history`` no actual is shown.
+    ``p10``, ``p90``, ``target_value``, ``base_value``, ``latest_value``, ``achieved_pace``,
+    ``required_pace`` in ``pace_unit``, ``p_at_plan_start``, ``delta_p``, ``delta_p_se``) keep
+    the numbers. ``latest_actual`` is the latest observation dated <= as_of in ``history`` (its
+    year in the text); without ``history`` no actual, base or pace from data is shown. Base and
+    pace: :mod:`sim.output.midterm_table`.
     """
     scenario_labels = scenario_labels or {}
+    history = M.CachedHistory(history) if history is not None else None
+    sources = value_sources(ds)
+    as_of = int(ds.attrs["as_of"]) if ds is not None else None
     rows = []
     for r in table.to_dict("records"):
         evaluated = r.get("status") == "evaluated"
-        latest_v, latest_t = _latest(ds, r, history, vintage)
+        latest_v, latest_y, latest_t, latest_src = _latest(ds, r, history, vintage)
         med, lo, hi = _nan(r.get("median")), _nan(r.get("p10")), _nan(r.get("p90"))
-        unit = r.get("unit") if isinstance(r.get("unit"), str) else ""
-        req = _nan(r.get("required_annual"))
-        req_unit = r.get("required_unit") if isinstance(r.get("required_unit"), str) else ""
-        word = r.get("likelihood") if isinstance(r.get("likelihood"), str) else ""
+        word = _text(r.get("likelihood"))
         scen = str(r.get("scenario"))
+        start = as_int(r.get("plan_start_as_of")) or as_of
+        base = (M.base_cell(r, history, start, as_of, (windows or {}).get(r.get("target_id")),
+                            vintage)
+                if as_of is not None and start is not None else M.Base(math.nan, None, ""))
+        window_sum = (M.observed_sum(history, _text(r.get("series")), base.year, as_of, vintage)
+                      if r.get("kind") == "cumulative_sum" and base.year is not None
+                      and as_of is not None else None)
+        pace = M.pace(r, base, (latest_v, latest_y), as_of or 0, window_sum)
+        info = r.get("information")
         rows.append({
             "scenario": scen,
             "scenario_zh": scenario_labels.get(scen, ""),
             "target_set": r.get("target_set"),
             "target_id": r.get("target_id"),
-            "indicator_zh": r.get("indicator_zh") if isinstance(r.get("indicator_zh"), str) else "",
-            "indicator_en": r.get("indicator") if isinstance(r.get("indicator"), str) else "",
+            "indicator_zh": _text(r.get("indicator_zh")),
+            "indicator_en": _text(r.get("indicator")),
             "binding": r.get("binding"),
             "type": BINDING_TEXT.get(r.get("binding"), str(r.get("binding") or "")),
-            "unit": unit,
-            "base": _base_text(r, windows),
-            "target": target_text(r),
+            "unit": _text(r.get("unit")),
+            "base": base.text, "base_value": base.value, "base_year": base.year,
+            "target": target_text(r, with_tolerance=True),
+            "tolerance": tolerance_text(r),
             "target_value": _nan(r.get("value")),
             "target_year": as_int(r.get("target_year")),
+            "target_source": target_source(r, sources),
             "latest_actual": latest_t,
-            "latest_value": latest_v,
+            "latest_value": latest_v, "latest_year": latest_y, "latest_source": latest_src,
+            "achieved": pace.achieved_text, "required": pace.required_text,
+            "achieved_pace": pace.achieved, "required_pace": pace.required,
+            "pace_unit": pace.unit if (pace.achieved_text or pace.required_text) else "",
+            "already_met": pace.already_met,
             "projection": (f"{fmt_number(med)} [{fmt_number(lo)}, {fmt_number(hi)}]"
                            if evaluated and math.isfinite(med) else ""),
             "median": med, "p10": lo, "p90": hi,
@@ -214,19 +208,21 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "p_se": _nan(r.get("mc_se")) if evaluated else math.nan,
             "ci_low": _nan(r.get("ci_low")), "ci_high": _nan(r.get("ci_high")),
             "p_met_text": fmt_pm(r.get("probability"), r.get("mc_se")) if evaluated else "",
-            "method": r.get("method") if isinstance(r.get("method"), str) else "",
+            **_midterm_cells(r, evaluated),
+            "verdict": M.verdict(r.get("probability"), pace.already_met) if evaluated else "",
+            "method": _text(r.get("method")),
+            "low_information": _flag(r.get("low_information")),
+            "information": info if isinstance(info, str) else "",
             "p_trend": _nan(r.get("p_trend")), "p_record": _nan(r.get("p_record")),
             "p_trend_text": fmt_pct(_nan(r.get("p_trend"))) if evaluated else "",
             "p_record_text": (f"{fmt_pct(_nan(r.get('p_record')))}"
-                              f"{' (thin)' if r.get('record_thin') is True else ''}"
+                              f"{' (thin)' if _flag(r.get('record_thin')) else ''}"
                               if evaluated else ""),
             "likelihood": f"{LIKELIHOOD_ZH.get(word, '')} {word}".strip() if evaluated else "",
             "light": light(r.get("probability")) if evaluated else "",
-            "required": (f"{fmt_number(req)} {req_unit}".strip()
-                         if evaluated and math.isfinite(req) else ""),
-            "required_annual": req,
+            "required_annual": _nan(r.get("required_annual")),
             "status": STATUS_TEXT.get(r.get("status"), r.get("status")),
-            "reason": r.get("reason") if isinstance(r.get("reason"), str) else "",
+            "reason": _text(r.get("reason")),
             "observed": _nan(r.get("observed")),
         })
     return pd.DataFrame(rows)
@@ -296,16 +292,67 @@ def not_evaluable(table: pd.DataFrame) -> pd.DataFrame:
 # CSV and Markdown
 
 CSV_COLUMNS = ("scenario", "scenario_zh", "target_set", "target_id", "indicator_zh", "indicator_en",
-               "binding", "unit", "base", "target", "target_value", "target_year", "latest_actual",
-               "latest_value", "median", "p10", "p90", "projection", "p_met", "p_se", "ci_low",
-               "ci_high", "method", "p_trend", "p_record", "likelihood", "required_annual", "status",
-               "reason", "observed")
+               "binding", "unit", "base", "base_value", "base_year", "target", "tolerance",
+               "target_value", "target_year", "target_source", "latest_actual", "latest_value",
+               "latest_year", "latest_source", "achieved", "achieved_pace", "required",
+               "required_pace", "pace_unit", "already_met", "projection", "median", "p10", "p90",
+               "p_met", "p_se", "ci_low", "ci_high", "p_at_plan_start", "delta_p", "delta_p_se",
+               "verdict", "likelihood", "method", "low_information", "p_trend", "p_record",
+               "change_since_start", "status", "reason", "observed")
+
+
+def csv_columns(plan: pd.DataFrame) -> list[str]:
+    """:data:`CSV_COLUMNS`, with ``information`` after ``low_information`` when the run's
+    ``targets.csv`` has that column (filled in some row)."""
+    cols = list(CSV_COLUMNS)
+    if "information" in plan and (plan["information"] != "").any():
+        cols.insert(cols.index("low_information") + 1, "information")
+    return cols
 
 
 def write_csv(plan: pd.DataFrame, path: Path) -> Path:
     """The plan-layout table as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
-    plan.loc[:, list(CSV_COLUMNS)].to_csv(path, index=False, encoding="utf-8-sig")
+    plan.loc[:, csv_columns(plan)].to_csv(path, index=False, encoding="utf-8-sig")
     return Path(path)
+
+
+def method_text(r: dict) -> str:
+    """'trend+record', with '⚠ 信息少 low information' and the information column when given."""
+    parts = [str(r.get("method") or "")]
+    if r.get("low_information") is True:
+        parts.append("⚠ 信息少 low information")
+    if r.get("information"):
+        parts.append(str(r["information"]))
+    return "; ".join(p for p in parts if p)
+
+
+#: the evaluation table as people read it (Markdown, HTML): (key, header); the mid-term columns
+#: (:data:`MIDTERM_DISPLAY`) follow P(met) in a mid-term run
+DISPLAY = (("indicator_zh", "指标"), ("indicator_en", "Indicator"), ("type", "属性 Type"),
+           ("unit", "单位 Unit"), ("base", "基期值 Base value (year)"),
+           ("target", "目标值 Target"), ("target_year", "目标年 Year"),
+           ("target_source", "目标值来源 Target value from"),
+           ("latest_actual", "最新实际值 Latest actual (year)"),
+           ("achieved", "已实现年均 Achieved so far, per year"),
+           ("required", "尚需年均 Required from now, per year"),
+           ("projection", "预测中位数 [80%区间] Projection"), ("p_met_text", "达标概率 P(met) ± SE"))
+MIDTERM_DISPLAY = (("p_at_plan_start_text", "规划初期 P at plan start"),
+                   ("delta_p_text", "变化 ΔP since plan start ± SE"),
+                   ("change_since_start", "评估变化 Change since plan start"))
+TAIL_DISPLAY = (("verdict", "判断 Verdict"), ("likelihood", "可能性 Likelihood"),
+                ("method_text", "方法 Method · information"), ("p_trend_text", "趋势 p_trend"),
+                ("p_record_text", "规划记录 p_record"))
+
+
+def display_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
+    """(key, header) of the readable evaluation table; mid-term columns only in a mid-term run."""
+    return list(DISPLAY) + (list(MIDTERM_DISPLAY) if is_midterm(plan) else []) + list(TAIL_DISPLAY)
+
+
+def display_rows(plan: pd.DataFrame, keys: list[str]) -> list[list]:
+    """The cells of ``keys`` per row of ``plan`` (``method_text`` composed)."""
+    return [[method_text(r) if k == "method_text" else r.get(k) for k in keys]
+            for r in plan.to_dict("records")]
 
 
 def md_text(x) -> str:
@@ -330,13 +377,6 @@ def md_table(header: list[str], rows: list[list]) -> str:
 
 
 LIGHT_MARK = {"green": "🟢", "amber": "🟡", "red": "🔴", "": ""}
-MD_KEYS = ("indicator_zh", "indicator_en", "type", "unit", "base", "target", "target_year",
-           "latest_actual", "projection", "p_met_text", "method", "p_trend_text", "p_record_text",
-           "likelihood", "required")
-MD_HEAD = ("指标", "Indicator", "属性 Type", "单位 Unit", "基期 Base", "目标值 Target", "年 Year",
-           "最新实际值 Latest actual", "预测中位数 [80%区间] Projection", "达标概率 P(met) ± SE",
-           "方法 Method", "趋势 p_trend", "规划记录 p_record", "可能性 Likelihood",
-           "所需年均变化 Required")
 #: one sentence per probability column (tables and report)
 MEANING_TEXT = "; ".join(MEANINGS.values()) + "."
 
@@ -350,14 +390,24 @@ def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame) -> list[list[str]]:
     for tid, r in wide.iterrows():
         f = first.loc[tid].to_dict()
         rows.append([f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
-                     f"{target_text(f)} ({as_int(f.get('target_year'))})"]
+                     target_with_unit(f)]
                     + [f"{LIGHT_MARK[light(v)]} {fmt_pct(v)}".strip() for v in r.values])
     return rows
 
 
+def target_with_unit(f: dict) -> str:
+    """'≥ 26,000 亿元 (2020)': the target with its unit and year ('≈ 1,480 万人 (met at ≤
+    1,554, ± 5%; 2020)' with the tolerance of an ≈ target)."""
+    unit = f.get("unit") if isinstance(f.get("unit"), str) else ""
+    tol, year = tolerance_text(f), as_int(f.get("target_year"))
+    return f"{target_text(f)} {unit} ({f'{tol}; ' if tol else ''}{year})".replace("  ", " ")
+
+
 def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
-             scenario_labels: dict | None = None) -> str:
-    """``targets.md``: P(met) overview, one evaluation table per scenario, the non-evaluable list."""
+             scenario_labels: dict | None = None, joint: pd.DataFrame | None = None) -> str:
+    """``targets.md``: P(met) overview, one evaluation table per scenario, the targets whose
+    evaluation changed since the plan's start (mid-term), the joint probabilities with their
+    n of N (when ``joint`` is given), the non-evaluable list."""
     scenario_labels = scenario_labels or {}
     parts = [f"# {md_text(title or '目标达成概率 · Probability that the targets are met')}", ""]
     wide = wide_pmet(table)
@@ -368,7 +418,7 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         head = ["指标 Indicator", "目标 Target"] + [
             f"{scenario_labels.get(s, '')} {s}".strip() for s in wide.columns]
         parts += [md_table(head, pmet_rows(wide, first)), ""]
-    parts += [md_text(MEANING_TEXT), ""]
+    parts += [md_text(MEANING_TEXT), "", md_text(PACE_NOTE), ""]
     for scen in dict.fromkeys(plan["scenario"]):
         sub = plan[(plan["scenario"] == scen) & (plan["p_met_text"] != "")]
         label = scenario_labels.get(scen, "")
@@ -376,7 +426,9 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         if sub.empty:
             parts += ["（无可评估目标）No evaluable target.", ""]
             continue
-        parts += [md_table(list(MD_HEAD), [[r[k] for k in MD_KEYS] for r in sub.to_dict("records")]), ""]
+        cols = display_columns(plan)
+        parts += [md_table([h for _, h in cols], display_rows(sub, [k for k, _ in cols])), ""]
+    parts += _md_dropouts(plan) + _md_joint(joint)
     ne = not_evaluable(table)
     parts += ["## 未能评估的目标 · Targets not evaluated", ""]
     if ne.empty:
@@ -389,7 +441,31 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
     return "\n".join(parts)
 
 
+def _md_dropouts(plan: pd.DataFrame) -> list[str]:
+    if not is_midterm(plan):
+        return []
+    drop = dropouts(plan)
+    head = ["编号 Target id", "指标 Indicator", "属性 Type", "变化 Change", "情景 Scenarios"]
+    rows = [[r["target_id"], f"{r['indicator_zh']} / {r['indicator_en']}", r["type"],
+             r["change_since_start"], r["scenarios"]] for r in drop.to_dict("records")]
+    return ["## 规划初期以来的评估变化 · Targets whose evaluation changed since the plan's start", "",
+            md_table(head, rows) if rows else "None: every target is evaluated as at the plan's start.", ""]
+
+
+JOINT_HEAD = ["情景 Scenario", "目标集 Set", "概率 Probability", "P ± SE", "预期达标数 Expected met",
+              "未计入 Left out (no probability)"]
+JOINT_KEYS = ["scenario", "target_set", "what", "p", "expected", "left_out"]
+
+
+def _md_joint(joint: pd.DataFrame | None) -> list[str]:
+    jr = joint_rows(joint)
+    if not jr:
+        return []
+    return ["## 联合概率 · Joint probabilities", "",
+            md_table(JOINT_HEAD, [[r[k] for k in JOINT_KEYS] for r in jr]), ""]
+
+
 def write_markdown(plan: pd.DataFrame, table: pd.DataFrame, path: Path, **kw) -> Path:
-    """Write :func:`markdown` (keywords ``title``, ``scenario_labels``) to ``path``."""
+    """Write :func:`markdown` (keywords ``title``, ``scenario_labels``, ``joint``) to ``path``."""
     Path(path).write_text(markdown(plan, table, **kw), encoding="utf-8")
     return Path(path)

@@ -1,9 +1,14 @@
-"""``targets.xlsx``: the evaluation table as a workbook people filter and sort.
+"""``targets.xlsx``: the evaluation table as a workbook people filter, sort and hand in.
 
-Sheets 评估表 Evaluation (the plan-layout table of :func:`sim.output.tables.plan_table`),
-达标概率 P(met) (targets × scenarios), 未评估 Not evaluated, 联合 Joint (when given) and
-说明 About (provenance). Every sheet has a frozen, bold header row and set column widths;
-probabilities carry a percentage number format, and P(met) columns a red–yellow–green colour
+Sheets: 评估表 Evaluation (the evaluated rows of :func:`sim.output.tables.plan_table`, with
+readable bilingual headers: base value (year), target with its ≈ tolerance and the source of a
+scenario's value, latest actual and its year, achieved and required pace with their unit,
+"already met", P(met) ± SE, and in a mid-term run P at plan start and ΔP ± SE; verdict, method,
+information), 达标概率 P(met) (targets × scenarios, with units), 未评估 Not evaluated (one row per
+target and reason), 评估变化 Since plan start (mid-term: drop-outs and method changes), 联合
+Joint (n of N with the targets left out, P(≥ k met)) and 说明 About (provenance, the definition of
+every column, caveats). Every sheet has a frozen, bold header row and set column widths; numbers
+are rounded (:func:`_clean`) and carry number formats, P(met) columns a red–yellow–green colour
 scale. openpyxl is imported when a workbook is written. No cell is ever a formula
 (:func:`no_formulas`): text from user files that starts with ``=`` is stored as text.
 """
@@ -17,35 +22,82 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int
-from sim.output.tables import not_evaluable, target_text, wide_pmet
+from sim.output.tables import (PACE_NOTE, dropouts, is_midterm, joint_rows, not_evaluable,
+                               target_text, wide_pmet)
 
-XLSX_COLUMNS = (  # key, header, width, number format
-    ("scenario", "情景 Scenario", 16, None),
-    ("scenario_zh", "情景名称", 14, None),
-    ("target_set", "目标来源 Target set", 16, None),
-    ("target_id", "编号 Target id", 30, None),
-    ("indicator_zh", "指标", 26, None),
-    ("indicator_en", "Indicator", 34, None),
-    ("type", "属性 Type", 16, None),
-    ("unit", "单位 Unit", 12, None),
-    ("base", "基期 Base", 12, None),
-    ("target", "目标值 Target", 14, None),
-    ("target_year", "目标年 Year", 9, "0"),
-    ("latest_value", "最新实际值 Latest actual (data ≤ as_of)", 16, "#,##0.###"),
-    ("median", "预测中位数 Median", 14, "#,##0.###"),
-    ("p10", "P10", 12, "#,##0.###"),
-    ("p90", "P90", 12, "#,##0.###"),
-    ("p_met", "达标概率 P(met)", 12, "0.0%"),
-    ("p_se", "± SE", 9, "0.00%"),
-    ("ci_low", "Wilson 95% 下限 low", 11, "0.0%"),
-    ("ci_high", "Wilson 95% 上限 high", 11, "0.0%"),
-    ("method", "方法 Method", 16, None),
-    ("p_trend", "趋势 p_trend", 11, "0.0%"),
-    ("p_record", "规划记录 p_record", 11, "0.0%"),
-    ("likelihood", "可能性 Likelihood", 22, None),
-    ("required_annual", "所需年均变化 Required per year", 14, "0.00"),
-    ("status", "状态 Status", 18, None),
-    ("reason", "原因 Reason", 50, None),
+P, PP, NUM = "0.0%", "0.00%", "#,##0.###"
+XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
+    ("scenario", "情景 Scenario", 16, None, "Scenario name in the scenario file."),
+    ("scenario_zh", "情景名称", 14, None, "The scenario's Chinese label (label_zh)."),
+    ("target_set", "目标来源 Target set", 16, None, "The plan the target is from."),
+    ("target_id", "编号 Target id", 30, None, "Target id (python -m sim targets)."),
+    ("indicator_zh", "指标", 26, None, "Indicator, as the plan names it."),
+    ("indicator_en", "Indicator", 34, None, "Indicator in English."),
+    ("type", "属性 Type", 16, None, "约束性 binding / 预期性 indicative / 未注明 unspecified."),
+    ("unit", "单位 Unit", 12, None, "Unit of the indicator (base, target, actual, projection)."),
+    ("base_value", "基期值 Base value", 14, NUM,
+     "The indicator at the plan's start: the plan's stated base, else the observed level in the "
+     "base year; 0 for a cumulative change. Never a model estimate."),
+    ("base", "基期 Base (year, from)", 24, None, "The base value with its year and source."),
+    ("target", "目标值 Target", 18, None, "Comparator and value; ≈ targets with their tolerance."),
+    ("tolerance", "容差 Tolerance (≈)", 18, None,
+     "For ≈ / = targets: the relative tolerance within which the target counts as met."),
+    ("target_year", "目标年 Year", 9, "0", "The year the target is judged in."),
+    ("target_source", "目标值来源 Target value from", 28, None,
+     "规划 plan, or a value a scenario supplied, with the source the scenario file gives."),
+    ("latest_value", "最新实际值 Latest actual", 14, NUM,
+     "The latest observation dated <= as_of (for a cumulative change: the observed change in % "
+     "since its base year). Blank without one: never a model estimate."),
+    ("latest_year", "实际值年份 Year of actual", 10, "0", "The year of that observation."),
+    ("latest_source", "实际值来源 Source of actual", 30, None, "Where the observation comes from."),
+    ("achieved_pace", "已实现年均 Achieved per year", 13, "0.00",
+     "Annual pace from the base value to the latest actual, in the pace unit."),
+    ("required_pace", "尚需年均 Required per year", 13, "0.00",
+     "Annual pace from the latest actual that would just meet the target, in the pace unit; "
+     "blank where already met (or, without an actual, the model's rate from its as_of estimate)."),
+    ("pace_unit", "年均单位 Pace unit", 10, None,
+     "pp/yr for shares in %, %/yr (compound) for levels and cumulative changes, unit/yr for sums."),
+    ("already_met", "已达到 Already met", 10, None,
+     "TRUE where the latest actual already meets the target."),
+    ("required", "尚需年均 Required (text)", 26, None, "The required pace with its years, or 'already met'."),
+    ("median", "预测中位数 Median", 13, NUM, "Median of the simulated indicator in the target year."),
+    ("p10", "P10", 12, NUM, "10th percentile of the simulated indicator."),
+    ("p90", "P90", 12, NUM, "90th percentile of the simulated indicator."),
+    ("p_met", "达标概率 P(met)", 12, P, "Probability that the target is met (share of draws)."),
+    ("p_se", "± SE", 9, PP, "Monte Carlo standard error of P(met)."),
+    ("ci_low", "Wilson 95% 下限 low", 11, P, "Wilson 95% interval of the Monte Carlo estimate."),
+    ("ci_high", "Wilson 95% 上限 high", 11, P, "Upper end of that interval."),
+    ("p_at_plan_start", "规划初期 P at plan start", 12, P,
+     "Mid-term runs: P(met) with the data as of the plan's start."),
+    ("delta_p", "ΔP since plan start", 12, P, "P(met) now minus P at plan start."),
+    ("delta_p_se", "ΔP ± SE", 9, PP, "Standard error of ΔP (the two runs independent)."),
+    ("change_since_start", "评估变化 Change since plan start", 40, None,
+     "Mid-term runs: a target evaluated at the plan's start that dropped out, or changed method, and why."),
+    ("verdict", "判断 Verdict", 16, None,
+     "有望完成 on track (P ≥ 66%), 存在风险 at risk (33–66%), 难以完成 off track (< 33%); "
+     "已达到 already met where the latest actual meets the target and P ≥ 66%."),
+    ("likelihood", "可能性 Likelihood", 22, None, "IPCC calibrated likelihood term of P(met)."),
+    ("method", "方法 Method", 14, None,
+     "trend+record, trend only, record only (see the caveats below)."),
+    ("low_information", "信息少 Low information", 10, None,
+     "TRUE where the probability rests on few past verdicts of its family."),
+    ("information", "信息 Information", 20, None, "How much information the probability rests on."),
+    ("p_trend", "趋势 p_trend", 11, P, "P(met) if the calibrated trends continue under the scenario."),
+    ("p_record", "规划记录 p_record", 11, P, "P(met) from the record of past plans alone."),
+)
+NOT_EVALUATED_NOTE = "Not-evaluable targets are on the sheet 未评估 Not evaluated, with the reason."
+CAVEATS = (
+    "A probability is conditional on the model, the data up to as_of and the plan records known "
+    "then; it is a forecast, not an observation.",
+    "p_trend continues the calibrated trends plus the scenario's levers; it does not know a "
+    "plan's policies unless a scenario states them. p_record knows only how past targets of the "
+    "same family ended.",
+    "record only: no series measures the indicator (or it has no history by as_of): P(met) is "
+    "the plan record's rate, flagged low information where its family has few verdicts.",
+    "Base value and latest actual are observations (or the plan's own base); a cell saying "
+    "'model estimate' is from the model.",
+    "A joint probability covers only the targets with a probability (n of N); the others are "
+    "listed as left out.",
 )
 
 #: red (0) – yellow (0.5) – green (1) colour scale on probabilities
@@ -64,18 +116,49 @@ def write_xlsx(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, joint: pd
     from openpyxl import Workbook
 
     wb = Workbook()
-    _evaluation_sheet(wb.active, plan)
+    cols = _columns(plan)
+    _evaluation_sheet(wb.active, plan, cols)
     _pmet_sheet(wb.create_sheet("达标概率 P(met)"), table, scenario_labels or {})
     _not_evaluated_sheet(wb.create_sheet("未评估 Not evaluated"), table)
+    if is_midterm(plan):
+        _dropout_sheet(wb.create_sheet("评估变化 Since plan start"), plan)
     if joint is not None and not joint.empty:
         _joint_sheet(wb.create_sheet("联合概率 Joint"), joint)
-    ws = wb.create_sheet("说明 About")
-    _header(ws, ["项目 Item", "值 Value"], [24, 90])
-    for k, v in (provenance or {}).items():
-        ws.append([str(k), str(v)])
+    _about_sheet(wb.create_sheet("说明 About"), cols, provenance or {})
     no_formulas(wb)
     wb.save(path)
     return Path(path)
+
+
+def _columns(plan: pd.DataFrame) -> list[tuple]:
+    """The evaluation sheet's columns: mid-term ones only in a mid-term run, ``information``
+    only when the run has it."""
+    mid = {"p_at_plan_start", "delta_p", "delta_p_se", "change_since_start"}
+    has_info = "information" in plan and bool((plan["information"] != "").any())
+    return [c for c in XLSX_COLUMNS if (c[0] not in mid or is_midterm(plan))
+            and (c[0] != "information" or has_info)]
+
+
+def _about_sheet(ws, cols: list[tuple], provenance: dict) -> None:
+    """Provenance, the definition of every column of the evaluation sheet, and the caveats."""
+    _header(ws, ["项目 Item", "说明 Value / definition"], [30, 110])
+    for k, v in provenance.items():
+        ws.append([str(k), str(v)])
+    ws.append([])
+    ws.append(["列 Column (评估表 Evaluation)", "定义 Definition"])
+    for _, head, _, _, definition in cols:
+        ws.append([head, definition])
+    ws.append([])
+    ws.append(["注意 Caveats", NOT_EVALUATED_NOTE])
+    for c in CAVEATS:
+        ws.append(["", c])
+    ws.append(["", PACE_NOTE])
+    from openpyxl.styles import Alignment, Font
+
+    for row in ws.iter_rows(min_row=2):
+        row[1].alignment = Alignment(wrap_text=True, vertical="top")
+        if row[0].value in ("列 Column (评估表 Evaluation)", "注意 Caveats"):
+            row[0].font = row[1].font = Font(bold=True)
 
 
 def no_formulas(wb) -> int:
@@ -110,14 +193,22 @@ def _header(ws, names, widths) -> None:
     ws.freeze_panes = "A2"
 
 
-def _clean(v):
-    """A cell value openpyxl writes: NaN → empty, numpy scalars → Python numbers."""
+def _clean(v, fmt: str | None = None):
+    """A cell value openpyxl writes: NaN → empty, numpy scalars → Python numbers, rounded to
+    what the number format ``fmt`` can show and a little more (probabilities to 0.01 pp, other
+    numbers to 6 significant digits: no 0.9999999999999999)."""
     if v is None:
         return None
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
     if isinstance(v, (np.integer,)):
         return int(v)
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return None
+        if fmt in (P, PP):
+            return round(float(v), 5)
+        return float(f"{float(v):.6g}")
     return v
 
 
@@ -133,15 +224,16 @@ def _colour_scale(ws, cells: str) -> None:
     ws.conditional_formatting.add(cells, ColorScaleRule(**SCALE))
 
 
-def _evaluation_sheet(ws, plan: pd.DataFrame) -> None:
+def _evaluation_sheet(ws, plan: pd.DataFrame, cols: list[tuple]) -> None:
+    """The evaluated rows of the plan table (not-evaluable ones have their own sheet)."""
     from openpyxl.utils import get_column_letter
 
     ws.title = "评估表 Evaluation"
-    _header(ws, [h for _, h, _, _ in XLSX_COLUMNS], [w for _, _, w, _ in XLSX_COLUMNS])
-    for r in plan.to_dict("records"):
-        ws.append([_clean(r.get(k)) for k, _, _, _ in XLSX_COLUMNS])
+    _header(ws, [c[1] for c in cols], [c[2] for c in cols])
+    for r in plan[plan["p_met_text"] != ""].to_dict("records"):
+        ws.append([_clean(r.get(c[0]), c[3]) for c in cols])
     n = ws.max_row
-    for j, (key, _, _, fmt) in enumerate(XLSX_COLUMNS, start=1):
+    for j, (key, _, _, fmt, _) in enumerate(cols, start=1):
         if fmt:
             _format_column(ws, j, fmt)
         if key == "p_met" and n > 1:
@@ -156,18 +248,19 @@ def _pmet_sheet(ws, table: pd.DataFrame, scenario_labels: dict) -> None:
     wide = wide_pmet(table)
     first = table.drop_duplicates("target_id").set_index("target_id")
     scen = list(wide.columns)
-    _header(ws, ["编号 Target id", "指标", "Indicator", "目标值 Target", "年 Year"]
+    _header(ws, ["编号 Target id", "指标", "Indicator", "目标值 Target", "单位 Unit", "年 Year"]
             + [f"{scenario_labels.get(s, '')} {s}".strip() for s in scen],
-            [30, 26, 34, 14, 8] + [16] * len(scen))
+            [30, 26, 34, 18, 10, 8] + [16] * len(scen))
     for tid, r in wide.iterrows():
         f = first.loc[tid].to_dict()
-        ws.append([tid, f.get("indicator_zh"), f.get("indicator"), target_text(f),
-                   as_int(f.get("target_year"))] + [_clean(v) for v in r.values])
+        ws.append([tid, f.get("indicator_zh"), f.get("indicator"), target_text(f, with_tolerance=True),
+                   f.get("unit") if isinstance(f.get("unit"), str) else None,
+                   as_int(f.get("target_year"))] + [_clean(v, P) for v in r.values])
     if len(wide) and scen:
-        cells = f"F2:{get_column_letter(5 + len(scen))}{ws.max_row}"
+        cells = f"G2:{get_column_letter(6 + len(scen))}{ws.max_row}"
         for row in ws[cells]:
             for cell in row:
-                cell.number_format = "0.0%"
+                cell.number_format = P
         _colour_scale(ws, cells)
 
 
@@ -179,16 +272,42 @@ def _not_evaluated_sheet(ws, table: pd.DataFrame) -> None:
                                           "target_year", "reason", "scenarios")])
 
 
+def _dropout_sheet(ws, plan: pd.DataFrame) -> None:
+    _header(ws, ["编号 Target id", "指标", "Indicator", "属性 Type", "变化 Change since plan start",
+                 "情景 Scenarios"], [30, 26, 34, 16, 80, 20])
+    for r in dropouts(plan).to_dict("records"):
+        ws.append([r[k] for k in ("target_id", "indicator_zh", "indicator_en", "type",
+                                  "change_since_start", "scenarios")])
+
+
+JOINT_COLUMNS = (  # key, header, width, format
+    ("scenario", "情景 Scenario", 16, None), ("target_set", "目标集 Set", 18, None),
+    ("group", "范围 Group", 10, None), ("what", "概率 Probability", 36, None),
+    ("n_targets", "可评估 n evaluable", 10, "0"), ("n_in_group", "总数 N in group", 10, "0"),
+    ("p_all", "全部达标 P(all n met)", 12, P), ("p_all_se", "± SE", 9, PP),
+    ("expected_met", "预期达标数 Expected met", 12, "0.0"),
+    ("left_out", "未计入 Left out (no probability)", 60, None),
+)
+
+
 def _joint_sheet(ws, joint: pd.DataFrame) -> None:
+    """Joint probabilities with readable headers: n of N, the left-out targets, P(≥ k met)."""
     from openpyxl.utils import get_column_letter
 
-    cols = list(joint.columns)
-    _header(ws, cols, [max(10, min(24, len(c) + 2)) for c in cols])
+    ks = sorted(int(c.rsplit("_", 1)[1]) for c in joint.columns if c.startswith("p_at_least_"))
+    cols = list(JOINT_COLUMNS) + [(f"p_at_least_{k}", f"P(≥ {k} met)", 10, P) for k in ks]
+    _header(ws, [c[1] for c in cols], [c[2] for c in cols])
+    what = {(r["scenario"], r["target_set"], r["group"]): r["what"] for r in _joint_words(joint)}
     for r in joint.to_dict("records"):
-        ws.append([_clean(r[c]) for c in cols])
-    for j, c in enumerate(cols, start=1):
-        if c.startswith("p_"):
-            _format_column(ws, j, "0.00%" if c.endswith("_se") else "0.0%")
-        if c == "p_all" and ws.max_row > 1:
+        r = dict(r, what=what.get((r["scenario"], r["target_set"], r["group"]), ""))
+        ws.append([_clean(r.get(c[0]), c[3]) for c in cols])
+    for j, (key, _, _, fmt) in enumerate(cols, start=1):
+        if fmt:
+            _format_column(ws, j, fmt)
+        if key == "p_all" and ws.max_row > 1:
             col = get_column_letter(j)
             _colour_scale(ws, f"{col}2:{col}{ws.max_row}")
+
+
+def _joint_words(joint: pd.DataFrame) -> list[dict]:
+    return [dict(w, group=g) for w, g in zip(joint_rows(joint), joint["group"])]

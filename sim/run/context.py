@@ -82,6 +82,19 @@ def usable_scenarios(scenarios: Mapping[str, ScenarioSpec], fitted: FittedModel
     return out, ignored
 
 
+def ignored_levers(sf: ScenarioFile, *, data_dir: str | Path | None = None,
+                   cache_dir: str | Path | None = None) -> list[str]:
+    """The levers and shocks of ``sf`` a run would drop for lack of history (the messages of
+    :func:`usable_scenarios`), from the model a run fits at the file's as_of (cached)."""
+    settings = RunSettings.from_spec(sf)
+    catalogue = targets_for_sets(list(sf.run.target_sets))
+    fitted = load_or_calibrate(settings.as_of, settings.vintage,
+                               history=load_history(Path(data_dir) if data_dir else None),
+                               base_years=base_years_needed(catalogue, settings.as_of),
+                               cache_dir=Path(cache_dir) if cache_dir else None)
+    return usable_scenarios(sf.scenarios, fitted)[1]
+
+
 @dataclass(frozen=True)
 class RunContext:
     """A scenario file made ready to simulate: spec, catalogue, history, fitted model, levers.

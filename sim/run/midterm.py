@@ -5,8 +5,12 @@ second time from the plan's start: ``ctx.at_as_of(ctx.plan_start)`` (the same hi
 as read at its own as_of, recalibrated) simulated through the same streaming evaluator
 (:func:`sim.run.stream.evaluate_context`). The two calibrations are treated as independent.
 
-``achieved`` is the constant annual rate observed from the plan's start (or the target's base
-year) to the mid-term year, next to ``required_annual``, the rate still needed.
+``achieved`` is the annual pace achieved from the plan's start (or the target's base year) to
+the mid-term year in the indicator's natural unit (pp/yr for a share in %, %/yr otherwise),
+next to ``required_annual``, the rate still needed. A target evaluated at the plan's start that
+has no probability at the mid-term year, or whose method changed (a trend lost, so only the
+plan record is left), is named in ``change_since_start`` with the reason: a joint probability
+over fewer targets is not progress.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from sim.targets import Target, as_targets
 
 def achieved(ds_start: xr.Dataset, ds_mid: xr.Dataset, target: Target, a0: int,
              a1: int) -> tuple[float, float]:
-    """The rate achieved from ``a0`` (plan start) to ``a1`` (mid-term year), and the latest value.
+    """The pace achieved from ``a0`` (plan start) to ``a1`` (mid-term year), and the latest value.
 
-    Returns ``(achieved_annual, latest)``. For a level target ``100 ((S_1 / S_0)^(1/(a1 - a0))
-    - 1)`` with ``S`` the observed level at each as_of (the median of the draws, which all carry
-    the observation) and ``latest = S_1``; for a cumulative change from base year ``b < a1``,
-    ``100 (exp(c / (a1 - b)) - 1)`` with ``c`` the observed log change ``b -> a1`` and
-    ``latest = 100 (exp(c) - 1)``; otherwise NaN (a cumulative sum is not in the ensemble).
+    Returns ``(achieved_annual, latest)``, the pace in :func:`achieved_unit`. For a level
+    target ``100 ((S_1 / S_0)^(1/(a1 - a0)) - 1)`` %/yr, for a share in %
+    ``(S_1 - S_0) / (a1 - a0)`` pp/yr, with ``S`` the level at each as_of (the median of the
+    draws: the observation where the data has one) and ``latest = S_1``; for a cumulative
+    change from base year ``b < a1``, ``100 (exp(c / (a1 - b)) - 1)`` %/yr with ``c`` the
+    filtered log change ``b -> a1`` and ``latest = 100 (exp(c) - 1)``; otherwise NaN (a
+    cumulative sum is not in the ensemble).
     """
     ind_mid = indicator_for(ds_mid, target)
     if ind_mid.values is None:
@@ -40,8 +46,11 @@ def achieved(ds_start: xr.Dataset, ds_mid: xr.Dataset, target: Target, a0: int,
     if ind_mid.kind == "level":
         ind0 = indicator_for(ds_start, target)
         if ind0.values is None or ind0.start is None or ind_mid.start is None:
-            return math.nan, float(ind_mid.start[0]) if ind_mid.start is not None else math.nan
+            latest = float(ind_mid.start[0]) if ind_mid.start is not None else math.nan
+            return math.nan, latest
         s0, s1 = float(ind0.start[0]), float(ind_mid.start[0])
+        if target.kind == "share" and target.unit.strip() == "%":
+            return (s1 - s0) / (a1 - a0), s1
         if s0 > 0 and s1 > 0:
             return 100 * ((s1 / s0) ** (1 / (a1 - a0)) - 1), s1
         return math.nan, s1
@@ -52,23 +61,57 @@ def achieved(ds_start: xr.Dataset, ds_mid: xr.Dataset, target: Target, a0: int,
     return math.nan, math.nan
 
 
+def achieved_unit(target: Target) -> str:
+    """The unit of :func:`achieved`: pp/yr for a share in %, %/yr for levels and changes,
+    '' for a cumulative sum (not computed)."""
+    if target.kind == "cumulative_sum":
+        return ""
+    return "pp/yr" if target.kind == "share" and target.unit.strip() == "%" else "%/yr"
+
+
+def change_since_start(row: dict, start: dict | None) -> str:
+    """Why a target's evaluation differs from the plan start's: '' when it does not.
+
+    ``row`` is the mid-term row of ``targets.csv``, ``start`` the plan-start row (None when the
+    plan-start run has none). A drop-out (evaluated then, not now) gives the mid-term reason; a
+    method change (e.g. trend+record → record only) gives the note saying why the trend went.
+    """
+    if start is None:
+        return ""
+    was, now = start.get("status"), row.get("status")
+    why = next((str(v) for v in (row.get("reason"), row.get("record_note"))
+                if isinstance(v, str) and v), "")
+    if was == "evaluated" and now != "evaluated":
+        return f"dropped out: evaluated at plan start ({start.get('method')}), not now: {why}"
+    m0, m1 = start.get("method"), row.get("method")
+    if was == "evaluated" and now == "evaluated" and m0 != m1:
+        return f"method changed since plan start: {m0} → {m1}" + (f": {why}" if why else "")
+    if was != "evaluated" and now == "evaluated":
+        return "evaluated now, not at plan start"
+    return ""
+
+
 def add_midterm_columns(ctx: RunContext, table: pd.DataFrame, ds_mid: xr.Dataset, *,
                         scheduler: Any = None) -> pd.DataFrame:
     """The mid-term run's ``table`` with the plan-start columns added.
 
     ``p_at_plan_start``, ``delta_p_since_start`` and ``delta_p_since_start_se`` (two
     calibrations: treated as independent, ``sqrt(se_mid^2 + se_start^2)``), ``achieved_annual``
-    (see :func:`achieved`) and ``plan_start_as_of``. ``ds_mid`` is (a prefix of) the mid-term
-    ensemble; the plan-start run is ``ctx.at_as_of(ctx.plan_start)``.
+    and ``achieved_unit`` (see :func:`achieved`), ``method_at_plan_start``,
+    ``change_since_start`` (:func:`change_since_start`) and ``plan_start_as_of``.
+    ``ds_mid`` is (a prefix of) the mid-term ensemble; the plan-start run is ``ctx.at_as_of(ctx.plan_start)``.
     """
     start_ctx = ctx.at_as_of(ctx.plan_start)
     start, ds_start = evaluate_context(start_ctx, scheduler=scheduler)
     start = start.set_index(["scenario", "target_id"])
     table = table.copy()
-    p0, dp, dse = [], [], []
+    p0, dp, dse, changes, m0 = [], [], [], [], []
     for _, r in table.iterrows():
         key = (r["scenario"], r["target_id"])
-        ps = start["probability"].get(key) if "probability" in start else None
+        srow = start.loc[key].to_dict() if key in start.index else None
+        ps = srow.get("probability") if srow is not None else None
+        changes.append(change_since_start(r.to_dict(), srow))
+        m0.append(srow.get("method") if srow is not None else "")
         if r.get("status") == "evaluated" and ps is not None and ps == ps:
             p0.append(ps)
             dp.append(r["probability"] - ps)
@@ -84,5 +127,8 @@ def add_midterm_columns(ctx: RunContext, table: pd.DataFrame, ds_mid: xr.Dataset
     table["delta_p_since_start"] = dp
     table["delta_p_since_start_se"] = dse
     table["achieved_annual"] = table["target_id"].map(rate)
+    table["achieved_unit"] = table["target_id"].map(lambda t: achieved_unit(targets[t]))
+    table["method_at_plan_start"] = m0
+    table["change_since_start"] = changes
     table["plan_start_as_of"] = ctx.plan_start
     return table

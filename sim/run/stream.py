@@ -11,6 +11,9 @@ count and the result does not depend on the split or on where the chunks ran.
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -176,12 +179,30 @@ def evaluate_context(ctx: RunContext, *, scheduler: Any = None, with_history: bo
 
 @contextmanager
 def _progress_bar(total: int, enabled: bool) -> Iterator[Callable[[int], object]]:
-    """``with _progress_bar(total, enabled) as update: update(n)`` (a tqdm bar, or nothing)."""
+    """``with _progress_bar(total, enabled) as update: update(n)`` (a tqdm bar on stderr, or
+    nothing).
+
+    The bar's size is the terminal's (:func:`_terminal_size`): tqdm alone takes the 0 x 0 size
+    of a pseudo-terminal nobody sized (``script``, an IDE console) literally and draws nothing.
+    """
     if not enabled:
         yield lambda n: None
         return
-    bar = tqdm(total=total, unit="draw", unit_scale=True, desc="simulating", leave=False)
+    cols, rows = _terminal_size(sys.stderr)
+    bar = tqdm(total=total, unit="draw", unit_scale=True, desc="simulating", leave=False,
+               file=sys.stderr, ncols=min(cols, 100) - 1, nrows=rows)
     try:
         yield bar.update
     finally:
         bar.close()
+
+
+def _terminal_size(stream: Any) -> tuple[int, int]:
+    """``(columns, rows)`` of the terminal ``stream`` writes to; 80 x 24 where it reports no
+    size (0 x 0) or is not a terminal."""
+    try:
+        cols, rows = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        cols, rows = 0, 0
+    fallback = shutil.get_terminal_size((80, 24))
+    return cols or fallback.columns, rows or fallback.lines

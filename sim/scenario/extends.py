@@ -10,13 +10,23 @@ belong to each scenario and are not inherited.
 
 Every merged value remembers where it was written (``origin``), so a problem found in the
 resolved scenario is reported at the key of the file that holds the offending value.
+
+A whole file can build on another one (:func:`expand_file_extends`): a top-level
+``extends = "baseline_2020.toml"`` (a path relative to the file's folder) takes that file's
+``[run]``, ``[output]`` and scenarios; ``extends = "baseline_2020.toml#low_carbon"`` takes only
+that scenario, the scenarios it extends and the baseline. The file's own ``[run]`` and
+``[output]`` keys override the parent's one by one; its scenarios come after the parent's, and
+one of the same name replaces the parent's whole table; its ``[sweep]`` replaces the parent's
+(which is kept only when its scenario is kept).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, TypeAlias
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeAlias
 
-from sim.errors import did_you_mean
+from sim.errors import Problem, ProblemList, did_you_mean
 from sim.scenario.messages import Loc
 from sim.scenario.base import BASELINE, YEAR_MAX, YEAR_MIN
 from sim.scenario.spec import ScenarioEntry
@@ -187,3 +197,89 @@ def clip(merged: dict[str, Any], as_of: int, horizon: int) -> dict[str, Any]:
             levers[driver] = clipped
     shocks = tuple(s for s in merged["shocks"] if as_of < s.year <= horizon)
     return {**merged, "levers": levers, "shocks": shocks}
+
+
+# --------------------------------------------------------------------------------------------
+# A file that extends another file
+# --------------------------------------------------------------------------------------------
+#: ``extends`` of a whole file: ``other.toml`` or ``other.toml#scenario``
+FILE_EXTENDS = re.compile(r"^(?P<file>[^#]+\.toml)(?:#(?P<name>[a-z][a-z0-9_]*))?$")
+#: most files in one chain of file ``extends`` (a.toml → b.toml → …)
+MAX_FILE_DEPTH = 8
+_EXAMPLE = ('(expected the path of a scenario file relative to this file\'s folder, e.g. '
+            '"baseline_2020.toml" or "../scenarios/baseline_2020.toml#low_carbon")')
+
+
+def expand_file_extends(raw: dict, path: str | Path, read_toml: Callable[[Path, str], dict],
+                        check: Callable[[Path], object] | None = None,
+                        _chain: tuple[Path, ...] = ()) -> dict:
+    """``raw`` (a scenario file's TOML document) with its top-level ``extends`` expanded.
+
+    ``read_toml(path, name)`` reads a parent's TOML; ``check(path)``, when given, validates the
+    parent as a file of its own first, so that its problems name it (called once the whole
+    chain is known to end). Raises :class:`~sim.errors.ProblemList` (``FILE: extends: …``) for
+    a value that is not a file name, a file that cannot be read, an unknown scenario, a cycle
+    or a chain longer than :data:`MAX_FILE_DEPTH`.
+    """
+    if "extends" not in raw:
+        return raw
+    path = Path(path)
+    here = str(path)
+    chain = _chain + (path.resolve(),)
+    value = raw["extends"]
+    m = FILE_EXTENDS.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise ProblemList([Problem(here, "extends", f"{value!r} is not a scenario file {_EXAMPLE}")])
+    parent = path.parent / m.group("file")
+    if parent.resolve() in chain:
+        names = " → ".join(p.name for p in chain + (parent.resolve(),))
+        raise ProblemList([Problem(here, "extends", f"files extend each other in a cycle: {names} "
+                                                    "(expected a chain ending at a file without "
+                                                    "extends)")])
+    if len(chain) >= MAX_FILE_DEPTH:
+        raise ProblemList([Problem(here, "extends", f"more than {MAX_FILE_DEPTH} files extend "
+                                                    "one another (expected a shorter chain)")])
+    if not parent.is_file():
+        raise ProblemList([Problem(here, "extends", f"cannot read '{m.group('file')}' (no such "
+                                                    f"file: {parent}) {_EXAMPLE}")])
+    base = expand_file_extends(read_toml(parent, str(parent)), parent, read_toml, None, chain)
+    if check is not None:
+        check(parent)
+    return _merge_files(base, {k: v for k, v in raw.items() if k != "extends"}, m.group("name"),
+                        here, str(parent.resolve()))
+
+
+def _kept(scenarios: dict, name: str | None, here: str, parent: str) -> dict:
+    """The parent's scenarios a child takes: all, or ``name``, its ``extends`` chain and the
+    baseline."""
+    if name is None:
+        return dict(scenarios)
+    if name not in scenarios:
+        hint = did_you_mean(name, scenarios) or f" (expected one of {', '.join(scenarios)})"
+        raise ProblemList([Problem(here, "extends", f"no scenario '{name}' in {parent}{hint}")])
+    keep = {BASELINE, name}
+    while isinstance(scenarios.get(name), dict) and isinstance(scenarios[name].get("extends"), str):
+        name = scenarios[name]["extends"]
+        if name in keep:
+            break
+        keep.add(name)
+    return {k: v for k, v in scenarios.items() if k in keep}
+
+
+def _merge_files(base: dict, child: dict, name: str | None, here: str, parent: str) -> dict:
+    """The parent document ``base`` overridden by ``child`` (see the module docstring)."""
+    out = {k: v for k, v in base.items() if k not in ("scenarios", "sweep")}
+    found = base.get("scenarios")
+    scenarios = _kept(found if isinstance(found, dict) else {}, name, here, parent)
+    for key, value in child.items():
+        if key in ("run", "output") and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        elif key == "scenarios" and isinstance(value, dict):
+            scenarios.update(value)
+        else:
+            out[key] = value
+    out["scenarios"] = scenarios
+    sweep = base.get("sweep")
+    if "sweep" not in child and isinstance(sweep, dict) and sweep.get("scenario") in scenarios:
+        out["sweep"] = sweep
+    return out

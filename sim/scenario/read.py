@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from sim.bounds import COUNT_TARGET, CUMULATIVE_CHANGE_TARGET, SHARE_TARGET
 from sim.errors import Problem, ProblemList, did_you_mean
-from sim.scenario.extends import Origin, chains, clip, merge, origin_of, window
+from sim.scenario.extends import (Origin, chains, clip, expand_file_extends, merge, origin_of,
+                                  window)
 from sim.scenario.messages import Loc, describe, format_loc, printable, translate, unknown_key
 from sim.scenario.base import BASELINE, NAME_PATTERN
 from sim.scenario.spec import (
@@ -61,6 +62,7 @@ def load_scenario_file(path: str | Path, *, overrides: Mapping[str, Any] | None 
     """
     reader = _Reader(str(path))
     raw = _read_toml(path, reader.file)
+    raw = expand_file_extends(raw, path, _read_toml, check=load_scenario_file)
     result = reader.check(raw, dict(overrides or {}))
     if reader.problems:
         raise ProblemList(_unique(reader.problems))
@@ -81,6 +83,8 @@ def resolved_toml(sf: ScenarioFile) -> str:
         if sc.label_zh is not None:
             entry["label_zh"] = sc.label_zh
         entry["target_values"] = dict(sc.target_values)
+        if sc.target_value_sources:
+            entry["target_value_sources"] = dict(sc.target_value_sources)
         if not sc.plan_record:
             entry["plan_record"] = False
         entry["levers"] = {d: _plain(lever.model_dump(exclude_none=True)) for d, lever in sc.levers.items()}
@@ -195,6 +199,8 @@ class _Reader:
             if chain is None or any(n not in valid for n in chain):
                 continue  # problem already reported
             merged, origin = merge([(n, valid[n]) for n in reversed(chain)])
+            merged["target_value_sources"] = _merge_sources(
+                [(n, valid[n]) for n in reversed(chain)], origin)
             if years is None:
                 continue
             spec = self._resolve(name, merged, origin, years, file_years, targets)
@@ -221,6 +227,12 @@ class _Reader:
             return None
         for loc, msg in scenario_issues(spec, *years):
             self.add(*origin_of(name, loc, origin, msg))
+        for tid in spec.target_value_sources:
+            if tid not in spec.target_values:
+                self.add(*origin_of(name, ("target_value_sources", tid), origin,
+                                    f"a source for '{tid}', which has no value in target_values "
+                                    f"(expected a source for one of the target_values of this "
+                                    f"scenario: {', '.join(spec.target_values) or 'none'})"))
         if targets is not None:
             for tid, value in spec.target_values.items():
                 why = targets.problem(tid) or targets.value_problem(tid, value)
@@ -344,6 +356,20 @@ class _Reader:
                     bad.add(loc[0])
                 self.add(*translate(model, err, prefix))
             return None, bad
+
+
+def _merge_sources(chain: list[tuple[str, Any]], origin: Origin) -> dict[str, str]:
+    """The target-value sources of a chain of entries, root first: a source belongs to the value
+    written in the same entry, so an entry setting a value drops the inherited source of that
+    id before adding its own (``origin`` gains where each source was written)."""
+    sources: dict[str, str] = {}
+    for name, entry in chain:
+        for tid in entry.target_values:
+            sources.pop(tid, None)
+        for tid, text in entry.target_value_sources.items():
+            sources[tid] = text
+            origin[("target_value_sources", tid)] = (name, ("target_value_sources", tid))
+    return sources
 
 
 class _Targets:

@@ -151,6 +151,15 @@ _TARGET_VALUES = (
     "Fill or override target values by target id (see `python -m sim targets`), "
     "e.g. a blank binding target given its provincial allocation. Value in the target's unit."
 )
+#: at most this many characters of source text per target value
+SOURCE_MAX = 500
+TargetValueSources = dict[StrictStr, Annotated[StrictStr, Field(min_length=1, max_length=SOURCE_MAX)]]
+_TARGET_VALUE_SOURCES = (
+    "Where each value of target_values comes from (document, table, page), by target id. Shown "
+    "next to the value in every table, so a scenario's value is never taken for the plan's; a "
+    "value without one is marked 'no source given'. A source applies to the value written in "
+    "the same scenario: overriding an inherited value drops the parent's source."
+)
 
 # --------------------------------------------------------------------------------------------
 # Lever sweeps ([sweep])
@@ -306,6 +315,8 @@ class ScenarioEntry(Spec):
     )
     shocks: tuple[Shock, ...] = Field((), description="One-off shocks ([[scenarios.NAME.shocks]] tables).")
     target_values: TargetValues = Field(default_factory=dict, description=_TARGET_VALUES)
+    target_value_sources: TargetValueSources = Field(default_factory=dict,
+                                                     description=_TARGET_VALUE_SOURCES)
     plan_record: StrictBool | None = Field(
         None, description="Use the record of past plans (default true): false asks the pure "
                           "'trends continue' question (probability = p_trend).")
@@ -322,6 +333,11 @@ class ScenarioEntry(Spec):
 class ScenarioDocument(Spec):
     """A scenario file: run settings shared by every scenario, output options, then a baseline and alternatives."""  # noqa: E501 (the schema's text)
 
+    extends: StrictStr | None = Field(
+        None, description='Another scenario file this one builds on, relative to this file: '
+                          '"baseline_2020.toml" (its [run], [output] and scenarios) or '
+                          '"baseline_2020.toml#low_carbon" (that scenario, its parents and the '
+                          'baseline); keys given here override.')
     run: RunSpec = Field(
         description="[run]: as_of, horizon, draws, seed, target sets — shared by every scenario.")
     output: OutputSpec = Field(
@@ -393,6 +409,7 @@ class ScenarioSpec(Spec):
     levers: dict[str, Lever] = Field(default_factory=dict)
     shocks: tuple[Shock, ...] = ()
     target_values: TargetValues = Field(default_factory=dict)
+    target_value_sources: TargetValueSources = Field(default_factory=dict)
     plan_record: StrictBool = True
 
     @model_validator(mode="before")
