@@ -47,6 +47,53 @@ FORMAT_VERSION = 1
 
 CHANGE_PARAMS = ("atanh_phi", "log_sigma_noise", "log_sigma_level")
 RATIO_PARAMS = ("mu", "log_sigma")
+INFO_HORIZONS = 20     # years after as_of for which Information keeps the variance parts
+PLAN_TERM = 5          # the horizon of Information.low_information (a five-year plan's term)
+
+
+@dataclass(frozen=True)
+class Information:
+    """How much a change process's forecast rests on its own data (``sim.calibrate.priors``).
+
+    ``var_total`` and ``var_prior`` (``INFO_HORIZONS``,): forecast variance of the transformed
+    level ``h = 1, 2, ...`` years after as_of, and the part of it whose scale is fixed by a prior
+    (``prior_params``: ``sigma_level`` at its prior, a pooled ``sigma_noise``). Low information:
+    ``n_informative < min_obs`` or ``prior_share(h) >= max_prior_share``.
+    """
+
+    n_informative: int
+    prior_params: tuple[str, ...]
+    var_total: tuple[float, ...]
+    var_prior: tuple[float, ...]
+    min_obs: int
+    max_prior_share: float
+
+    def prior_share(self, h: int) -> float:
+        """Share of the forecast variance ``h`` years after as_of from priors (0 for h <= 0;
+        beyond ``INFO_HORIZONS`` the last one)."""
+        if h <= 0 or not self.var_total:
+            return 0.0
+        i = min(h, len(self.var_total)) - 1
+        total = self.var_total[i]
+        return float(self.var_prior[i] / total) if total > 0 else 0.0
+
+    def low(self, h: int) -> bool:
+        """Too few informative observations, or most of the variance at ``h`` from priors."""
+        return bool(self.n_informative < self.min_obs
+                    or self.prior_share(h) >= self.max_prior_share)
+
+    @property
+    def low_information(self) -> bool:
+        """:meth:`low` at ``PLAN_TERM`` years after as_of."""
+        return self.low(PLAN_TERM)
+
+    def describe(self, h: int, year: int | None = None) -> str:
+        """``2 informative observations; 80 % of the 2020 variance from the prior``."""
+        n = f"{self.n_informative} informative observation{'s' if self.n_informative != 1 else ''}"
+        if h <= 0:
+            return n
+        when = f"the {year}" if year is not None else f"the {h}-year-ahead"
+        return f"{n}; {100 * self.prior_share(h):.0f} % of {when} variance from priors"
 
 
 @dataclass(frozen=True)
@@ -67,6 +114,7 @@ class DriverFit:
     n_obs: int                     # observations used
     fallbacks: tuple[str, ...] = ()          # human-readable: which prior was used and why
     diagnostics: dict = field(default_factory=dict)  # loglike, aic, converged, ...
+    information: Information | None = None   # change processes (None: iid, or an older file)
 
     def param(self, name: str) -> float:
         """A parameter's point estimate on the stored (theta) scale."""
@@ -318,7 +366,19 @@ def _driver_from_json(d: dict) -> DriverFit:
         state_names=tuple(d["state_names"]), state_mean=np.asarray(d["state_mean"], float),
         state_cov=_square(d["state_cov"], s), level_known=bool(d["level_known"]),
         correlated=bool(d["correlated"]), n_obs=int(d["n_obs"]),
-        fallbacks=tuple(d.get("fallbacks", ())), diagnostics=d.get("diagnostics", {}))
+        fallbacks=tuple(d.get("fallbacks", ())), diagnostics=d.get("diagnostics", {}),
+        information=_information_from_json(d.get("information")))
+
+
+def _information_from_json(d: dict | None) -> Information | None:
+    """An :class:`Information` from its JSON object (None when absent: files before it)."""
+    if d is None:
+        return None
+    return Information(
+        n_informative=int(d["n_informative"]), prior_params=tuple(d["prior_params"]),
+        var_total=tuple(float(v) for v in d["var_total"]),
+        var_prior=tuple(float(v) for v in d["var_prior"]), min_obs=int(d["min_obs"]),
+        max_prior_share=float(d["max_prior_share"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,6 +442,9 @@ def _driver_summary(fm: FittedModel, name: str, d: DriverFit) -> list[str]:
             lines.append(f"{'':28s}history: " + ", ".join(hist))
     for fb in d.fallbacks:
         lines.append(f"{'':28s}fallback: {fb}")
+    if d.information is not None and d.information.low_information:
+        lines.append(f"{'':28s}low information: "
+                     f"{d.information.describe(PLAN_TERM, fm.as_of + PLAN_TERM)}")
     return lines
 
 

@@ -21,7 +21,7 @@ from sim.calibrate.fit import (CALIBRATION_MODULES, MAX_THETA_VAR, _cap_theta_va
                                calibrate, calibrator_id)
 from sim.cli import main
 from sim.errors import SimError
-from sim.history import History, load_history
+from sim.history import DECLARATION_FILES, History, load_history
 from sim.model import FittedModel, fitted_filename
 from sim.paths import DEFAULT_DATA_DIR, PACKAGE_DIR
 from sim.vocabulary import CHANGE_DRIVERS, HOUSING_DRIVER
@@ -42,6 +42,9 @@ def copy_with(src: Path, dst: Path, edit) -> Path:
     None`` (None deletes it)."""
     dst.mkdir(parents=True, exist_ok=True)
     for path in sorted(src.glob("*.csv")):
+        if path.name in DECLARATION_FILES:             # declarations, not observations: as they are
+            (dst / path.name).write_bytes(path.read_bytes())
+            continue
         with open(path, encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
         out = [rows[0]] + [r for r in (edit(dict(zip(rows[0], row))) for row in rows[1:]) if r]

@@ -181,6 +181,20 @@ def test_sim_data_lists_what_a_directory_declares(tmp_path, run_cli):
     assert "forest_coverage_2020_test" in lines[2] and "targets.csv: line 2" in lines[2]
 
 
+
+
+def test_sim_validate_checks_a_data_directory(tmp_path, run_cli):
+    good = data_dir(tmp_path / "good", SERIES_HEADER + FOREST, TARGET_HEADER + FOREST_TARGET,
+                    obs=forest_obs(range(2013, 2016)))
+    code, out, err = run_cli("validate", "--data", good)
+    assert (code, out.strip(), err) == (0, f"{good}: ok", "")
+    bad = data_dir(tmp_path / "bad", SERIES_HEADER + FOREST.replace(",logit,", ",cube,"))
+    code, out, err = run_cli("validate", "--data", bad)
+    assert code == 2 and out == ""
+    assert (f"{bad / 'series.csv'}: line 2: transform: unknown transform 'cube' (expected one of "
+            f"log, logit)") in err and "Traceback" not in err
+    code, _, err = run_cli("validate")
+    assert code == 2 and "nothing to check (expected scenario files, --data DIR, or both)" in err
 SCENARIO = """[run]
 as_of = 2015
 horizon = 2020
@@ -226,9 +240,6 @@ def test_run_with_a_declared_series_and_target(tmp_path, run_cli):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="a declared series with >= 4 informative observations "
-                   "enters the pooled sigma_noise of sim.calibrate.fit._pooled_sigma and so moves "
-                   "the thin generic series; the lead applies the diff of helper h12a's report")
 def test_a_data_rich_declared_series_leaves_the_others_identical(tmp_path, run_cli):
     plain = data_dir(tmp_path / "a")
     decl = data_dir(tmp_path / "b", SERIES_HEADER + FOREST, TARGET_HEADER + FOREST_TARGET,

@@ -20,7 +20,16 @@ Too little data for a parameter → a documented prior, recorded in ``DriverFit.
   (the likelihood's maximum; another series' volatility would be the wrong scale); once
   ``sigma_noise`` is fixed by a fallback, ``phi`` is set to 0 as well;
 * a parameter covariance that is not finite and positive definite is replaced by
-  ``PRIOR_THETA_VAR`` on the diagonal for the free parameters.
+  ``PRIOR_THETA_VAR`` on the diagonal for the free parameters;
+* a generic indicator whose maximum-likelihood ``sigma_noise`` rests on a few outlying changes
+  (more than ``ROBUST_RATIO`` times the robust scale of its annual changes: a flat series with
+  one suspect value) gets the robust scale instead, with its sampling variance
+  (:mod:`sim.calibrate.priors`), so a flat series does not fan out far beyond its own history.
+
+Shares are modelled on the logit scale (``SeriesObs.scale``), so every draw stays within
+(0, 100) %. Every change process carries a :class:`sim.model.Information`: its informative
+observations and the share of its forecast variance that comes from priors
+(:func:`sim.calibrate.priors.information`).
 
 Housing delivery ratio (``HOUSING_DRIVER``, ``kind = "iid_lognormal"``): ``log r = log(supplied /
 planned)`` for every window (or year) where both are observed; ``mu`` = mean, ``sigma`` = sd
@@ -42,12 +51,14 @@ from sim.version import __version__
 from sim.calibrate.correlation import correlation_note, shock_correlation
 from sim.calibrate.observations import (HOUSING_PAIR, SeriesObs, derived_anchors, direct_obs,
                                         driver_obs, find_anchors, housing_log_ratios)
+from sim.calibrate.priors import (MAD_LOG_VAR, annual_changes, housing_information, information,
+                                  outlier_driven, robust_scale)
 from sim.calibrate.statespace import (MEASUREMENT_SD, PARAM_NAMES, THETA_BOUNDS, ChangeProcess,
                                       ProcessFit, fit_process)
 from sim.errors import SimError
 from sim.history import History
-from sim.model import CHANGE_PARAMS, RATIO_PARAMS, Anchor, DriverFit, FittedModel
-from sim.vocabulary import CHANGE_DRIVERS, HOUSING_DRIVER, SERIES
+from sim.model import CHANGE_PARAMS, RATIO_PARAMS, Anchor, DriverFit, FittedModel, Information
+from sim.vocabulary import CHANGE_DRIVERS, HOUSING_DRIVER, SERIES, is_declared
 
 # --- what is fitted ---------------------------------------------------------------------------
 REQUIRED_DRIVERS = ("gdp_real",)
@@ -73,9 +84,10 @@ N_PARAM_DRAWS = 30          # draws of theta used to report the parameter part o
 
 #: The modules whose code decides a fit (relative to the ``sim`` package): their hash is part of
 #: :func:`calibrator_id`, so a cached fit is reused only by the same calibration code.
-CALIBRATION_MODULES = ("calibrate/fit.py", "calibrate/observations.py",
-                       "calibrate/correlation.py", "calibrate/statespace.py", "model.py",
-                       "history.py", "vocabulary.py")
+CALIBRATION_MODULES = ("calibrate/fit.py", "calibrate/observations.py", "calibrate/priors.py",
+                       "calibrate/correlation.py", "calibrate/statespace.py",
+                       "calibrate/breaks.py", "calibrate/levels.py", "calibrate/measurement.py",
+                       "model.py", "history.py", "vocabulary.py")
 
 
 # ============================================================================================
@@ -90,6 +102,8 @@ class _Fit:
     n_inf: int
     own_sigma_noise: bool
     mean_sd_param: float = 0.0
+    prior_params: tuple[str, ...] = ()   # sigma_noise / sigma_level fixed by a prior
+    info: Information | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +206,7 @@ def _fit_series(so: SeriesObs, as_of: int, base_years: tuple[int, ...], generic:
     if prior is None:
         return None
     fixed, fallbacks = prior
+    prior_params = tuple(p for p in ("sigma_noise", "sigma_level") if p in fixed)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -199,13 +214,46 @@ def _fit_series(so: SeriesObs, as_of: int, base_years: tuple[int, ...], generic:
             pf = _estimate(model, fixed, fallbacks, pooled)
             if pf is None:
                 return None
+            own = "sigma_noise" in pf.free
+            pf, robust_var = (_robust_noise(model, pf, so, fixed, fallbacks) if generic and own
+                              else (pf, 0.0))
             _settle_covariance(pf, fallbacks)
+            if robust_var:   # its own scale, but an atypical one: not pooled for other series
+                own = False
+                pf.theta_cov = np.asarray(pf.theta_cov, float).copy()
+                pf.theta_cov[1, 1] = robust_var
             mean_sd_param = _mean_sd_param(model, pf)
+            prior_params += tuple(p for p in ("sigma_noise", "sigma_level") if p not in
+                                  prior_params and p in fixed and _is_prior(p, fallbacks))
+            info = information(model, pf.theta, n_inf, prior_params, MIN_OBS_NOISE)
     except (ValueError, np.linalg.LinAlgError, FloatingPointError, ArithmeticError) as exc:
         raise SimError(f"{so.name}: calibration failed ({exc}); observations: "
                        f"{so.describe()}") from None
-    own = "sigma_noise" in pf.free
-    return _Fit(so.name, so, pf, fallbacks, n_inf, own, mean_sd_param)
+    return _Fit(so.name, so, pf, fallbacks, n_inf, own, mean_sd_param, prior_params, info)
+
+
+def _is_prior(p: str, fallbacks: list[str]) -> bool:
+    """Was ``p`` fixed by a prior or the pooled value (not the series' own data: its lower
+    edge, its robust scale)? Read from the fallback that fixed it (the last one naming it)."""
+    mine = [fb for fb in fallbacks if fb.startswith(f"{p} = ")]
+    return bool(mine) and ("(prior" in mine[-1] or "(pooled" in mine[-1])
+
+
+def _robust_noise(model: ChangeProcess, pf: ProcessFit, so: SeriesObs, fixed: dict[str, float],
+                  fallbacks: list[str]) -> tuple[ProcessFit, float]:
+    """The fit with ``sigma_noise`` at the robust scale of the annual changes when the
+    maximum-likelihood one rests on a few outlying changes (``sim.calibrate.priors``), the rest
+    re-estimated, and the theta variance of that scale, ``MAD_LOG_VAR / n`` (else ``pf``, 0)."""
+    rs = robust_scale(annual_changes(so))
+    sigma_ml = float(np.exp(pf.theta[1]))
+    if rs is None or not outlier_driven(sigma_ml, rs):
+        return pf, 0.0
+    fixed["sigma_noise"] = rs.scale
+    fallbacks.append(f"sigma_noise = {rs.scale:.4g} (robust: 1.4826 x MAD of {rs.n} annual "
+                     f"changes): the maximum-likelihood {sigma_ml:.4g} rests on outlying changes "
+                     f"({rs.describe()}); a break or a suspect value would be better marked in "
+                     f"the data")
+    return fit_process(model, fixed), MAD_LOG_VAR / rs.n
 
 
 def _cap_theta_variance(pf: ProcessFit, fallbacks: list[str]) -> None:
@@ -228,7 +276,7 @@ def _cap_theta_variance(pf: ProcessFit, fallbacks: list[str]) -> None:
 
 def _mean_sd_param(model: ChangeProcess, pf: ProcessFit) -> float:
     """sd of the filtered mean at as_of across ``N_PARAM_DRAWS`` draws of theta (seed 0)."""
-    if not pf.free or not np.any(pf.theta_cov):
+    if not np.any(pf.theta_cov):
         return 0.0
     rng = np.random.default_rng(0)
     draws = rng.multivariate_normal(pf.theta, pf.theta_cov, size=N_PARAM_DRAWS,
@@ -260,7 +308,8 @@ def _driver_fit(f: _Fit, correlated: bool) -> DriverFit:
         state_names=tuple(pf.state_names), state_mean=np.asarray(pf.state_mean, float),
         state_cov=np.asarray(pf.state_cov, float), level_known=bool(pf.level_known),
         correlated=correlated, n_obs=int(pf.n_obs), fallbacks=tuple(f.fallbacks),
-        diagnostics=diag)
+        diagnostics=diag,
+        information=f.info)
 
 
 # ============================================================================================
@@ -295,7 +344,8 @@ def housing_fit(history: History, vintage: str) -> tuple[DriverFit, list[dict]]:
         param_mean=np.array([mu, math.log(sd)]), param_cov=cov, state_names=(),
         state_mean=np.zeros(0), state_cov=np.zeros((0, 0)), level_known=False,
         correlated=False, n_obs=n, fallbacks=tuple(fallbacks),
-        diagnostics={"log_ratios": [float(x) for x in logs]})
+        diagnostics={"log_ratios": [float(x) for x in logs]},
+        information=housing_information(n, sd, prior=n < 3))
     return fit, used
 
 
@@ -314,7 +364,7 @@ def _anchors_and_base_years(h: History, as_of: int, vintage: str, generic_names:
         anchors.setdefault(name, a)
     by = DEFAULT_BASE_YEARS if base_years is None else tuple(base_years)
     by = tuple(sorted({int(b) for b in by if b < as_of}
-                      | {a.year for a in anchors.values() if a.year < as_of}))
+                      | {a.year for n, a in anchors.items() if a.year < as_of and not is_declared(n)}))
     return anchors, by
 
 
@@ -352,9 +402,11 @@ def _fittable(series_obs: dict[str, tuple[SeriesObs, bool]], as_of: int
 def _pooled_sigma(fits: dict[str, _Fit], series_obs: dict[str, tuple[SeriesObs, bool]],
                   generic: bool) -> _Pooled:
     """Median ``sigma_noise`` of the series of the same group that estimated their own (the
-    other group when none did; ``DEFAULT_SIGMA_NOISE`` when no series did)."""
+    other group when none did; ``DEFAULT_SIGMA_NOISE`` when no series did). A series on its
+    robust scale is left out: its changes had outliers, its scale is not a typical one."""
     own = {g: [float(np.exp(f.pf.theta[1])) for f in fits.values()
-               if f.own_sigma_noise and series_obs[f.name][1] == g] for g in (False, True)}
+               if f.own_sigma_noise and series_obs[f.name][1] == g and not is_declared(f.name)]
+           for g in (False, True)}
     group = own[generic] or own[not generic]
     if own[generic]:
         kind = "generic indicators" if generic else "drivers"
@@ -435,8 +487,9 @@ def calibrate(history: History, as_of: int, vintage: str = "revised",
            for n in CHANGE_DRIVERS if n in drivers}
     corr, lam, overlap = shock_correlation(eps)
     notes.append(correlation_note(overlap, lam))
-    notes.append(f"measurement noise sd {MEASUREMENT_SD} on the model scale for every "
-                 f"observation (rounding of published figures)")
+    notes.append(f"measurement noise sd {MEASUREMENT_SD} on the model scale for official "
+                 f"figures (rounding); inventory levels and what is derived from them carry "
+                 f"their source's error (sim.calibrate.measurement; see each driver's notes)")
 
     return FittedModel(
         as_of=as_of, vintage=vintage, data_hash=str(history.data_hash), drivers=drivers,

@@ -19,12 +19,21 @@ same window, never invented (each one is recorded in ``observations_used`` with 
   change or two levels), for windows (a) does not cover;
   (c) a level ``100 * co2 [Mt] / energy [1e4 tce]`` (tCO2/tce) where both are observed.
 
-Levels of different vintages are not comparable (Shenzhen's census revisions moved GDP and
-population by up to 25 %): only the run of same-vintage levels that contains the latest level
-enters as levels; earlier runs enter as changes between their consecutive levels.
+Levels are comparable only within a run (:mod:`sim.calibrate.levels`): runs end at a declared
+structural break (:mod:`sim.calibrate.breaks`) and between different vintages (Shenzhen's census
+revisions moved GDP and population by up to 25 %; an ``unknown`` tag joins its neighbours unless
+the data show a revision). Only the run that contains the latest level enters as levels; earlier
+runs enter as changes between their consecutive levels, so no step across a break is growth.
+
+Every observation carries a measurement-error sd (:mod:`sim.calibrate.measurement`): rounding for
+official figures, the source's stated error for inventory levels, combined over the inputs of a
+derived observation.
 
 Informative observations (what the fallback thresholds count): annual changes + cumulative
-changes + (levels - 1).
+changes + (levels - 1), each weighted by the share of its variance that is signal,
+``w = SIGNAL_SD^2 / (SIGNAL_SD^2 + sd^2)`` (:mod:`sim.calibrate.measurement`; 1 for an official
+figure, 0.11 for a change read off two inventory levels), summed and rounded up: three inventory
+changes do not estimate a volatility the way three official ones would.
 
 Also here: the housing delivery log ratios ``log(supplied / planned)`` of every window (or year)
 where both are observed, and the *anchors* (the latest observed level <= as_of of a series,
@@ -41,6 +50,9 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from sim.calibrate.breaks import breaks_of
+from sim.calibrate.levels import level_runs
+from sim.calibrate.measurement import error_note, record_sd, row_sd, signal_weight
 from sim.calibrate.statespace import Obs
 from sim.errors import SimError
 from sim.history import History
@@ -66,13 +78,16 @@ class SeriesObs:
 
     def add(self, year: int, kind: str, value: float, base_year: int | None = None,
             record: dict[str, Any] | None = None) -> None:
-        """Add one observation (``kind`` level/change/cum) and its record of provenance."""
-        self.obs.append(Obs(int(year), kind, float(value),
-                            None if base_year is None else int(base_year)))
+        """Add one observation (``kind`` level/change/cum) and its record of provenance; its
+        measurement sd comes from the record (:func:`sim.calibrate.measurement.record_sd`)."""
         rec = {"driver": self.name, "year": int(year), "kind": kind,
                "base_year": None if base_year is None else int(base_year),
                "model_value": float(value)}
         rec.update(record or {})
+        sd = record_sd(rec)
+        rec["measurement_sd"] = sd
+        self.obs.append(Obs(int(year), kind, float(value),
+                            None if base_year is None else int(base_year), sd))
         self.used.append(rec)
 
     def add_window(self, s: int, t: int, value: float, record: dict[str, Any]) -> None:
@@ -83,10 +98,17 @@ class SeriesObs:
             self.add(t, "cum", value, base_year=s, record=record)
 
     def n_informative(self) -> int:
-        """Annual changes + cumulative changes + (levels - 1), distinct observations only."""
-        keys = {(o.kind, o.base_year, o.year) for o in self.obs}
-        n_level = sum(1 for k in keys if k[0] == "level")
-        return sum(1 for k in keys if k[0] != "level") + max(0, n_level - 1)
+        """Annual changes + cumulative changes + (levels - 1), distinct observations only, each
+        weighted by :func:`sim.calibrate.measurement.signal_weight` of its sd (the best of
+        duplicates), the sum rounded up."""
+        best: dict[tuple, float] = {}
+        for o in self.obs:
+            key = (o.kind, o.base_year, o.year)
+            best[key] = max(best.get(key, 0.0), signal_weight(o.sd))
+        levels = [w for k, w in best.items() if k[0] == "level"]
+        total = sum(w for k, w in best.items() if k[0] != "level")
+        total += max(0.0, sum(levels) - max(levels, default=0.0))
+        return math.ceil(round(total, 9))
 
     def describe(self) -> str:
         """``"level 2009, cum 2013 from 2008"``: the observations in year order."""
@@ -115,7 +137,8 @@ def provenance(row: Row) -> Provenance:
             "base_year": None if base is None or pd.isna(base) else int(base),
             "obs_kind": str(row["kind"]), "value": float(row["value"]), "unit": str(row["unit"]),
             "vintage": str(row.get("vintage", "")), "source": str(row.get("source", "")),
-            "file": None if pd.isna(row.get("file", None)) else Path(str(row["file"])).name}
+            "file": None if pd.isna(row.get("file", None)) else Path(str(row["file"])).name,
+            "sd": row_sd(str(row.get("source", "")), str(row["kind"]))}
 
 
 def _check_unit(row: Row, where: str) -> None:
@@ -170,21 +193,10 @@ def rows_of(history: History, series: str, vintage: str) -> pd.DataFrame:
     return df.sort_values(["kind", "year"]).reset_index(drop=True)
 
 
-def _level_runs(levels: pd.DataFrame) -> list[list[Row]]:
-    """Split level rows (sorted by year) into runs of one vintage; the last run is current."""
-    runs: list[list[Row]] = []
-    cur: list[Row] = []
-    prev = None
-    for _, r in levels.sort_values("year").iterrows():
-        v = str(r.get("vintage", ""))
-        if cur and v != prev:
-            runs.append(cur)
-            cur = []
-        cur.append(r)
-        prev = v
-    if cur:
-        runs.append(cur)
-    return runs
+def _level_runs(history: History, levels: pd.DataFrame) -> tuple[list[list[Row]], list[str]]:
+    """Level rows split into runs of comparable levels (:func:`sim.calibrate.levels.level_runs`);
+    the last run is current. Also the notes on where and why."""
+    return level_runs(history, levels, breaks_of(history))
 
 
 def _levels_of(df: pd.DataFrame) -> dict[int, Row]:
@@ -216,19 +228,22 @@ def _add_change_row(so: SeriesObs, r: Row) -> None:
     so.add(r["year"], "cum", value, base_year=b, record=provenance(r))
 
 
-def _add_level_runs(so: SeriesObs, levels: pd.DataFrame) -> None:
-    """Levels of the current vintage as levels; earlier runs as changes between their levels."""
+def _add_level_runs(so: SeriesObs, history: History, levels: pd.DataFrame) -> None:
+    """Levels of the current run as levels; earlier runs as changes between their levels."""
     name = so.name
-    runs = _level_runs(levels)
+    runs, notes = _level_runs(history, levels)
+    so.notes.extend(notes)
     for i, run in enumerate(runs):
         vals = [(int(r["year"]), model_value(r, so.scale), r) for r in run]
         if i == len(runs) - 1:
             for y, v, r in vals:
                 so.add(y, "level", v, record=provenance(r))
             continue
-        so.notes.append(f"{name}: levels {vals[0][0]}–{vals[-1][0]} are of vintage "
-                        f"'{run[0].get('vintage', '')}', not comparable with later levels; "
-                        f"used as changes between consecutive levels only")
+        if len(vals) == 1:
+            so.notes.append(f"{name}: level {vals[0][0]} not used (no comparable level beside it)")
+        else:
+            so.notes.append(f"{name}: levels {vals[0][0]}–{vals[-1][0]} used as changes between "
+                            f"consecutive levels only (not comparable with later levels)")
         for (y0, v0, r0), (y1, v1, r1) in zip(vals, vals[1:]):
             rec = {"derived": True, "formula": f"log {name}[{y1}] - log {name}[{y0}]",
                    "inputs": [provenance(r0), provenance(r1)]}
@@ -244,7 +259,7 @@ def direct_obs(history: History, name: str, vintage: str, scale: str | None = No
     for _, r in df.iterrows():
         if r["kind"] != "level":
             _add_change_row(so, r)
-    _add_level_runs(so, df[df["kind"] == "level"])
+    _add_level_runs(so, history, df[df["kind"] == "level"])
     return so
 
 
@@ -267,7 +282,7 @@ def _level_pairs(history: History, series: str, vintage: str
     """Consecutive (in the data) pairs of same-vintage levels: [(s, t, dlog, prov_s, prov_t)]."""
     df = rows_of(history, series, vintage)
     out = []
-    for run in _level_runs(df[df["kind"] == "level"]):
+    for run in _level_runs(history, df[df["kind"] == "level"])[0]:
         for r0, r1 in zip(run, run[1:]):
             out.append((int(r0["year"]), int(r1["year"]),
                         model_value(r1, "log") - model_value(r0, "log"),
@@ -386,12 +401,18 @@ def carbon_factor_obs(history: History, vintage: str) -> SeriesObs:
 
 
 def driver_obs(history: History, name: str, vintage: str) -> SeriesObs:
-    """The observations of a driver: derived for the deflator and carbon factor, else direct."""
+    """The observations of a driver: derived for the deflator and carbon factor, else direct;
+    with a note when some carry a source measurement error."""
     if name == "gdp_deflator":
-        return deflator_obs(history, vintage)
-    if name == "carbon_factor":
-        return carbon_factor_obs(history, vintage)
-    return direct_obs(history, name, vintage)
+        so = deflator_obs(history, vintage)
+    elif name == "carbon_factor":
+        so = carbon_factor_obs(history, vintage)
+    else:
+        so = direct_obs(history, name, vintage)
+    note = error_note(name, [o.sd for o in so.obs])
+    if note:
+        so.notes.append(note)
+    return so
 
 
 # ============================================================================================

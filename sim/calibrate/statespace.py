@@ -25,8 +25,9 @@ so the transition is time-varying: the ``C_b`` row of ``T_t`` is zero while ``t 
     C_{b,t+1} = [t + 1 > b] (C_{b,t} + m_t + phi u_t + w1 + w2)
 
 Observations (``k_endog`` columns, ``NaN`` where a year has none; never interpolated), each
-with a tiny fixed measurement noise ``MEASUREMENT_SD`` (rounding of published figures, and
-numerical stability)::
+with its own measurement noise ``y = Z alpha_t + e``, ``e ~ N(0, sd^2)``: ``Obs.sd``, by default
+``MEASUREMENT_SD`` (rounding of published figures, and numerical stability); observations
+derived from model-based inventories carry their sources' error (:mod:`sim.calibrate.measurement`)::
 
     level       y = L_t                    Z = e_L
     change      y = x_t = m_t + u_t        Z = e_m + e_u
@@ -35,7 +36,8 @@ numerical stability)::
 all on the transformed scale: a level ``v`` as ``log v`` (``logit(v/100)`` for shares), a
 ``change_pct`` ``p`` as ``log(1 + p/100)``, a ``cumulative_change_pct`` ``c`` over ``(b, t]`` as
 ``log(1 + c/100)``. Several observations of the same kind in the same year (e.g. two sources)
-go in separate columns.
+go in separate columns, and so do observations of one kind with different ``sd`` (each column
+has one noise variance, ``H = diag(sd_j^2)``, time-invariant).
 
 Initialization at ``t = start``: ``L`` approximately diffuse (variance ``DIFFUSE_LEVEL_VAR``)
 when a level is ever observed, else fixed at 0 (only changes are identified; ``level_known``
@@ -77,13 +79,14 @@ class Obs:
     """One observation on the transformed scale.
 
     ``kind``: ``level`` (y = L_year), ``change`` (y = L_year - L_{year-1}) or ``cum``
-    (y = L_year - L_base).
+    (y = L_year - L_base); ``sd``: its measurement-error sd on the same scale.
     """
 
     year: int
     kind: str
     value: float
     base_year: int | None = None
+    sd: float = MEASUREMENT_SD
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -93,6 +96,8 @@ class Obs:
                              f"{self.base_year}..{self.year}")
         if not np.isfinite(self.value):
             raise ValueError(f"non-finite observation value {self.value!r} in {self.year}")
+        if not (np.isfinite(self.sd) and self.sd > 0):
+            raise ValueError(f"measurement sd must be positive, got {self.sd!r} in {self.year}")
 
 
 def state_names_for(base_years: Iterable[int]) -> tuple[str, ...]:
@@ -117,7 +122,7 @@ class ChangeProcess(MLEModel):
     """
 
     def __init__(self, obs, end: int, base_years=(), start: int | None = None):
-        obs = sorted(obs, key=lambda o: (o.kind, o.base_year or 0, o.year))
+        obs = sorted(obs, key=lambda o: (o.kind, o.base_year or 0, o.sd, o.year))
         if not obs:
             raise ValueError("no observations")
         cum_bases = {o.base_year for o in obs if o.kind == "cum"}
@@ -133,13 +138,13 @@ class ChangeProcess(MLEModel):
         nobs = len(self.years)
         self.level_known = any(o.kind == "level" for o in obs)
 
-        # --- observation columns: one per (kind, base, duplicate number) --------------------
+        # --- observation columns: one per (kind, base, sd, duplicate number) ----------------
         columns: dict[tuple, dict[int, float]] = {}
         for o in obs:
             dup = 0
-            while o.year in columns.get((o.kind, o.base_year, dup), {}):
+            while o.year in columns.get((o.kind, o.base_year, o.sd, dup), {}):
                 dup += 1
-            columns.setdefault((o.kind, o.base_year, dup), {})[o.year] = float(o.value)
+            columns.setdefault((o.kind, o.base_year, o.sd, dup), {})[o.year] = float(o.value)
         self.columns = list(columns)
         endog = np.full((nobs, len(self.columns)), np.nan)
         for j, key in enumerate(self.columns):
@@ -154,7 +159,7 @@ class ChangeProcess(MLEModel):
 
         # Design Z (k_endog, k_states), time-invariant.
         design = np.zeros((len(self.columns), k_states))
-        for j, (kind, base, _dup) in enumerate(self.columns):
+        for j, (kind, base, _sd, _dup) in enumerate(self.columns):
             if kind == "level":
                 design[j, 0] = 1.0
             elif kind == "change":
@@ -162,7 +167,7 @@ class ChangeProcess(MLEModel):
             else:
                 design[j, 3 + self.cum_base_years.index(base)] = 1.0
         self["design"] = design
-        self["obs_cov"] = np.eye(len(self.columns)) * MEASUREMENT_SD ** 2
+        self["obs_cov"] = np.diag([float(sd) ** 2 for (_k, _b, sd, _d) in self.columns])
 
         # active[c, i] = 1 when the step i -> i+1 enters a year after base year c.
         nxt = self.years + 1

@@ -1,4 +1,8 @@
-"""``python -m sim validate FILE...`` — check scenario files; report every problem of every file.
+"""``python -m sim validate [FILE...] [--data DIR]`` — check scenario files and a data directory.
+
+Every problem of every file is reported. ``--data DIR`` checks a data directory (its observation
+files, ``series.csv`` and ``targets.csv``) with ``FILE: line N: column: what is wrong`` messages,
+and the scenario files' levers against that directory's history.
 
 A file that reads cleanly is then checked against the history a run would calibrate on: a
 lever or shock on a driver with no history up to the file's as_of would be dropped by
@@ -16,15 +20,27 @@ HELP = "check scenario files (TOML) and list every problem: FILE: key.path: what
 
 def add_arguments(p) -> None:
     """The flags of ``sim validate``."""
-    p.add_argument("files", nargs="+", metavar="FILE", help="scenario file(s) to check")
+    p.add_argument("files", nargs="*", metavar="FILE", help="scenario file(s) to check")
+    p.add_argument("--data", metavar="DIR", help="also check a data directory (observations, "
+                                                 "series.csv, targets.csv)")
 
 
 def run(args) -> int:
     """Check every file; exit 2 if any has a problem (warnings alone exit 0)."""
+    from sim.declared.check import check_data_dir
     from sim.run.context import ignored_levers
     from sim.scenario.read import load_scenario_file
 
+    if not args.files and not args.data:
+        raise SimError("nothing to check (expected scenario files, --data DIR, or both)")
     failed = False
+    if args.data:
+        problems = check_data_dir(args.data)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        failed = bool(problems)
+        if not problems:
+            print(f"{args.data}: ok")
     for file in args.files:
         try:
             sf = load_scenario_file(file)
@@ -43,7 +59,7 @@ def run(args) -> int:
                   "sim reads)", file=sys.stderr)
             continue
         try:
-            warnings = [f"{m} (a run leaves it out)" for m in ignored_levers(sf)]
+            warnings = [f"{m} (a run leaves it out)" for m in ignored_levers(sf, data_dir=args.data)]
         except SimError as exc:  # the history cannot be calibrated at the file's as_of
             warnings = [f"levers not checked against the history: {exc}"]
         for msg in warnings:

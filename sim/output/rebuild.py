@@ -24,7 +24,9 @@ from sim.version import __version__
 from sim.ensemble import read_netcdf
 from sim.errors import SimError
 from sim.evaluation import evaluate
+from sim.evaluation.information import add_information
 from sim.history import History, load_history
+from sim.model import FittedModel
 from sim.output.folder import ResultsFolder, check_results_folder, check_writable, read_manifest
 from sim.output.lock import OutputLock
 from sim.output.owned import MARKER
@@ -101,6 +103,8 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     table, joint = _run_tables(folder)
     if table is None or joint is None:
         table, joint = ev.table, ev.joint
+        if (folder / "fitted_model.json").is_file():
+            table = add_information(table, FittedModel.load(folder / "fitted_model.json"))
     t_eval = time.perf_counter() - t0
 
     command = (manifest or {}).get("command", "run")
