@@ -19,7 +19,12 @@ Timings are best-of-N with (a) and (c) interleaved; on a shared machine they sti
 load (``loadavg_1min_at_end``).
 ``cold_run_s`` / ``warm_run_s``: a full ``sim run scenarios/baseline_2020.toml`` (``--run-draws``
 draws, no figures) in a child process with an empty ``NUMBA_CACHE_DIR`` (first-call compile),
-then again with the same cache (warm). ``--summaries-draws N`` also times ``sim run
+then again with the same cache (warm). ``default_run``: the same warm run *with* figures
+(the default run of the README), repeated ``--figure-repeat`` times, each with the timings of
+its ``manifest.json`` (``figures_s``, ``simulate_and_evaluate_s``, …), ``figures_le_simulate``
+(the goal of issue 13: figures cost no more than the simulation) and the size of
+``ensemble.nc``; ``no_figures_timings`` are the manifest timings of the warm run without
+figures. ``--summaries-draws N`` also times ``sim run
 --summaries-only --draws N`` and reports the child's peak RSS (``summaries_peak_rss_mb``; the
 goal is < 4 GiB at 10^7 draws).
 """
@@ -71,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--summaries-draws", type=int, default=None,
                     help="also time `sim run --summaries-only` at this many draws (e.g. 10000000)")
     ap.add_argument("--skip-runs", action="store_true", help="no full `sim run` timings")
+    ap.add_argument("--figure-repeat", type=int, default=1,
+                    help="how many default runs with figures to time (default 1)")
     args = ap.parse_args(argv)
 
     fitted = synthetic_fitted(as_of=2015)
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     # warm-up (compile or load from cache)
     t0 = time.perf_counter()
     engine.simulate(fitted, levers, horizon=args.horizon, draws=10, seed=1, block_size=bs)
-    kernels.normals_floor(k0, k1, bs, 0, 10, p.n_var, p.g_start)
+    kernels.normals_floor(p, k0, k1, bs, 0, 10)
     warmup_s = time.perf_counter() - t0
 
     out = reference.empty_outputs(p, n)
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         t_kernel = min(t_kernel, _best(
             lambda: kernels.simulate_range(p, k0, k1, bs, 0, n, 0, *out), 1))
         t_floor = min(t_floor, _best(
-            lambda: kernels.normals_floor(k0, k1, bs, 0, n, p.n_var, p.g_start), 1))
+            lambda: kernels.normals_floor(p, k0, k1, bs, 0, n), 1))
 
     # the same kernel on one thread, for transparency (NumPy (b) runs on one core)
     threads = numba.get_num_threads()
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_1min_at_end": os.getloadavg()[0],
     }
     if not args.skip_runs:
-        res.update(full_runs(args.run_draws, args.summaries_draws))
+        res.update(full_runs(args.run_draws, args.summaries_draws, args.figure_repeat))
     if args.json:
         print(json.dumps(res))
     else:
@@ -159,8 +166,30 @@ def _child_run(argv, env) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def full_runs(run_draws: int, summaries_draws: int | None) -> dict:
-    """Cold (empty numba cache) and warm full runs; optionally a --summaries-only run."""
+def _manifest_timings(folder: Path) -> dict:
+    """The ``timings`` of a results folder's ``manifest.json``."""
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("timings", {})
+
+
+def figure_runs(scenario: str, run_draws: int, env: dict, tmp: Path, repeat: int) -> list[dict]:
+    """``repeat`` warm default runs with figures: wall, manifest timings, figures ≤ simulation."""
+    runs = []
+    for _ in range(repeat):
+        folder = tmp / "with_figures"
+        wall, _ = _child_run([scenario, "--draws", str(run_draws), "--quiet", "--force",
+                              "--out", str(folder)], env)
+        t = _manifest_timings(folder)
+        runs.append({"run_s": round(wall, 2), **t,
+                     "figures_le_simulate": t.get("figures_s", 0) <= t.get("simulate_and_evaluate_s", 0),
+                     "figures": len(list((folder / "figures").glob("*.png"))),
+                     "ensemble_nc_mb": round((folder / "ensemble.nc").stat().st_size / 1e6, 1),
+                     "loadavg_1min": os.getloadavg()[0]})
+    return runs
+
+
+def full_runs(run_draws: int, summaries_draws: int | None, figure_repeat: int = 1) -> dict:
+    """Cold (empty numba cache) and warm full runs, the default run with figures; optionally a
+    --summaries-only run."""
     scenario = str(SCENARIOS_DIR / "baseline_2020.toml")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba_cache"))
@@ -168,7 +197,9 @@ def full_runs(run_draws: int, summaries_draws: int | None) -> dict:
                   "--out", str(Path(tmp) / "out")]
         cold, _ = _child_run(common, env)
         warm, _ = _child_run(common, env)
-        out = {"run_draws": run_draws, "cold_run_s": round(cold, 2), "warm_run_s": round(warm, 2)}
+        out = {"run_draws": run_draws, "cold_run_s": round(cold, 2), "warm_run_s": round(warm, 2),
+               "no_figures_timings": _manifest_timings(Path(tmp) / "out"),
+               "default_run": figure_runs(scenario, run_draws, env, Path(tmp), figure_repeat)}
         if summaries_draws:
             wall, _ = _child_run([scenario, "--draws", str(summaries_draws), "--summaries-only",
                                   "--no-figures", "--quiet", "--force",

@@ -209,11 +209,26 @@ def _relative_path(sim: Simulation, name: str, d_index: Mapping[str, int]) -> np
     return np.exp(total)
 
 
-def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
-    """Write with h5netcdf and zlib compression (draw-chunked)."""
+#: how the draws are stored: float32 (7 significant digits, far below the Monte Carlo error of
+#: any quantile) unless a run asks for float64; P(met) is computed from the float64 draws in
+#: memory before they are written, so it does not depend on this
+ENSEMBLE_DTYPES = ("float32", "float64")
+
+
+def _dtype(dtype: str) -> str:
+    if dtype not in ENSEMBLE_DTYPES:
+        raise SimError(f"ensemble dtype {dtype!r}: expected one of {', '.join(ENSEMBLE_DTYPES)}")
+    return dtype
+
+
+def write_netcdf(ds: xr.Dataset, path: Path, dtype: str = "float32") -> Path:
+    """Write with h5netcdf, zlib compression with byte shuffling, floats as ``dtype``."""
+    dtype = _dtype(dtype)
     encoding = {}
     for name, var in ds.data_vars.items():
-        enc = {"zlib": True, "complevel": 4}
+        enc: dict[str, Any] = {"zlib": True, "complevel": 4, "shuffle": True}
+        if np.issubdtype(var.dtype, np.floating):
+            enc["dtype"] = dtype
         encoding[name] = enc
     ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
     return Path(path)
@@ -226,11 +241,12 @@ class EnsembleWriter:
     (a Dataset of :func:`build_dataset`, any order) is written into its ``draw`` slice and can
     then be dropped. Reading the file with xarray gives the same Dataset as
     :func:`write_netcdf` of the whole ensemble. Chunking: one scenario × 10,000 draws × all
-    years (one HDF5 chunk per scenario and block of draws), zlib level 4.
+    years (one HDF5 chunk per scenario and block of draws), zlib level 4 with byte shuffling;
+    floats stored as ``dtype`` (float32 unless asked for float64).
     """
 
-    def __init__(self, path: Path, draws: int):
-        self.path, self.draws = Path(path), int(draws)
+    def __init__(self, path: Path, draws: int, dtype: str = "float32"):
+        self.path, self.draws, self.dtype = Path(path), int(draws), _dtype(dtype)
         self.file = None
         self.written = 0
 
@@ -246,7 +262,7 @@ class EnsembleWriter:
             var.attrs.update(ds[coord].attrs)
         for name, da in ds.data_vars.items():
             chunks = ((1, min(n, 10_000), len(years)) if da.ndim == 3 else (min(n, 65_536),))
-            var = f.create_variable(name, da.dims, dtype="float64", chunks=chunks,
+            var = f.create_variable(name, da.dims, dtype=self.dtype, chunks=chunks, shuffle=True,
                                     compression="gzip", compression_opts=4, fillvalue=np.nan)
             var.attrs.update(da.attrs)
         f.attrs.update(ds.attrs)
@@ -260,7 +276,8 @@ class EnsembleWriter:
         ignored" messages, and a crash at exit). Such errors are caught here
         (:func:`_hdf5_errors`) and raised as one OSError once the chunk is flushed.
         """
-        ensure_space(self.path, sum(int(da.nbytes) for da in ds.data_vars.values()))
+        ensure_space(self.path, sum(int(da.size) * np.dtype(self.dtype).itemsize
+                                    for da in ds.data_vars.values()))
         a, b = int(first_draw), int(first_draw) + ds.sizes["draw"]
         with _hdf5_errors(self.path):
             if self.file is None:
@@ -400,6 +417,8 @@ def read_netcdf(path: Path) -> xr.Dataset:
             pass
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
+        # float32 draws are read as float64: every reader computes as on the run's draws
+        ds = ds.assign({n: v.astype(np.float64) for n, v in ds.data_vars.items() if v.dtype == np.float32})
     except Exception as exc:  # h5py/xarray raise many types for a broken file
         raise SimError(f"{path}: cannot read as NetCDF ({exc})") from None
     if not {"scenario", "draw", "year"} <= set(ds.dims):

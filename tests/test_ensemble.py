@@ -21,7 +21,7 @@ def test_ensemble_round_trips_through_netcdf(tmp_path, draws, seed, n_scen, hori
     sim = simulate(FITTED, levers, horizon=horizon, draws=draws, seed=seed, block_size=16,
                    parameter_uncertainty=pu, correlated_shocks=cs)
     ds = build_dataset(sim, FITTED, series_paths(sim, FITTED), {"seed": seed, "note": {"a": [1, 2]}})
-    path = write_netcdf(ds, tmp_path / f"e{seed % 997}_{draws}.nc")
+    path = write_netcdf(ds, tmp_path / f"e{seed % 997}_{draws}.nc", dtype="float64")
     back = read_netcdf(path)
     assert list(back["scenario"].values) == [f"s{i}" for i in range(n_scen)]
     assert back["year"].values.tolist() == list(range(FITTED.as_of, horizon + 1))
@@ -79,3 +79,30 @@ def test_ensemble_facts_read_back_as_objects(tmp_path):
         assert got.ignored_levers == (msg,) and not got.summaries_only
     bare = ensemble_of(sim, FITTED)
     assert ensemble_facts(bare).not_simulated == {} and ensemble_facts(bare).ignored_levers == ()
+
+
+def test_draws_are_stored_as_float32_and_read_back_as_float64(tmp_path):
+    """ensemble.nc keeps float32 by default (float64 on request); readers get float64 arrays
+    equal to the draws rounded to float32, whichever writer made the file."""
+    import h5py
+
+    from sim.ensemble import EnsembleWriter
+    from sim.errors import SimError
+
+    levers = [no_levers(FITTED, 2018, name=n) for n in ("baseline", "b")]
+    sim = simulate(FITTED, levers, horizon=2018, draws=30, seed=3, block_size=8)
+    ds = build_dataset(sim, FITTED, series_paths(sim, FITTED), {"seed": 3})
+    streamed = EnsembleWriter(tmp_path / "s.nc", 30)
+    streamed.write(ds, 0)
+    for path, dtype in ((write_netcdf(ds, tmp_path / "a.nc"), "float32"), (streamed.close(), "float32"),
+                        (write_netcdf(ds, tmp_path / "b.nc", dtype="float64"), "float64")):
+        with h5py.File(path, "r") as f:
+            stored = {n: f[n].dtype for n in ds.data_vars}
+        assert set(map(str, stored.values())) == {dtype}, path
+        back = read_netcdf(path)
+        for name, var in ds.data_vars.items():
+            assert back[name].dtype == np.float64
+            want = var.values.astype(dtype).astype(np.float64)
+            assert np.array_equal(back[name].values, want, equal_nan=True), (path, name)
+    with pytest.raises(SimError, match="ensemble dtype 'float16': expected one of float32, float64"):
+        write_netcdf(ds, tmp_path / "c.nc", dtype="float16")

@@ -80,12 +80,21 @@ def test_same_seed_gives_identical_targets_csv(run2020, tmp_path):
 
 @pytest.mark.slow
 def test_ensemble_round_trips_through_xarray(tmp_path):
+    # [run] ensemble_float64 = true keeps every draw exactly; the default float32 to within its
+    # rounding (relative 2**-24), and P(met) is computed from the float64 draws either way
+    run_file(S2020, overrides={"draws": 500, "ensemble_float64": True},
+             out=tmp_path / "r64", figures=False)
     out = run_file(S2020, overrides={"draws": 500}, out=tmp_path / "r", figures=False)
     assert out.ignored == ()
     disk = read_netcdf(tmp_path / "r" / "ensemble.nc")
+    disk64 = read_netcdf(tmp_path / "r64" / "ensemble.nc")
     for name, var in out.dataset.data_vars.items():
-        assert np.array_equal(disk[name].values, var.values, equal_nan=True), name
+        assert np.array_equal(disk64[name].values, var.values, equal_nan=True), name
+        np.testing.assert_allclose(disk[name].values, var.values, rtol=2.0 ** -23, atol=0,
+                                   equal_nan=True, err_msg=name)
         assert disk[name].attrs.get("units") == var.attrs.get("units")
+    assert (tmp_path / "r" / "targets.csv").read_bytes() == (tmp_path / "r64" / "targets.csv").read_bytes()
+    assert (tmp_path / "r" / "ensemble.nc").stat().st_size < 0.6 * (tmp_path / "r64" / "ensemble.nc").stat().st_size
     assert disk["year"].dtype.kind == "i" and disk["draw"].attrs["standard_name"] == "realization"
     assert disk.attrs["seed"] == out.dataset.attrs["seed"]
     assert "[scenarios.baseline]" in disk.attrs["scenario_resolved"]

@@ -166,7 +166,8 @@ def test_overrides_apply_to_run(tmp_path):
         "ok.toml: run.draws: wrong type (expected integer, got string 'x') "
         "(set on the command line: --draws)",
         "ok.toml: run.colour: unknown key (expected one of as_of, horizon, draws, seed, target_sets, vintage, "
-        "parameter_uncertainty, correlated_shocks, block_size) (set on the command line: --colour)",
+        "parameter_uncertainty, correlated_shocks, block_size, ensemble_float64) (set on the command line: "
+        "--colour)",
     ]
 
 

@@ -38,6 +38,8 @@ def add_arguments(p) -> None:
     p.add_argument("--no-figures", action="store_false", dest="figures",
                    help="skip the charts (tables and report are still written)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    p.add_argument("--float64", action="store_true", dest="ensemble_float64", default=None,
+                   help="store the draws in ensemble.nc as float64 (default float32, half the size)")
     add_scheduler_argument(p)
     p.add_argument("--tolerance", type=float,
                    help="add blocks of draws until every P(met) has a standard error below this "
@@ -53,7 +55,7 @@ def run(args) -> int:
     from sim.run.pipeline import run_file
 
     scheduler = scheduler_from_args(args)
-    overrides = {k: getattr(args, k) for k in ("draws", "seed", "as_of")
+    overrides = {k: getattr(args, k) for k in ("draws", "seed", "as_of", "ensemble_float64")
                  if getattr(args, k) is not None}
     out = run_file(Path(args.file), overrides=overrides, data_dir=args.data,
                    cache_dir=args.cache, out=Path(args.out) if args.out else None,

@@ -14,6 +14,8 @@ class RunSettings:
 
     ``draws`` draws ``0 .. draws-1`` of the counter-based streams keyed by ``seed``; years
     ``as_of+1 .. horizon`` are simulated; ``block_size`` draws share one RNG block.
+    ``ensemble_dtype`` is how ``ensemble.nc`` stores the draws (``[run] ensemble_float64 = true``
+    keeps float64; the probabilities are computed before, from the float64 draws).
     """
 
     as_of: int
@@ -24,6 +26,7 @@ class RunSettings:
     parameter_uncertainty: bool = True
     correlated_shocks: bool = True
     vintage: str = "revised"
+    ensemble_dtype: str = "float32"   # how ensemble.nc stores the draws (float32 or float64)
 
     @classmethod
     def from_spec(cls, sf: ScenarioFile) -> "RunSettings":
@@ -31,7 +34,8 @@ class RunSettings:
         return cls(as_of=int(r.as_of), horizon=int(r.horizon), draws=int(r.draws),
                    seed=int(r.seed), block_size=int(r.block_size),
                    parameter_uncertainty=bool(r.parameter_uncertainty),
-                   correlated_shocks=bool(r.correlated_shocks), vintage=str(r.vintage))
+                   correlated_shocks=bool(r.correlated_shocks), vintage=str(r.vintage),
+                   ensemble_dtype="float64" if r.ensemble_float64 else "float32")
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`sim.engine.simulation.simulate` (all but draws/first_draw)."""

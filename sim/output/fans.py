@@ -6,8 +6,12 @@ last observed year (as_of, observed in every draw), the median as a line, a dott
 at as_of, the target as a dashed line ending in a marker at the target year, and P(met) ± its
 Monte Carlo standard error under each panel (the headline probability; the shading is the
 trend model's draws, so a ``trend+record`` row also gives the trend's own P(met)).
-One file per indicator view, with one panel per scenario (small multiples, shared y axis).
-Style, font and PNG output: :mod:`sim.output.plots`.
+One file per indicator view, with one panel per group of scenarios whose draws (and target
+notes) are identical: a single panel "all N scenarios identical" when no lever moves the
+series, small multiples (shared y axis) only where scenarios differ; the scenario overlay draws
+identical scenarios as one line labelled with all their names. Each chart is built here as a
+plain-data job (:func:`fan_job`, :func:`overlay_job`: quantiles, history, every label) and drawn
+by :mod:`sim.output.drawing` (style, font, PNG), possibly in a worker process.
 
 An *indicator view* (:class:`FanSpec`) is a series in one of three modes:
 
@@ -21,37 +25,26 @@ An *indicator view* (:class:`FanSpec`) is a series in one of three modes:
 from __future__ import annotations
 
 import math
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int
-from sim.output.plots import SCENARIO_COLOURS, SET_LABELS, new_figure, save_png, style
-from sim.output.tables import fmt_number, fmt_pct, fmt_pm, target_text
+from sim.output.drawing import (BANDS, HISTORY_COLOUR, MEDIAN_COLOUR, TARGET_COLOUR,  # noqa: F401
+                                Job, draw_fan, draw_overlay)
+from sim.output.plots import LOW_INFORMATION, SET_LABELS, low_information
+from sim.output.tables import fmt_pct, fmt_pm, target_text
 from sim.vocabulary import SERIES
-
-if TYPE_CHECKING:
-    from matplotlib.artist import Artist
 
 SINCE = "_log_change_since_"
 
 #: quantiles drawn for the fans (pairs of the 95 %, 80 % and 50 % central bands, and the median)
 FAN_QUANTILES = (0.025, 0.10, 0.25, 0.50, 0.75, 0.90, 0.975)
-BANDS = ((0, 6, "#d5e3f1", "95%"), (1, 5, "#9dbddd", "80%"), (2, 4, "#5f93c6", "50%"))
-MEDIAN_COLOUR = "#173a6b"
-HISTORY_COLOUR = "#111111"
-TARGET_COLOUR = "#c0392b"
-
-
-def _grid(width: float, height: float, *, left: float, right: float, top: float, bottom: float,
-          hspace: float = 0.0, wspace: float = 0.0) -> dict:
-    """GridSpec margins from inches (a fixed layout: constrained layout costs ~0.5 s a figure)."""
-    return dict(left=left / width, right=1 - right / width, top=1 - top / height,
-                bottom=bottom / height, hspace=hspace, wspace=wspace)
+NOTE_WIDTH = 76   # half-width cells of a target note under a fan panel (7.5 pt, 3.7 in)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,6 +153,8 @@ def view_values(ds, spec: FanSpec) -> tuple[np.ndarray, np.ndarray]:
 
 def fan_quantiles(values: np.ndarray, quantiles=FAN_QUANTILES) -> np.ndarray:
     """(Q, S, Y) quantiles over draws of (S, N, Y) values (NaN draws ignored)."""
+    if not np.isnan(values).any():   # the same numbers, without nanquantile's slow path
+        return np.quantile(values, quantiles, axis=1)
     with np.errstate(all="ignore"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -250,155 +245,208 @@ def view_title(ds, spec: FanSpec) -> tuple[str, str]:
 # charts
 
 
-def targets_for(table: pd.DataFrame, ds, spec: FanSpec, windows) -> pd.DataFrame:
-    """Rows of ``table`` judged on this view (evaluated or with a value)."""
+def target_views(table: pd.DataFrame, ds, windows) -> dict[str, FanSpec | None]:
+    """``{target_id: the view it is judged on (or None)}``, once per target (the view depends
+    only on the target's series, kind, base year and window, the same in every scenario)."""
+    if table is None or table.empty:
+        return {}
+    return {str(r["target_id"]): target_view(ds, r, windows)
+            for r in table.drop_duplicates("target_id").to_dict("records")}
+
+
+def targets_for(table: pd.DataFrame, ds, spec: FanSpec, windows,
+                views: dict[str, FanSpec | None] | None = None) -> pd.DataFrame:
+    """Rows of ``table`` judged on this view (evaluated or with a value); ``views`` from
+    :func:`target_views` (computed here when not given)."""
     if table is None or table.empty:
         return table
-    rows = [r for r in table.to_dict("records") if target_view(ds, r, windows) == spec]
-    return pd.DataFrame(rows)
+    views = target_views(table, ds, windows) if views is None else views
+    ids = [t for t, v in views.items() if v == spec]
+    return table[table["target_id"].astype(str).isin(ids)].reset_index(drop=True)
 
 
-def _draw_targets(ax, rows: pd.DataFrame | None, as_of: int) -> list[str]:
-    """Draw each target row on ``ax``; return one annotation line per target."""
+def _records(rows: pd.DataFrame | list[dict] | None) -> list[dict]:
+    """Rows of ``targets.csv`` as dicts (a DataFrame is converted once)."""
+    if rows is None:
+        return []
+    return rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+
+
+def target_items(rows: pd.DataFrame | list[dict] | None) -> tuple[list[dict], list[str]]:
+    """What each target row adds to a chart: marks for :func:`sim.output.drawing._target_marks`
+    (``value, value_high, comparator, year``) and one note line per target (target, P(met) ±
+    SE, method, the low-information flag)."""
+    marks: list[dict] = []
     lines: list[str] = []
-    if rows is None or rows.empty:
-        return lines
-    for r in rows.to_dict("records"):
+    for r in _records(rows):
         v, y = r.get("value"), as_int(r.get("target_year"))
-        tag = SET_LABELS.get(r.get("target_set"), r.get("target_set", ""))
+        tag = SET_LABELS.get(str(r.get("target_set")), r.get("target_set", ""))
         if y is None:
             continue
         if v is None or not np.isfinite(v):
             lines.append(f"{tag} {y}: 目标值空白 no target value · 未评估 not evaluated")
             continue
-        cmp = r.get("comparator")
-        if cmp == "range" and np.isfinite(r.get("value_high", np.nan)):
-            ax.vlines(y, v, r["value_high"], color=TARGET_COLOUR, lw=3, zorder=5)
-        else:
-            ax.hlines(v, as_of, y, color=TARGET_COLOUR, ls="--", lw=1.1, zorder=5)
-            marker = {">=": "^", "<=": "v"}.get(cmp, "D")
-            ax.plot([y], [v], marker=marker, color=TARGET_COLOUR, ms=6, zorder=6, ls="none")
+        high = r.get("value_high")
+        marks.append(dict(value=float(v), year=int(y), comparator=str(r.get("comparator")),
+                          value_high=float(high) if high is not None and np.isfinite(high) else math.nan))
         head = f"{tag} {y}: 目标 target {target_text(r)}"
         if r.get("status") == "evaluated":
             line = f"{head}  ·  P(达标 met) = {fmt_pm(r.get('probability'), r.get('mc_se'))}"
             if r.get("method") == "trend+record":   # the fan shows the trend draws
                 line += f" (trend+record; trend alone {fmt_pct(r.get('p_trend'))})"
+            if low_information(r.get("low_information")):
+                line += f" · {LOW_INFORMATION}"
             lines.append(line)
+        elif r.get("status") == "shown":
+            lines.append(head)
         else:
             lines.append(f"{head}  ·  未评估 not evaluable")
-    return lines
+    return marks, lines
+
+
+def text_width(text: str) -> int:
+    """Width of ``text`` in half-width cells (a Chinese character is two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` half-width cells (:func:`text_width`), broken at spaces (inside
+    a word only when the word alone is too wide)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if text_width(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for c in word:
+            if text_width(line + c) > width:
+                lines.append(line)
+                line = ""
+            line += c
+    if line:
+        lines.append(line)
+    return lines or [""]
+
+
+def _group_title(members: list[str], n_all: int, scenario_labels: dict, width: int) -> list[str]:
+    """Title lines of a panel (or legend entry) standing for the scenarios ``members``."""
+    if len(members) == 1:
+        label = scenario_labels.get(members[0])
+        return [f"{label} · {members[0]}" if label else members[0]]
+    if len(members) == n_all:
+        return [f"所有{n_all}个情景相同 · all {n_all} scenarios identical"]
+    return wrap(f"相同 identical: {' = '.join(members)}", width)
+
+
+def same_key(q: np.ndarray) -> bytes:
+    """Identity of a scenario's quantiles for grouping: the values rounded to float32, so two
+    scenarios whose draws agree to ~7 digits are "identical" (float32 is what ensemble.nc keeps)."""
+    return np.asarray(q, dtype=np.float32).tobytes()
+
+
+def scenario_groups(keys: list[bytes]) -> list[list[int]]:
+    """Indices of equal ``keys``, grouped, in first-seen order: [[0, 2], [1]] for keys a, b, a."""
+    groups: dict[bytes, list[int]] = {}
+    for k, key in enumerate(keys):
+        groups.setdefault(key, []).append(k)
+    return list(groups.values())
+
+
+def fan_job(ds, spec: FanSpec, path: Path, *, table: pd.DataFrame | None = None,
+            history: pd.DataFrame | None = None, scenario_labels: dict | None = None,
+            windows: dict | None = None, quantiles: np.ndarray | None = None,
+            rows: pd.DataFrame | list[dict] | None = None) -> Job:
+    """The job of :func:`sim.output.drawing.draw_fan`: one panel per group of scenarios whose
+    quantiles (7, Y) and target notes are equal (one panel when no scenario differs).
+
+    ``quantiles`` (7, S, Y) and ``rows`` (:func:`targets_for`) are computed when not given.
+    """
+    scenario_labels = scenario_labels or {}
+    scenarios = [str(s) for s in ds["scenario"].values]
+    as_of = int(ds.attrs["as_of"])
+    relative = bool(ds[spec.series].attrs.get("relative_to_as_of", 0))
+    if quantiles is None:
+        years, values = view_values(ds, spec)
+        q = fan_quantiles(values)
+    else:
+        years, q = _view_years(ds, spec), quantiles
+    if rows is None:
+        rows = targets_for(table, ds, spec, windows)
+    title, ylabel = view_title(ds, spec)
+    records = _records(rows)
+    items = [target_items([r for r in records if str(r.get("scenario")) == scen]) for scen in scenarios]
+    keys = [same_key(q[:, k]) + repr(items[k]).encode() for k in range(len(scenarios))]
+    panels = []
+    groups = scenario_groups(keys)
+    width = NOTE_WIDTH if len(groups) > 1 else NOTE_WIDTH * 17 // 10   # one panel: 6.4 in
+    for members in groups:
+        names = [scenarios[k] for k in members]
+        lines = _group_title(names, len(scenarios), scenario_labels, width * 10 // 13)
+        marks, notes = items[members[0]]
+        notes = [part for note in notes for part in wrap(note, width)]
+        panels.append(dict(title="\n".join(lines), title_lines=len(lines), q=q[:, members[0]],
+                           marks=marks, notes=notes, scenarios=names))
+    return dict(kind="fan", path=str(path), title=title, ylabel=ylabel, as_of=as_of, years=years,
+                history=history_points(history, spec, as_of, relative), panels=panels)
+
+
+def _view_years(ds, spec: FanSpec) -> np.ndarray:
+    """The years (Y,) of a view (as :func:`view_values`, without the values)."""
+    years = ds["year"].values.astype(int)
+    if spec.mode == "change" and spec.base is not None and spec.base >= int(ds.attrs["as_of"]):
+        return years[years >= spec.base]
+    if spec.mode == "sum" and spec.base is not None and spec.end is not None:
+        keep = (years >= spec.base) & (years <= spec.end)
+        return np.r_[spec.base - 1, years[keep]]
+    return years
 
 
 def fan_chart(ds, spec: FanSpec, path: Path, *, table: pd.DataFrame | None = None,
               history: pd.DataFrame | None = None, scenario_labels: dict | None = None,
               windows: dict | None = None, quantiles: np.ndarray | None = None) -> Path:
-    """Small multiples (one panel per scenario) of one indicator view; writes ``path`` (PNG)."""
-    import matplotlib
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+    """Small multiples (one panel per distinct scenario) of one indicator view; writes ``path``."""
+    draw_fan(fan_job(ds, spec, path, table=table, history=history, scenario_labels=scenario_labels,
+                     windows=windows, quantiles=quantiles))
+    return Path(path)
 
-    scenario_labels = scenario_labels or {}
-    scenarios = [str(s) for s in ds["scenario"].values]
-    as_of = int(ds.attrs["as_of"])
-    relative = bool(ds[spec.series].attrs.get("relative_to_as_of", 0))
-    years, values = view_values(ds, spec)
-    q = fan_quantiles(values) if quantiles is None else quantiles
-    hy, hv = history_points(history, spec, as_of, relative)
-    rows = targets_for(table, ds, spec, windows)
-    title, ylabel = view_title(ds, spec)
 
-    n = len(scenarios)
-    ncols = min(3, n)
-    nrows = math.ceil(n / ncols)
-    n_notes = 0
-    if rows is not None and not rows.empty:
-        n_notes = int(rows.groupby("scenario").size().max())
-    panel_w, panel_h = 3.7, 2.2
-    row_gap = 0.62 + 0.15 * n_notes      # title above + tick labels and notes below, inches
-    left, right, top, bottom = 0.85, 0.15, 0.62 + 0.3, 0.45 + 0.15 * n_notes + 0.25
-    width = left + right + ncols * panel_w + (ncols - 1) * 0.12
-    height = top + bottom + nrows * panel_h + (nrows - 1) * row_gap
-    with matplotlib.rc_context(style()):
-        fig = new_figure(width, height, layout=None)
-        axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False, gridspec_kw=_grid(
-            width, height, left=left, right=right, top=top, bottom=bottom,
-            hspace=row_gap / panel_h, wspace=0.12 / panel_w))
-        for k, ax in enumerate(axes.flat):
-            if k >= n:
-                ax.set_visible(False)
-                continue
-            scen = scenarios[k]
-            for lo, hi, colour, _ in BANDS:
-                ax.fill_between(years, q[lo, k], q[hi, k], color=colour, lw=0, zorder=2)
-            ax.plot(years, q[3, k], color=MEDIAN_COLOUR, lw=1.6, zorder=3)
-            if len(hy):
-                ax.plot(hy, hv, color=HISTORY_COLOUR, lw=1.8, marker="o", ms=2.5, zorder=4)
-            ax.axvline(as_of, color="#777777", ls=":", lw=1, zorder=1)
-            sub = rows[rows["scenario"] == scen] if rows is not None and not rows.empty else None
-            notes = _draw_targets(ax, sub, as_of)
-            label = scenario_labels.get(scen)
-            # a plain text, not set_title: title placement costs a tight-bbox pass per panel
-            ax.text(0, 1.04, f"{label} · {scen}" if label else scen, transform=ax.transAxes,
-                    fontsize=10, ha="left", va="bottom")
-            ax.set_xlabel("\n".join(notes), fontsize=7.5, color=TARGET_COLOUR, loc="left")
-            ax.xaxis.get_major_locator().set_params(integer=True)
-            if k % ncols == 0:
-                ax.set_ylabel(ylabel)
-            ax.text(as_of, 1.0, f" 截至 as of {as_of}", transform=ax.get_xaxis_transform(),
-                    fontsize=7, color="#555555", va="top", ha="left")
-            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _p: fmt_number(x)))
-        handles: list[Artist] = [
-            Line2D([], [], color=HISTORY_COLOUR, lw=1.8, marker="o", ms=2.5, label="实际 observed"),
-            Line2D([], [], color=MEDIAN_COLOUR, lw=1.6, label="中位数 median")]
-        handles += [Patch(color=c, label=f"{lab} 区间 band") for _, _, c, lab in BANDS[::-1]]
-        handles += [Line2D([], [], color=TARGET_COLOUR, ls="--", marker="^", label="目标 target")]
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
-                   bbox_to_anchor=(0.5, 0.0))
-        fig.suptitle(title, fontsize=11, x=0.01, y=1 - 0.12 / height, ha="left", va="top")
-        save_png(fig, path)
-    return path
+def overlay_job(items: list[tuple[str, np.ndarray, np.ndarray]], path: Path, *, title: str,
+                ylabel: str, as_of: int, history: tuple[np.ndarray, np.ndarray] | None = None,
+                targets: pd.DataFrame | list[dict] | None = None) -> Job:
+    """The job of :func:`sim.output.drawing.draw_overlay`: items with equal years and quantiles
+    become one line labelled "a = b (相同 identical)"; history from ``as_of - 5``."""
+    keys = [np.asarray(y).tobytes() + same_key(q) for _, y, q in items]
+    lines = []
+    for members in scenario_groups(keys):
+        label = items[members[0]][0]
+        if len(members) > 1:
+            label = " = ".join(items[k][0] for k in members) + " (相同 identical)"
+        lines.append(dict(label="\n".join(wrap(label, 36)), years=items[members[0]][1],
+                          q=items[members[0]][2]))
+    hy, hv = history if history is not None else (np.array([], dtype=int), np.array([]))
+    keep = np.asarray(hy) >= as_of - 5
+    marks: list[dict] = []
+    notes: list[str] = []
+    seen = {(r.get("target_id"), r.get("value")): {**r, "status": "shown"} for r in _records(targets)}
+    if seen:
+        marks, notes = target_items(list(seen.values()))
+    return dict(kind="overlay", path=str(path), title=title, ylabel=ylabel, as_of=int(as_of),
+                subtitle="中位数与80%区间 · median and 80% band by scenario",
+                lines=lines, history=(np.asarray(hy)[keep], np.asarray(hv)[keep]), marks=marks,
+                notes=notes)
 
 
 def overlay_chart(items: list[tuple[str, np.ndarray, np.ndarray]], path: Path, *, title: str,
                   ylabel: str, as_of: int, history: tuple[np.ndarray, np.ndarray] | None = None,
                   targets: pd.DataFrame | None = None) -> Path:
-    """One panel, every scenario's median and 80 % band overlaid.
+    """One panel, every scenario's median and 80 % band overlaid (identical ones drawn once).
 
     ``items``: ``(label, years (Y,), quantiles (7, Y))`` with :data:`FAN_QUANTILES`.
     """
-    import matplotlib
-    from matplotlib.lines import Line2D
-
-    with matplotlib.rc_context(style()):
-        fig = new_figure(8.5, 4.6)
-        ax = fig.subplots()
-        handles = []
-        for k, (label, years, q) in enumerate(items):
-            c = SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)]
-            ax.fill_between(years, q[1], q[5], color=c, alpha=0.13, lw=0)
-            ax.plot(years, q[1], color=c, lw=0.6, ls=":")
-            ax.plot(years, q[5], color=c, lw=0.6, ls=":")
-            ax.plot(years, q[3], color=c, lw=1.8)
-            handles.append(Line2D([], [], color=c, lw=1.8, label=label))
-        if history is not None and len(history[0]):
-            keep = history[0] >= as_of - 5
-            history = (history[0][keep], history[1][keep])
-            ax.plot(history[0], history[1], color=HISTORY_COLOUR, lw=1.8, marker="o", ms=2.5)
-            handles.append(Line2D([], [], color=HISTORY_COLOUR, lw=1.8, marker="o", ms=2.5,
-                                  label="实际 observed"))
-        ax.axvline(as_of, color="#777777", ls=":", lw=1)
-        if targets is not None and not targets.empty:
-            seen = targets.drop_duplicates(["target_id", "value"])
-            notes = _draw_targets(ax, seen.assign(status="shown"), as_of)
-            handles.append(Line2D([], [], color=TARGET_COLOUR, ls="--", marker="^", label="目标 target"))
-            ax.set_xlabel("\n".join(n.split("  ·  ")[0] for n in notes), fontsize=8,
-                          color=TARGET_COLOUR, loc="left")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _p: fmt_number(x)))
-        ax.set_ylabel(ylabel)
-        ax.set_title("中位数与80%区间 · median and 80% band by scenario", loc="left", fontsize=9,
-                     color="#444444")
-        fig.suptitle(title, fontsize=11, x=0.01, ha="left")
-        fig.legend(handles=handles, loc="outside right upper", frameon=False)
-        save_png(fig, path)
-    return path
+    draw_overlay(overlay_job(items, path, title=title, ylabel=ylabel, as_of=as_of, history=history,
+                             targets=targets))
+    return Path(path)

@@ -103,8 +103,7 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     table, joint = _run_tables(folder)
     if table is None or joint is None:
         table, joint = ev.table, ev.joint
-        if (folder / "fitted_model.json").is_file():
-            table = add_information(table, FittedModel.load(folder / "fitted_model.json"))
+        table = _with_information(table, folder / "fitted_model.json")
     t_eval = time.perf_counter() - t0
 
     command = (manifest or {}).get("command", "run")
@@ -133,6 +132,17 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     out["table"], out["joint"], out["folder"] = table, joint, folder
     out["files"] = ["targets.csv", "joint.csv"] + out["files"]
     return out
+
+
+def _with_information(table: pd.DataFrame, fitted_path: Path) -> pd.DataFrame:
+    """The information columns of a re-evaluated table, from the run's fitted model; without a
+    readable ``fitted_model.json`` (a folder from before it, or damaged) the columns stay out
+    and the tables say nothing about information rather than something wrong."""
+    try:
+        fitted = FittedModel.load(fitted_path)
+    except (OSError, SimError):
+        return table
+    return add_information(table, fitted)
 
 
 def _resolved_name(ds, folder: Path) -> str:

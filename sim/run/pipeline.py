@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -160,11 +161,12 @@ def _run_locked(folder: ResultsFolder, source: str | Path | RunContext, path: Pa
 
 def ensemble_bytes(ctx: RunContext) -> int:
     """An estimate of the size of a full-draw ``ensemble.nc`` of ``ctx``: scenarios x draws x
-    years x series x 8 bytes x 0.9 (zlib gains little on random draws: the shipped 2020 file
-    of 6 scenarios x 4,000 draws x 6 years is 31 MB, this gives 30 MB)."""
+    years x series x bytes per value (4 for float32, 8 for float64) x 0.9 (zlib gains little on
+    random draws)."""
     s = ctx.settings
     series = len(ctx.fitted.drivers) + len(COMPOSITION) + 1
-    return int(len(ctx.scenarios) * s.draws * (s.horizon - s.as_of + 1) * series * 8 * 0.9)
+    itemsize = np.dtype(s.ensemble_dtype).itemsize
+    return int(len(ctx.scenarios) * s.draws * (s.horizon - s.as_of + 1) * series * itemsize * 0.9)
 
 
 def _scenario_path(source: str | Path | RunContext) -> Path:
@@ -179,7 +181,7 @@ def _scenario_path(source: str | Path | RunContext) -> Path:
 def _write_summaries(folder: ResultsFolder, ctx: RunContext, full_ds: xr.Dataset) -> int:
     """``ensemble.nc`` of quantiles (``--summaries-only``); returns the draws they are of."""
     ds_out = _summaries(full_ds, tuple(ctx.spec.output.quantiles))
-    write_netcdf(ds_out, folder.file("ensemble.nc"))
+    write_netcdf(ds_out, folder.file("ensemble.nc"), dtype=ctx.settings.ensemble_dtype)
     return int(ds_out.attrs["quantiles_from_draws"])
 
 
@@ -188,7 +190,8 @@ def _stream_into(folder: ResultsFolder, ctx: RunContext, summaries_only: bool, s
     """Stream the run; unless summaries only, every chunk goes straight into its slice of
     ``ensemble.nc`` (memory: one chunk, any draw count)."""
     writer = None if summaries_only else EnsembleWriter(folder.file("ensemble.nc"),
-                                                        ctx.settings.draws)
+                                                        ctx.settings.draws,
+                                                        dtype=ctx.settings.ensemble_dtype)
     try:
         streamed = stream(ctx, scheduler=scheduler, progress=progress,
                           keep_draws=SUMMARY_KEEP_DRAWS if summaries_only else None,

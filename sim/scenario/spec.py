@@ -96,6 +96,9 @@ class RunSpec(Spec):
     block_size: Annotated[int, Strict(), Field(**BLOCK_SIZE.constraints())] = Field(
         DEFAULT_BLOCK_SIZE, description="Draws per random-number block; results do not depend on it "
                                         "beyond the seed stream layout.")
+    ensemble_float64: StrictBool = Field(
+        False, description="Store every draw in ensemble.nc as float64 (default float32: half "
+                           "the size; probabilities are computed from float64 draws either way).")
 
     @field_validator("target_sets")
     @classmethod
