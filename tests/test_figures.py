@@ -26,9 +26,11 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{**base, **r} for r in rows])
 
 
-def test_axis_number_is_fmt_number():
-    for x in (0.0, 0.41234, -0.005, 1.0, 6.5, -12.25, 100.0, 999.96, 1000.0, 15000.4, -26000.0):
-        assert D.axis_number(x) == fmt_number(x), x
+def test_axis_labels_are_written_like_table_numbers():
+    cases = {0.0: "0", 0.41234: "0.412", -0.005: "−0.005", 6.5: "6.5", -12.25: "−12.25",
+             999.96: "1000", 15000.4: "15,000", -26000.0: "−26,000", float("nan"): "–"}
+    for x, text in cases.items():
+        assert D.axis_number(x) == fmt_number(x) == text, x
 
 
 def test_wrap_counts_chinese_characters_as_two_cells():

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sim.numbers import fmt_number
+
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "NotoSansSC-sim-subset.otf"
 FONT_FAMILY = "Noto Sans SC sim"
 
@@ -106,25 +108,8 @@ def grid(width: float, height: float, *, left: float, right: float, top: float, 
 
 
 def axis_number(x: float, _pos: Any = None) -> str:
-    """Tick label: 15000 → '15,000'; 0.4123 → '0.412'; 6.50 → '6.5'.
-
-    The rule of :func:`sim.output.formatting.fmt_number` (a test keeps them equal), here so
-    that worker processes need not import the evaluation code that module depends on.
-    """
-    if not math.isfinite(x):
-        return "–"
-    ax = abs(x)
-    if ax >= 1000:
-        s = f"{x:,.0f}"
-    elif ax >= 100:
-        s = f"{x:.1f}".rstrip("0").rstrip(".")
-    elif ax >= 1:
-        s = f"{x:.2f}".rstrip("0").rstrip(".")
-    elif ax == 0:
-        s = "0"
-    else:
-        s = f"{x:.3g}"
-    return s.replace("-", "−")
+    """Tick label in the tables' number format (:func:`sim.numbers.fmt_number`)."""
+    return fmt_number(x)
 
 
 def draw(job: Job) -> str:

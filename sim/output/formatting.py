@@ -10,6 +10,7 @@ import math
 
 from sim.evaluation import as_number
 from sim.evaluation.probability import APPROX_TOLERANCE, EQUAL_TOLERANCE
+from sim.numbers import fmt_number  # noqa: F401 (the tables' number format)
 
 #: IPCC likelihood terms in Chinese (IPCC AR5 Chinese edition wording)
 LIKELIHOOD_ZH = {
@@ -38,25 +39,6 @@ def _nan(v) -> float:
     """A cell as a float for the numeric columns: NaN where :func:`as_number` finds no number."""
     x = as_number(v)
     return math.nan if x is None else x
-
-
-def fmt_number(x) -> str:
-    """15000 → '15,000'; 0.4123 → '0.412'; 6.50 → '6.5'; NaN → '–'."""
-    x = as_number(x)
-    if x is None:
-        return "–"
-    ax = abs(x)
-    if ax >= 1000:
-        s = f"{x:,.0f}"
-    elif ax >= 100:
-        s = f"{x:.1f}".rstrip("0").rstrip(".")
-    elif ax >= 1:
-        s = f"{x:.2f}".rstrip("0").rstrip(".")
-    elif ax == 0:
-        s = "0"
-    else:
-        s = f"{x:.3g}"
-    return s.replace("-", "−")
 
 
 def fmt_pct(p, digits: int = 1) -> str:
