@@ -45,7 +45,7 @@ class SourceError:
 
 
 #: Stated per source. CEADs: Shenzhen's annual log changes of CO2 in the CEADs city inventory
-#: (Shan et al. 2022) and in EDGAR v8 (both in /work/shared/reference/history/: ceads_shenzhen.csv
+#: (Shan et al. 2022) and in EDGAR v8 (both in ../shared/reference/history/: ceads_shenzhen.csv
 #: and city_panels_shenzhen.csv, series co2_emissions_edgar_v8) differ by an rms of 0.117 over
 #: the 3 annual pairs before the first backtest origin (2001-2003) and 0.111 over all 12 pairs
 #: 2001-2019. Two independent inventories with per-level error s give changes differing by
