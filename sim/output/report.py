@@ -335,7 +335,7 @@ def _write_tables(folder: Path, plan: pd.DataFrame, table: pd.DataFrame, joint: 
     title = f"目标达成概率 · Probability that the targets are met (as of {as_of})"
     files = []
     if "csv" in formats:
-        T.write_csv(plan, folder / "targets_table.csv")
+        T.write_csv(plan, folder / "targets_table.csv", table)
         files.append("targets_table.csv")
     if "md" in formats:
         T.write_markdown(plan, table, folder / "targets.md", title=title, scenario_labels=labels,
