@@ -144,7 +144,8 @@ def delta_words(method: Any, dp_trend: float, dp_record: float,
         m0, n0, m1, n1 = new_records
         rec = (f"{n1 - n0} more past targets of this family judged since {since} "
                f"({m0}/{n0} → {m1}/{n1} met)" if n1 != n0 else
-               f"no past targets of this family judged since {since}")
+               f"no past targets of this family judged since {since}: the rate pooled over all "
+               "families moved")
     if text_of(method) == RECORD_ONLY:
         return ("参考类更新 update of the reference class, not progress: "
                 + (rec or "the record model was refitted") + ".")
@@ -177,6 +178,8 @@ def responds_to_levers(table: pd.DataFrame) -> pd.DataFrame:
 
 def lever_lines(table: pd.DataFrame) -> list[str]:
     """The "responds to levers" list in words, one line per target (scenarios with ΔP ± SE)."""
+    if "delta_vs_baseline" not in table or "scenario" not in table:
+        return []
     moved = responds_to_levers(table)
     if moved.empty:
         n = table["scenario"].nunique() if "scenario" in table else 0

@@ -128,8 +128,9 @@ class Layout:
 
 
 def _layout(scenarios: list[str], midterm: bool, id_w: int, width: int) -> Layout:
-    """Fit the table to ``width``: full scenario names, else S1…Sn, else fewer scenarios; the
-    target id only where it fits beside the minimal indicator and target columns."""
+    """Fit the table to ``width``: full scenario names where the target id fits beside them,
+    else S1…Sn, else fewer scenarios; the target id only where it fits beside the minimal
+    indicator and target columns."""
     need = MIN_INDICATOR + MIN_TARGET + 1
 
     def columns(heads: list[str], n: int) -> list[tuple[str, int]]:
@@ -142,7 +143,7 @@ def _layout(scenarios: list[str], midterm: bool, id_w: int, width: int) -> Layou
         return width - BASIS_W - 1 - sum(w + 1 for _, w in cols)
 
     heads, n = scenarios, len(scenarios)
-    if room(columns(heads, n)) < need:
+    if room(columns(heads, n)) < need + id_w + 1:
         heads = [f"S{k}" for k in range(1, len(scenarios) + 1)]
     while room(columns(heads, n)) < need and n > 1:
         n -= 1
@@ -154,6 +155,19 @@ def _layout(scenarios: list[str], midterm: bool, id_w: int, width: int) -> Layou
     target_w = min(TARGET_WIDTH, max(MIN_TARGET, (avail - 1) // 3))
     ind_w = max(MIN_INDICATOR, min(INDICATOR_WIDTH, avail - 1 - target_w))
     return Layout(heads, n, cols, show_id, ind_w, target_w)
+
+
+def _delta_cell(r, r0) -> str:
+    """ΔP of a scenario's row ``r`` against the baseline's ``r0``: the run's paired ΔP, or for
+    a table without it (older or edited files) the plain difference of P."""
+    if r is None:
+        return "–"
+    d = as_number(r.get("delta_vs_baseline"))
+    if d is not None:
+        return _dp(d, r.get("delta_se"))
+    p, p0 = as_number(r.get("probability")), as_number(r0.get("probability")) if r0 is not None \
+        else None
+    return "–" if p is None or p0 is None else f"{100 * (p - p0):+.1f}".replace("-", "−")
 
 
 def summary_lines(ev: pd.DataFrame, width: int) -> list[str]:
@@ -197,7 +211,7 @@ def summary_lines(ev: pd.DataFrame, width: int) -> list[str]:
         cells = [_pct(r0["probability"]) if r0 is not None else "–"]
         for s in scenarios[1:n]:
             r = by.loc[(tid, s)] if (tid, s) in by.index else None
-            cells.append(_dp(r["delta_vs_baseline"], r["delta_se"]) if r is not None else "–")
+            cells.append(_delta_cell(r, r0))
         if midterm:
             p0 = r0.get("p_at_plan_start") if r0 is not None else math.nan
             cells += [_pct(p0), _dp(r0.get("delta_p_since_start"), r0.get("delta_p_since_start_se"))

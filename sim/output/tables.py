@@ -368,8 +368,10 @@ TAIL_DISPLAY = (("verdict", "判断 Verdict"), ("likelihood", "可能性 Likelih
 RECORD_DISPLAY = (("indicator_zh", "指标"), ("indicator_en", "Indicator"), ("type", "属性 Type"),
                   ("unit", "单位 Unit"), ("target", "目标值 Target"), ("target_year", "目标年 Year"),
                   ("target_source", "目标值来源 Target value from"),
+                  ("latest_actual", "最新实际值 Latest actual (year)"),
                   ("p_met_text", "往期同类达标率 P(met) from past plans ± SE"),
-                  ("evidence", "依据 Evidence (no verdict of its own)"))
+                  ("evidence", "依据 Evidence (no verdict of its own)"),
+                  ("verdict", "判断 Verdict (only already met, from data)"))
 
 
 def record_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
