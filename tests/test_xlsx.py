@@ -80,7 +80,10 @@ def test_midterm_workbook_has_the_plan_start_columns_and_drop_outs(tmp_path):
     wb = load_workbook(path)
     ws = wb["评估表 Evaluation"]
     header = [c.value for c in ws[1]]
-    assert [r[3] for r in ws.iter_rows(min_row=2, values_only=True)] == ["a", "b"]
+    assert [r[3] for r in ws.iter_rows(min_row=2, values_only=True)] == ["a"]
+    # issue 21: a record-only row has its own sheet (no verdict of its own)
+    rec = wb["往期规划 Past plans only"]
+    assert [r[3] for r in rec.iter_rows(min_row=2, values_only=True)] == ["b"]
     assert {"规划初期 P at plan start", "ΔP since plan start", "ΔP ± SE"} <= set(header)
     r = dict(zip(header, next(ws.iter_rows(min_row=2, values_only=True))))
     assert (r["规划初期 P at plan start"], r["ΔP since plan start"], r["ΔP ± SE"]) == (0.7, 0.1, 0.015)
