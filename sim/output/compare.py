@@ -350,8 +350,7 @@ def _delta_table(table: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     """compare.csv: the shared rows with ``reference``, ``delta_p``, ``delta_se`` and
     ``delta_se_kind`` (paired / unpaired)."""
     cmp_tab = table[[c for c in COLUMNS if c in table.columns]].copy()
-    if "method" in cmp_tab:     # the basis in words (sim.evaluation.evidence)
-        cmp_tab.insert(cmp_tab.columns.get_loc("method") + 1, "basis", cmp_tab["method"].map(E.basis))
+    cmp_tab = cmp_tab.assign(basis=cmp_tab["method"].map(E.basis)) if "method" in cmp_tab else cmp_tab
     index = {r["label"]: k for k, r in enumerate(runs)}
     ev = table[table["status"] == "evaluated"]
     rows = {(index[r["run"]], str(r["scenario"]), r["target_id"]): r

@@ -31,6 +31,7 @@ from sim.evaluation import evidence as E
 from sim.evaluation.record import MEANINGS
 from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
+from sim.output.evidence_table import RECORD_DISPLAY, lever_markdown, split_rows, with_levers
 
 from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
                                    STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
@@ -326,11 +327,7 @@ def write_csv(plan: pd.DataFrame, path: Path, table: pd.DataFrame | None = None)
     """The plan-layout table as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese);
     with the run's ``table``, ``responds_to_levers`` marks the rows whose P(met) differs from
     the baseline's beyond Monte Carlo error (:func:`sim.evaluation.evidence.responds_to_levers`)."""
-    if table is not None:
-        moved = E.responds_to_levers(table)
-        keys = set(zip(moved["scenario"], moved["target_id"]))
-        plan = plan.assign(responds_to_levers=[(s, t) in keys for s, t in
-                                               zip(plan["scenario"], plan["target_id"])])
+    plan = with_levers(plan, table) if table is not None else plan
     plan.loc[:, csv_columns(plan)].to_csv(path, index=False, encoding="utf-8-sig")
     return Path(path)
 
@@ -364,25 +361,11 @@ MIDTERM_DISPLAY = (("p_at_plan_start_text", "规划初期 P at plan start"),
 TAIL_DISPLAY = (("verdict", "判断 Verdict"), ("likelihood", "可能性 Likelihood"),
                 ("method_text", "依据 Basis (method) · information"), ("p_trend_text", "趋势 p_trend"),
                 ("p_record_text", "规划记录 p_record"))
-#: the past-plans-only rows (their own section): no verdict, the record's words instead
-RECORD_DISPLAY = (("indicator_zh", "指标"), ("indicator_en", "Indicator"), ("type", "属性 Type"),
-                  ("unit", "单位 Unit"), ("target", "目标值 Target"), ("target_year", "目标年 Year"),
-                  ("target_source", "目标值来源 Target value from"),
-                  ("latest_actual", "最新实际值 Latest actual (year)"),
-                  ("p_met_text", "往期同类达标率 P(met) from past plans ± SE"),
-                  ("evidence", "依据 Evidence (no verdict of its own)"),
-                  ("verdict", "判断 Verdict (only already met, from data)"))
 
 
 def record_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
     """(key, header) of the past-plans-only section; mid-term columns only in a mid-term run."""
     return list(RECORD_DISPLAY) + (list(MIDTERM_DISPLAY) if is_midterm(plan) else [])
-
-
-def split_rows(sub: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(rows resting on the indicator's data, rows resting on past plans only)`` of ``sub``."""
-    rec = sub["method"] == E.RECORD_ONLY if "method" in sub else pd.Series(False, index=sub.index)
-    return sub[~rec], sub[rec]
 
 
 def display_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
@@ -483,7 +466,7 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
             parts += [f"### {E.RECORD} · {len(rec)} targets without data of their own", "",
                       md_table([h for _, h in rcols], display_rows(rec, [k for k, _ in rcols])),
                       ""]
-    parts += _md_levers(table) + _md_dropouts(plan) + _md_joint(joint)
+    parts += lever_markdown(table, md_text) + _md_dropouts(plan) + _md_joint(joint)
     ne = not_evaluable(table)
     parts += ["## 未能评估的目标 · Targets not evaluated", ""]
     if ne.empty:
@@ -495,16 +478,6 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
                 for r in ne.to_dict("records")]
         parts += [md_table(head, rows), ""]
     return "\n".join(parts)
-
-
-def _md_levers(table: pd.DataFrame) -> list[str]:
-    """The "responds to levers" list (runs with more than one scenario)."""
-    lines = E.lever_lines(table)
-    if not lines:
-        return []
-    return ["## 受情景影响的目标 · Targets that respond to levers", ""] + [
-        f"- {md_text(x.strip())}" for x in lines[1:]] + (
-        [md_text(lines[0])] if len(lines) == 1 else []) + [""]
 
 
 def _md_dropouts(plan: pd.DataFrame) -> list[str]:
