@@ -279,3 +279,20 @@ def test_verdict_rules():
                                "(economy) were met 往期同类目标40项中34项完成")
     assert "not progress" in E.delta_words(RECORD_ONLY, math.nan, 0.05, (3, 3, 8, 8), 2015)
     assert E.bilingual("no target value (left blank in the plan)").startswith("规划未给出目标值 ")
+
+
+@pytest.mark.slow
+def test_sim_report_reads_an_older_targets_csv_with_record_weight(midterm, tmp_path):
+    import shutil
+
+    from sim.output.rebuild import rebuild
+
+    out, _ = midterm
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    t = pd.read_csv(old / "targets.csv")
+    t.rename(columns={"trend_weight": "record_weight"}).to_csv(old / "targets.csv", index=False)
+    rebuild(old, figures=False)
+    back = pd.read_csv(old / "targets.csv")
+    assert "record_weight" not in back
+    assert np.allclose(back["trend_weight"], t["trend_weight"], equal_nan=True)
