@@ -102,15 +102,15 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
     ids = list(dict.fromkeys(ev["target_id"]))
     idx = ev.set_index(["target_id", column])
     first = ev.drop_duplicates("target_id").set_index("target_id")
-    head = (["指标 Indicator", "目标 Target", "属性 Type"]
+    head = (["指标 Indicator", "目标 Target", "属性 Type", "依据 Basis"]
             + [f"{scenario_labels.get(g, '')} {g}".strip() for g in groups])
     rows, classes = [], []
     for tid in ids:
         f = first.loc[tid].to_dict()
         row = [f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
                f"{target_with_unit(f)}, {f.get('target_set')}",
-               BINDING_TEXT.get(f.get("binding"), f.get("binding"))]
-        cls = ["", "nowrap", "nowrap"]
+               BINDING_TEXT.get(f.get("binding"), f.get("binding")), E.basis(f.get("method"))]
+        cls = ["", "nowrap", "nowrap", ""]
         for g in groups:
             if (tid, g) in idx.index:
                 r = idx.loc[(tid, g)]

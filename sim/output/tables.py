@@ -143,6 +143,8 @@ def _midterm_cells(r: dict, evaluated: bool) -> dict:
     return {"p_at_plan_start": p0, "delta_p": dp, "delta_p_se": dse,
             "p_at_plan_start_text": fmt_pct(p0) if math.isfinite(p0) else "",
             "delta_p_text": (f"{100 * dp:+.1f} pp ± {100 * dse:.1f}".replace("-", "−")
+                             + (" (参考类更新 reference-class update, not progress)"
+                                if E.is_record_only(r) else "")
                              if evaluated and math.isfinite(dp) else ""),
             "method_at_plan_start": _text(r.get("method_at_plan_start")),
             "change_since_start": _text(r.get("change_since_start"))}
@@ -410,7 +412,8 @@ def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame,
     """Rows of the P(met) overview: indicator, target, then a traffic light and P per column.
 
     ``wide`` is targets × scenarios (or runs) of P(met); ``first`` one catalogue row per target;
-    ``methods`` (same shape) marks past-plans-only cells ⚪ instead of a traffic light.
+    ``methods`` (same shape) marks past-plans-only cells ⚪ instead of a traffic light and adds
+    the basis in words after the target.
     """
     rows = []
     for tid, r in wide.iterrows():
@@ -419,6 +422,8 @@ def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame,
                 else [""] * len(r))
         rows.append([f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
                      target_with_unit(f)]
+                    + ([" / ".join(dict.fromkeys(E.basis(m) for m in meth))] if methods is not None
+                       else [])
                     + [f"{LIGHT_MARK['record' if m == E.RECORD_ONLY else light(v)]} {fmt_pct(v)}"
                        .strip() for v, m in zip(r.values, meth)])
     return rows
@@ -445,7 +450,7 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         parts += ["## 达标概率一览 · P(met) by scenario", "",
                   "🟢 ≥ 66% (likely) · 🟡 33–66% · 🔴 < 33% (unlikely) · "
                   f"⚪ {E.RECORD} (no verdict)", ""]
-        head = ["指标 Indicator", "目标 Target"] + [
+        head = ["指标 Indicator", "目标 Target", "依据 Basis"] + [
             f"{scenario_labels.get(s, '')} {s}".strip() for s in wide.columns]
         parts += [md_table(head, pmet_rows(wide, first, wide_pmet(table, "method"))), ""]
     parts += [md_text(MEANING_TEXT), "", md_text(PACE_NOTE), ""]
