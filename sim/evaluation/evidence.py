@@ -199,6 +199,9 @@ def lever_lines(table: pd.DataFrame) -> list[str]:
 
 #: English phrases of reasons / notes / information and their Chinese (first match wins)
 _ZH = (
+    (r"^dropped out", "已退出评估"),
+    (r"^method changed", "方法已变"),
+    (r"^evaluated now", "现可评估"),
     (r"^no target value", "规划未给出目标值"),
     (r"already observed", "目标年已有观测值"),
     (r"^not modelled: no series", "未建模：无数据序列度量该指标"),
@@ -212,9 +215,6 @@ _ZH = (
     (r"two-sided target", "双向目标"),
     (r"a cap above the base", "高于基期的上限"),
     (r"plan_record = false", "本情景不用往期规划"),
-    (r"^dropped out", "已退出评估"),
-    (r"^method changed", "方法已变"),
-    (r"^evaluated now", "现可评估"),
     (r"informative observation", "有效观测数；先验方差占比"),
     (r"^no trend forecast", "无趋势预测"),
     (r"information measure unavailable", "无信息量度"),
@@ -227,9 +227,12 @@ def zh_of(text: str) -> str:
 
 
 def bilingual(text: Any) -> str:
-    """``text`` with its Chinese gloss in front ('无历史数据 no history of …'); text that already
-    holds Chinese, or that has no known gloss, is returned as it is."""
+    """``text`` with its Chinese gloss in front ('无历史数据 no history of …'), part by part
+    (parts separated by '; '); a part that already holds Chinese, or that has no known gloss,
+    is kept as it is."""
     s = text_of(text)
+    if "; " in s:                          # glossed part by part ("method changed …; …")
+        return "; ".join(bilingual(part) for part in s.split("; "))
     if not s or re.search(r"[\u4e00-\u9fff]", s):
         return s
     zh = zh_of(s)

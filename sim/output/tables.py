@@ -147,7 +147,7 @@ def _midterm_cells(r: dict, evaluated: bool) -> dict:
                                 if E.is_record_only(r) else "")
                              if evaluated and math.isfinite(dp) else ""),
             "method_at_plan_start": _text(r.get("method_at_plan_start")),
-            "change_since_start": _text(r.get("change_since_start"))}
+            "change_since_start": E.bilingual(r.get("change_since_start"))}
 
 
 def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = None,
