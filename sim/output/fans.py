@@ -457,7 +457,8 @@ def overlay_job(items: list[tuple[str, np.ndarray, np.ndarray]], path: Path, *, 
     if seen:
         marks, notes = target_items(list(seen.values()))
     return dict(kind="overlay", path=str(path), title=title, ylabel=ylabel, as_of=int(as_of),
-                subtitle="中位数与80%区间 · median and 80% band by scenario",
+                subtitle="中位数与80%区间 · median and 80% band by scenario (trend draws; ◆ headline "
+                         "at the target year where it differs)",
                 lines=lines, history=(np.asarray(hy)[keep], np.asarray(hv)[keep]), marks=marks,
                 notes=notes)
 

@@ -293,16 +293,17 @@ def _pmet_sheet(ws, table: pd.DataFrame, scenario_labels: dict) -> None:
     wide = wide_pmet(table)
     first = table.drop_duplicates("target_id").set_index("target_id")
     scen = list(wide.columns)
-    _header(ws, ["编号 Target id", "指标", "Indicator", "目标值 Target", "单位 Unit", "年 Year"]
-            + [f"{scenario_labels.get(s, '')} {s}".strip() for s in scen],
-            [30, 26, 34, 18, 10, 8] + [16] * len(scen))
+    _header(ws, ["编号 Target id", "指标", "Indicator", "目标值 Target", "单位 Unit", "年 Year",
+                 "依据 Basis"] + [f"{scenario_labels.get(s, '')} {s}".strip() for s in scen],
+            [30, 26, 34, 18, 10, 8, 22] + [16] * len(scen))
     for tid, r in wide.iterrows():
         f = first.loc[tid].to_dict()
         ws.append([tid, f.get("indicator_zh"), f.get("indicator"), target_text(f, with_tolerance=True),
                    f.get("unit") if isinstance(f.get("unit"), str) else None,
-                   as_int(f.get("target_year"))] + [_clean(v, P) for v in r.values])
+                   as_int(f.get("target_year")), E.basis(f.get("method"))]
+                  + [_clean(v, P) for v in r.values])
     if len(wide) and scen:
-        cells = f"G2:{get_column_letter(6 + len(scen))}{ws.max_row}"
+        cells = f"H2:{get_column_letter(7 + len(scen))}{ws.max_row}"
         for row in ws[cells]:
             for cell in row:
                 cell.number_format = P
