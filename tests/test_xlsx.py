@@ -39,7 +39,7 @@ def test_xlsx_formatting(results_folder):
             "基期值 Base value", "容差 Tolerance (≈)"} <= set(header)
     wide = wb["达标概率 P(met)"]
     assert [c.value for c in wide[1]][3:6] == ["目标值 Target", "单位 Unit", "年 Year"]
-    assert wide["G2"].number_format == "0.0%"
+    assert wide["G1"].value == "依据 Basis" and wide["H2"].number_format == "0.0%"
     ne = wb["未评估 Not evaluated"]
     listed = {ne.cell(row=i, column=1).value for i in range(2, ne.max_row + 1)}
     assert listed == set(table.loc[table["status"] != "evaluated", "target_id"])
