@@ -16,7 +16,9 @@ over fewer targets is not progress.
 (``delta_p_trend_since_start``, the change of p_trend) and the record (``delta_p_record_since_start``,
 the change of p_record, with the past targets of the family judged since the plan's start,
 :func:`records_since_start`). A past-plans-only ΔP is an update of the reference class, never
-progress; every ΔP beyond 2 SE says what changed in ``change_since_start``.
+progress; every ΔP beyond 2 SE says what changed in ``change_since_start``. The two parts are
+the changes of the two ingredients, not an additive decomposition of ΔP (the headline combines
+them draw by draw with the run's weight).
 """
 
 from __future__ import annotations
