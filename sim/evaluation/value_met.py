@@ -32,8 +32,9 @@ evaluator keeps (the first ``keep_draws``; all by default), as for the indicator
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -48,8 +49,8 @@ from sim.targets import Target
 #: the probabilities whose value is reported (columns value_met_p50, _p80, _p90)
 VALUE_MET_PROBS = (0.5, 0.8, 0.9)
 VALUE_MET_COLUMNS = tuple(f"value_met_p{round(100 * p)}" for p in VALUE_MET_PROBS)
-GRID_POINTS = 61        # values of v per curve
-BISECT_STEPS = 16       # halvings of a grid step when the record makes P(v) a root-finding
+GRID_POINTS = 41        # values of v per curve
+BISECT_STEPS = 12       # halvings of a grid step when the record makes P(v) a root-finding
 GRID_QUANTILES = (0.001, 0.999)   # the grid spans these quantiles of the trend draws ...
 GRID_PAD = 0.25                   # ... widened by this share of their distance on each side
 ONE_SIDED = (">=", "<=")
@@ -193,16 +194,42 @@ class RowCurve:
                 good = mid
             else:
                 bad = mid
+        m_good, m_bad = (_method(self.row_for(v)) for v in (good, bad))
+        base = self.base
+        if m_good != m_bad and base is not None and min(good, bad) <= base <= max(good, bad) \
+                and self.p_met(base) >= p:
+            # P jumps where the run's method changes: at the base the record no longer applies
+            return base, (f"reached only at the base value {base:g} ({m_good} there); with the "
+                          f"record ({m_bad}) P(met) < {p:g} for every more demanding value")
         return good, ""
 
 
-def curve_for(t: Target, scen: str, acc: Any, curve_draws: CurveDraws) -> RowCurve | None:
-    """The :class:`RowCurve` of a row of the accumulator ``acc``, or None (no trend draws)."""
+class CachedRecord(RecordSetup):
+    """The run's :class:`~sim.evaluation.record.RecordSetup`, its keyed record draws generated
+    once per (target, first draw, count) instead of once per value ``v`` (same numbers)."""
+
+    @classmethod
+    def of(cls, setup: RecordSetup | None) -> "CachedRecord | None":
+        if setup is None:
+            return None
+        return cls(**{f.name: getattr(setup, f.name) for f in fields(setup)})
+
+    def log_ratio(self, tid: str, first: int, n: int) -> np.ndarray:
+        cache = self.__dict__.setdefault("_log_ratio_cache", {})
+        if (tid, first, n) not in cache:
+            cache[(tid, first, n)] = super().log_ratio(tid, first, n)
+        return cache[(tid, first, n)]
+
+
+def curve_for(t: Target, scen: str, acc: Any, curve_draws: CurveDraws,
+              setup: RecordSetup | None = None) -> RowCurve | None:
+    """The :class:`RowCurve` of a row of the accumulator ``acc``, or None (no trend draws);
+    ``setup``: the run's plan record (default ``acc.record``; e.g. a :class:`CachedRecord`)."""
     key = (scen, t.id)
     pieces = curve_draws.pieces.get(key) or acc.kept.get(key)
     if not pieces:
         return None
-    setup: RecordSetup | None = acc.record
+    setup = acc.record if setup is None else setup
     rec = setup.row(scen, t.id) if setup is not None else None
     if (setup is None or rec is None or rec.method in (RECORD_OFF, RECORD_ONLY)
             or record_off(setup, scen)):
@@ -263,15 +290,30 @@ def value_met_rows(acc: Any, curve_draws: CurveDraws,
             return allocation_range(t, curve_draws.as_of, cache[0])
     cols: dict[tuple[str, str], dict[str, Any]] = {}
     curves: list[dict[str, Any]] = []
+    setup = CachedRecord.of(acc.record)
+    done: dict[tuple, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for t in acc.targets:
         for scen in acc.scenarios:
-            cols[(scen, t.id)] = _row(t, scen, acc, curve_draws, allocations, curves)
+            curve = curve_for(t, scen, acc, curve_draws, setup)
+            # scenarios with the same draws and record give the same curve: computed once
+            same = None if curve is None else (
+                t.id, acc.value(t, scen)[0], curve.base, curve.combines,
+                hashlib.sha1(curve.trend.tobytes()).hexdigest())
+            if same is not None and same in done:
+                cols[(scen, t.id)] = dict(done[same][0])
+                curves.extend(dict(r, scenario=scen) for r in done[same][1])
+                continue
+            mine: list[dict[str, Any]] = []
+            cols[(scen, t.id)] = _row(t, scen, acc, curve, allocations, mine)
+            curves.extend(mine)
+            if same is not None:
+                done[same] = (cols[(scen, t.id)], mine)
     return cols, pd.DataFrame(curves, columns=["scenario", "target_id", "value", "probability",
                                                "p_trend", "method", "plausible_low",
                                                "plausible_high"])
 
 
-def _row(t: Target, scen: str, acc: Any, curve_draws: CurveDraws,
+def _row(t: Target, scen: str, acc: Any, curve: RowCurve | None,
          allocations: Callable[[Target], tuple[float, float] | None],
          curves: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {c: math.nan for c in VALUE_MET_COLUMNS}
@@ -281,7 +323,6 @@ def _row(t: Target, scen: str, acc: Any, curve_draws: CurveDraws,
     if rec is not None and rec.method == RECORD_ONLY:
         out["value_met_note"] = NOTE_RECORD_ONLY
         return out
-    curve = curve_for(t, scen, acc, curve_draws)
     if curve is None:
         return out
     if not np.isfinite(curve.trend).all():
@@ -291,7 +332,7 @@ def _row(t: Target, scen: str, acc: Any, curve_draws: CurveDraws,
     grid = curve.grid([value] + list(plausible or ()))
     probs = np.array([curve.p_met(v) for v in grid])
     trend_p = np.array([curve.p_trend(v) for v in grid]) if curve.combines else probs
-    methods = [(r.method if (r := curve.row_for(v)) is not None else "trend only") for v in grid]
+    methods = [_method(curve.row_for(v)) for v in grid]
     lo, hi = plausible or (math.nan, math.nan)
     curves.extend(dict(scenario=scen, target_id=t.id, value=float(v), probability=float(p),
                        p_trend=float(q), method=m, plausible_low=lo, plausible_high=hi)
@@ -321,3 +362,7 @@ def merge_value_met(table: pd.DataFrame, cols: Mapping[tuple[str, str], Mapping[
     extra = pd.DataFrame([dict(cols.get(k, empty)) for k in keys], columns=names,
                          index=table.index)
     return pd.concat([table, extra], axis=1)
+
+
+def _method(rec: RowRecord | None) -> str:
+    return rec.method if rec is not None else "trend only"

@@ -24,6 +24,7 @@ import pandas as pd
 from sim.evaluation import as_int
 from sim.output.tables import (PACE_NOTE, dropouts, is_midterm, joint_rows, not_evaluable,
                                target_text, wide_pmet)
+from sim.output.value_met_cells import VALUE_MET_XLSX
 
 P, PP, NUM = "0.0%", "0.00%", "#,##0.###"
 XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
@@ -84,6 +85,7 @@ XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
     ("information", "信息 Information", 20, None, "How much information the probability rests on."),
     ("p_trend", "趋势 p_trend", 11, P, "P(met) if the calibrated trends continue under the scenario."),
     ("p_record", "规划记录 p_record", 11, P, "P(met) from the record of past plans alone."),
+    *VALUE_MET_XLSX,
 )
 NOT_EVALUATED_NOTE = "Not-evaluable targets are on the sheet 未评估 Not evaluated, with the reason."
 CAVEATS = (
