@@ -162,14 +162,15 @@ class RowCurve:
 
     def grid(self, extra: Sequence[float] = ()) -> np.ndarray:
         """:data:`GRID_POINTS` values over the trend draws' range (:data:`GRID_QUANTILES`,
-        widened by :data:`GRID_PAD`) and the values of ``extra`` (e.g. the plan's value)."""
+        widened by :data:`GRID_PAD`) and the values of ``extra`` themselves (e.g. the plan's
+        value, so the curve there is the headline P(met)), sorted."""
         lo, hi = np.quantile(self.trend, GRID_QUANTILES)
         finite = [float(e) for e in extra if e is not None and math.isfinite(float(e))]
         pad = GRID_PAD * (hi - lo)
         lo, hi = min([lo - pad] + finite), max([hi + pad] + finite)
         if self.target.kind == "share" and self.target.unit.strip() == "%":
             lo, hi = max(lo, 0.0), min(hi, 100.0)
-        return np.linspace(lo, hi, GRID_POINTS)
+        return np.union1d(np.linspace(lo, hi, GRID_POINTS), finite)   # the values themselves
 
     def value_met(self, p: float, grid: np.ndarray, probs: np.ndarray,
                   combined: bool = True) -> tuple[float, str]:

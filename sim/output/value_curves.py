@@ -27,7 +27,7 @@ from sim.errors import SimError
 from sim.evaluation.value_met import VALUE_MET_COLUMNS, VALUE_MET_PROBS
 from sim.output import html as H
 from sim.output.drawing import SCENARIO_COLOURS, TARGET_COLOUR, new_figure, save_png, style
-from sim.output.formatting import fmt_number
+from sim.output.formatting import COMPARATOR_TEXT, fmt_number
 from sim.output.report_assets import cells_table, zoom_figure
 
 CURVES_FILE = "value_curves.csv"
@@ -136,6 +136,7 @@ def write_value_figures(folder: Path, table: pd.DataFrame, labels: dict | None =
         scenarios = [str(s) for s in dict.fromkeys(rows["scenario"])]
         title, xlabel = _title(rows)
         comparator = str(rows.iloc[0].get("comparator"))
+        sign = COMPARATOR_TEXT.get(comparator, comparator)
         with matplotlib.rc_context(style()):
             fig = new_figure(9.4, 4.6)
             ax = fig.subplots()
@@ -167,7 +168,7 @@ def write_value_figures(folder: Path, table: pd.DataFrame, labels: dict | None =
             ax.set_ylabel("达标概率 P(met)")
             ax.set_xlabel(xlabel, fontsize=8)
             note = ("实线：趋势+规划记录（报告的概率）；虚线：仅趋势 · solid: the run's P(met); "
-                    f"dashed: trend alone. Met when the indicator is {comparator} the value.")
+                    f"dashed: trend alone. Met when the indicator is {sign} the value.")
             ax.set_title(f"{title}\n{note}", fontsize=9, loc="left")
             ax.legend(loc="best", fontsize=7, frameon=False)
             save_png(fig, Path(folder) / figure_name(tid))
