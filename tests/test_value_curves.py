@@ -328,3 +328,55 @@ def test_sim_run_answers_the_five_blank_binding_targets(run_cli, shipped, tmp_pa
     assert "规划将此目标值留给省里确定" in page
     plan = pd.read_csv(out / "targets_table.csv")
     assert plan.loc[plan["target_id"].isin(BLANK), "value_met"].str.contains("≤").all()
+
+
+# --- outputs: tables, figure, report section ------------------------------------------------
+
+def test_tables_list_the_blank_targets_with_their_values_met(results_folder):
+    """The synthetic run gives CO₂ intensity (blank in the plan) a scenario value: the tables,
+    which list evaluated rows per scenario, also list it with its values met, in md, html and
+    xlsx, and targets_table.csv has the columns."""
+    from openpyxl import load_workbook
+
+    from sim.output.value_met_cells import BLANK_HEAD, PLANNER_WORDS
+    md = (results_folder / "targets.md").read_text(encoding="utf-8")
+    assert f"## {BLANK_HEAD}" in md and "The plan leaves this value to the province" in md
+    section = md.split(f"## {BLANK_HEAD}")[1]
+    assert "二氧化碳" in section and "≤ −" in section
+    html = (results_folder / "targets.html").read_text(encoding="utf-8")
+    assert BLANK_HEAD in html and "规划将此目标值留给省里确定" in html
+    assert PLANNER_WORDS.split(" · ")[1] in html
+    wb = load_workbook(results_folder / "targets.xlsx", read_only=True)
+    assert "留白目标值 Blank values" in wb.sheetnames
+    plan = pd.read_csv(results_folder / "targets_table.csv")
+    assert {"value_met_p50", "value_met_p80", "value_met_p90", "value_met"} <= set(plan.columns)
+    co2 = plan[plan["target_id"] == "co2_intensity_cum_2020_fyp13"]
+    assert co2["value_met_p80"].notna().all()
+
+
+def test_figure_and_report_section_of_each_blank_target(make_dataset, tmp_path):
+    from sim.evaluation import evaluate as evaluate_
+    from sim.output.value_curves import (CURVES_FILE, blank_targets, value_section,
+                                         write_value_figures)
+    from sim.targets import targets_for_sets
+    ds = make_dataset()
+    tv = {s: {"co2_intensity_cum_2020_fyp13": -10.0} for s in ("baseline", "faster")}
+    ev = evaluate_(ds, targets_for_sets(["fyp13_2020"]), tv)
+    ev.curves.to_csv(tmp_path / CURVES_FILE, index=False)
+    ids = blank_targets(ev.table, ev.curves)
+    assert ids == ["co2_intensity_cum_2020_fyp13"]   # the only blank one the synthetic ds has
+    records = write_value_figures(tmp_path, ev.table)
+    assert [r["file"] for r in records] == ["figures/value_curve_co2_intensity_cum_2020_fyp13.png"]
+    assert (tmp_path / records[0]["file"]).stat().st_size > 10_000
+    page = value_section(tmp_path, ev.table, records)
+    assert "here is what each value would mean" in page and "data:image/png;base64," in page
+    assert "five-year targets of the same family" in page
+    assert value_section(tmp_path / "nowhere", ev.table, records) == ""   # no curves: nothing
+
+
+def test_a_damaged_curves_file_is_an_error_naming_it(tmp_path):
+    from sim.errors import SimError
+    from sim.output.value_curves import CURVES_FILE, read_curves
+    (tmp_path / CURVES_FILE).write_text("scenario,target_id\nbaseline,x\n", encoding="utf-8")
+    with pytest.raises(SimError, match=r"value_curves.csv: no column value, probability"):
+        read_curves(tmp_path)

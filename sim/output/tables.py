@@ -31,7 +31,9 @@ from sim.evaluation.record import MEANINGS
 from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
 
-from sim.output.value_met_cells import HEADER as VALUE_MET_HEADER, value_met_cells
+from sim.output.value_met_cells import (BLANK_HEAD, PLANNER_WORDS, blank_value_rows,
+                                       value_met_cells)
+from sim.output.value_met_cells import HEADER as VALUE_MET_HEADER
 from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
                                    STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
                                    target_text, tolerance_text)
@@ -432,6 +434,9 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         cols = display_columns(plan)
         parts += [md_table([h for _, h in cols], display_rows(sub, [k for k, _ in cols])), ""]
     parts += _md_dropouts(plan) + _md_joint(joint)
+    head, blank = blank_value_rows(plan)   # not in the tables above: no probability of their own
+    if blank:
+        parts += [f"## {BLANK_HEAD}", "", md_text(PLANNER_WORDS), "", md_table(head, blank), ""]
     ne = not_evaluable(table)
     parts += ["## 未能评估的目标 · Targets not evaluated", ""]
     if ne.empty:

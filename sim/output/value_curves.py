@@ -29,14 +29,12 @@ from sim.output import html as H
 from sim.output.drawing import SCENARIO_COLOURS, TARGET_COLOUR, new_figure, save_png, style
 from sim.output.formatting import COMPARATOR_TEXT, fmt_number
 from sim.output.report_assets import cells_table, zoom_figure
+from sim.output.value_met_cells import BLANK_HEAD, PLANNER_WORDS
 
 CURVES_FILE = "value_curves.csv"
 CURVE_COLUMNS = ("scenario", "target_id", "value", "probability", "p_trend", "method",
                  "plausible_low", "plausible_high")
-SECTION_HEAD = "规划留待省里确定的目标值 · Target values the plan leaves to the province"
-PLANNER_WORDS = ("规划将此目标值留给省里确定；下面是每个可能的目标值所对应的达标概率。"
-                 " · The plan leaves this value to the province; here is what each value would "
-                 "mean.")
+SECTION_HEAD = BLANK_HEAD
 PROB_STYLES = {0.5: ":", 0.8: "--", 0.9: "-."}
 
 
@@ -193,9 +191,11 @@ def value_section(folder: Path, table: pd.DataFrame, figures: list[dict],
            "<p class=\"muted\">For each value v the curve is the P(met) this run would report if "
            "the scenario set the target to v (the trend combined with the plan record where the "
            "run would combine them); the value met with P = 50/80/90% is the most demanding "
-           "value with at least that probability. Shaded: the range of five-year allocations of "
-           "the same family in the plan records known by as_of (nation, provinces, Shenzhen's "
-           "12th FYP). Every curve: value_curves.csv.</p>"]
+           "value with at least that probability. Shaded (the plausible range): the five-year "
+           "targets of the same family that the nation, the provinces and Shenzhen were given "
+           "in past plans (the plan records known by as_of) — what has been handed out before, "
+           "so where the province's value is likely to fall. Every curve: value_curves.csv."
+           "</p>"]
     head = ["情景 Scenario", "目标值 Value in this run"] + [
         f"P = {round(100 * p)}% 可达 value met" for p in VALUE_MET_PROBS] + ["说明 Note"]
     for tid in ids:

@@ -63,3 +63,25 @@ VALUE_MET_XLSX = tuple(
     ("value_met", HEADER, 34, None,
      "The three values above in one cell, or why there are none: a record-only P(met) does not "
      "depend on the value; a two-sided target has a curve (value_curves.csv), not one value."),)
+
+
+BLANK_HEAD = "规划留待省里确定的目标值 · Target values the plan leaves to the province"
+PLANNER_WORDS = ("规划将此目标值留给省里确定；下面是每个可能的目标值所对应的达标概率。"
+                 " · The plan leaves this value to the province; here is what each value would "
+                 "mean.")
+BLANK_COLUMNS = (("scenario", "情景 Scenario"), ("indicator_zh", "指标"),
+                 ("indicator_en", "Indicator"), ("target", "目标值 Target"),
+                 ("target_source", "目标值来源 Target value from"), ("value_met", HEADER))
+
+
+def blank_value_rows(plan) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the targets whose value the plan leaves blank (none in the plan, or
+    a scenario's), with their values met: the tables list only evaluated rows, so these
+    would otherwise be missing. ``plan`` is :func:`sim.output.tables.plan_table`'s frame."""
+    if plan.empty or "value_met" not in plan:
+        return [h for _, h in BLANK_COLUMNS], []
+    blank = plan["target_value"].isna() | plan["target_source"].astype(str).str.startswith("情景")
+    sub = plan[blank & (plan["value_met"] != "")]
+    rows = [[str(r.get(k) if r.get(k) is not None else "") for k, _ in BLANK_COLUMNS]
+            for r in sub.to_dict("records")]
+    return [h for _, h in BLANK_COLUMNS], rows
