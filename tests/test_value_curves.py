@@ -143,6 +143,17 @@ def test_filling_a_blank_with_its_value_met_gives_that_probability():
         assert p <= prob < p + 1.5 / n      # continuous draws: one draw above p at most
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_blank_target_whose_draws_broke_down_gets_no_value_and_says_why(bad):
+    ds = make_ds(n=50)
+    ds["energy_intensity"][:, 7, 2] = bad       # one draw of the target year, both scenarios
+    table = evaluate(ds, CATALOGUE).table.set_index(["scenario", "target_id"])
+    row = table.loc[("baseline", "ei_blank")]
+    assert all(math.isnan(row[c]) for c in VALUE_MET_COLUMNS)
+    assert row["value_met_note"] == "the indicator is not a finite number in every draw"
+    assert not math.isnan(table.loc[("baseline", "gdp"), "value_met_p50"])   # others unaffected
+
+
 def test_two_sided_targets_get_the_curve_only():
     ev = evaluate(make_ds(), CATALOGUE)
     table = ev.table.set_index(["scenario", "target_id"])
@@ -380,3 +391,8 @@ def test_a_damaged_curves_file_is_an_error_naming_it(tmp_path):
     (tmp_path / CURVES_FILE).write_text("scenario,target_id\nbaseline,x\n", encoding="utf-8")
     with pytest.raises(SimError, match=r"value_curves.csv: no column value, probability"):
         read_curves(tmp_path)
+    # `sim report` rebuilds the page from the run's own files: the curves are kept
+    code, _, err = run_cli("report", out, "--no-figures", "--quiet")
+    assert code == 0, err
+    pd.testing.assert_frame_equal(pd.read_csv(out / "value_curves.csv"), curves)
+    assert "规划将此目标值留给省里确定" in (out / "report.html").read_text(encoding="utf-8")

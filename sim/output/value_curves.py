@@ -202,6 +202,11 @@ def value_section(folder: Path, table: pd.DataFrame, figures: list[dict],
         rows = table[table["target_id"].astype(str) == tid]
         title, _ = _title(rows)
         out.append(f"<h3>{H.esc(title)}</h3>")
+        c = curves[curves["target_id"].astype(str) == tid]
+        lo, hi = c["plausible_low"].min(), c["plausible_high"].max()
+        if math.isfinite(lo) and math.isfinite(hi):
+            out.append(f"<p>以往分配范围 Past allocations of this family: {H.esc(fmt_number(lo))} "
+                       f"… {H.esc(fmt_number(hi))} ({H.esc(rows.iloc[0].get('unit') or '')})</p>")
         if tid in files:
             f = files[tid]
             out.append(zoom_figure(H.img(Path(folder) / f["file"], f["title"]),
