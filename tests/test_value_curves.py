@@ -104,6 +104,8 @@ CATALOGUE = [
            unit="%", base_value=40.0, family="environment_quality"),
     target(id="gdp_about", comparator="approx", approx_sense="both", value=111.0),
     target(id="gdp_range", comparator="range", value=105.0, value_high=115.0),
+    target(id="gdp_about_more", comparator="approx", approx_sense="higher", value=111.0,
+           tolerance=0.05),
 ]
 
 
@@ -152,6 +154,26 @@ def test_a_blank_target_whose_draws_broke_down_gets_no_value_and_says_why(bad):
     assert all(math.isnan(row[c]) for c in VALUE_MET_COLUMNS)
     assert row["value_met_note"] == "the indicator is not a finite number in every draw"
     assert not math.isnan(table.loc[("baseline", "gdp"), "value_met_p50"])   # others unaffected
+
+
+def test_an_approx_target_with_a_side_is_one_sided_within_its_tolerance():
+    """≈ 111 (more is better, 5 %): met at x >= 0.95 v. The value met with P = p is found on
+    the grid; filling it in gives P >= p, and a value more demanding by the bisection's
+    resolution gives less (the same draws, the run's own comparison)."""
+    ds = make_ds()
+    ev = evaluate(ds, CATALOGUE)
+    row = ev.table.set_index(["scenario", "target_id"]).loc[("baseline", "gdp_about_more")]
+    assert row["value_met_note"].startswith("root of P(met | v), v on a grid")
+    x = indicator_draws(ds, "gdp", "baseline")
+    curve = ev.curves[(ev.curves.target_id == "gdp_about_more") & (ev.curves.scenario == "baseline")]
+    step = float(np.diff(curve["value"]).max())
+    for col, p in zip(VALUE_MET_COLUMNS, (0.5, 0.8, 0.9)):
+        v = row[col]
+        assert compare(x, "approx", v, None, 0.05, "higher").mean() >= p
+        harder = v + step / 2 ** BISECT_STEPS
+        assert compare(x, "approx", harder, None, 0.05, "higher").mean() < p
+        # about the order statistic divided by (1 - tol)
+        assert v == pytest.approx(value_met_from_draws(x, ">=", p) / 0.95, rel=1e-3)
 
 
 def test_two_sided_targets_get_the_curve_only():
@@ -339,6 +361,11 @@ def test_sim_run_answers_the_five_blank_binding_targets(run_cli, shipped, tmp_pa
     assert "规划将此目标值留给省里确定" in page
     plan = pd.read_csv(out / "targets_table.csv")
     assert plan.loc[plan["target_id"].isin(BLANK), "value_met"].str.contains("≤").all()
+    # `sim report` rebuilds the page from the run's own files: the curves are kept
+    code, _, err = run_cli("report", out, "--no-figures", "--quiet")
+    assert code == 0, err
+    pd.testing.assert_frame_equal(pd.read_csv(out / "value_curves.csv"), curves)
+    assert "规划将此目标值留给省里确定" in (out / "report.html").read_text(encoding="utf-8")
 
 
 # --- outputs: tables, figure, report section ------------------------------------------------
@@ -391,8 +418,3 @@ def test_a_damaged_curves_file_is_an_error_naming_it(tmp_path):
     (tmp_path / CURVES_FILE).write_text("scenario,target_id\nbaseline,x\n", encoding="utf-8")
     with pytest.raises(SimError, match=r"value_curves.csv: no column value, probability"):
         read_curves(tmp_path)
-    # `sim report` rebuilds the page from the run's own files: the curves are kept
-    code, _, err = run_cli("report", out, "--no-figures", "--quiet")
-    assert code == 0, err
-    pd.testing.assert_frame_equal(pd.read_csv(out / "value_curves.csv"), curves)
-    assert "规划将此目标值留给省里确定" in (out / "report.html").read_text(encoding="utf-8")

@@ -22,7 +22,11 @@ Nothing here decides "met" on its own.
   :data:`BISECT_STEPS` halvings of the grid step that brackets the most demanding grid value with
   ``P >= p`` (the value returned has ``P >= p``; one grid step / 2^BISECT_STEPS more demanding
   has ``P < p``).
-* **two-sided** (``approx``, ``range``, ``==``): the curve only (no single most demanding value).
+* **≈ with a side** (``approx`` with ``approx_sense`` higher / lower: met at ``x >= v (1 - tol)``
+  / ``x <= v (1 + tol)``): one-sided, ``>=`` / ``<=``; ``P(v)`` on the grid as above (exact per
+  value, the share of draws within the tolerance).
+* **two-sided** (``range``, ``==``, ``approx`` both ways): the curve only (no single most
+  demanding value).
 * **record only**: nothing — ``P = P(U < θ)`` does not depend on the value.
 
 Rows without a value (a blank the plan leaves to the province) get the same: ``P(v)`` is what the
@@ -59,9 +63,22 @@ CUMULATIVE = ("cumulative_change", "cumulative_sum")
 NOTE_TREND = "quantile of the draws: P(met | v) = share of draws meeting v (trend only)"
 NOTE_COMBINED = ("root of P(met | v), trend+record recomputed for each value v (weight from the "
                  "run's pilot draws)")
+NOTE_APPROX = ("root of P(met | v), v on a grid: the share of draws meeting ≈ v within its "
+               "tolerance (trend only)")
 NOTE_TWO_SIDED = ("two-sided target ({}): no single value; P(met | v) is in value_curves.csv")
 NOTE_RECORD_ONLY = ("record only: P(met) = past plans' record of this family, the same for any "
                     "target value (no data of this indicator)")
+
+
+def direction(t: Target) -> str | None:
+    """The one-sided comparator a target amounts to: ``>=`` / ``<=``, and for ``approx`` its
+    sense (``higher``: met at ``x >= v (1 - tol)``, i.e. ``>=``; ``lower``: ``<=``); None for a
+    two-sided target (``range``, ``==``, ``approx`` both ways)."""
+    if t.comparator in ONE_SIDED:
+        return t.comparator
+    if t.comparator == "approx":
+        return {"higher": ">=", "lower": "<="}.get(t.approx_sense)
+    return None
 
 
 def value_met_from_draws(x: np.ndarray, comparator: str, p: float) -> float:
@@ -176,8 +193,8 @@ class RowCurve:
                   combined: bool = True) -> tuple[float, str]:
         """``value_met(p)`` and, when NaN, why (see module); ``combined``: the record combines
         at some value of the grid (else the exact order statistic)."""
-        comp = self.target.comparator
-        if not (self.combines and combined):
+        comp = direction(self.target)
+        if not (self.combines and combined) and self.target.comparator in ONE_SIDED:
             return value_met_from_draws(self.trend, comp, p), ""
         ok = probs >= p
         if not ok.any():
@@ -338,7 +355,7 @@ def _row(t: Target, scen: str, acc: Any, curve: RowCurve | None,
     curves.extend(dict(scenario=scen, target_id=t.id, value=float(v), probability=float(p),
                        p_trend=float(q), method=m, plausible_low=lo, plausible_high=hi)
                   for v, p, q, m in zip(grid, probs, trend_p, methods))
-    if t.comparator not in ONE_SIDED:
+    if direction(t) is None:
         out["value_met_note"] = NOTE_TWO_SIDED.format(t.comparator)
         return out
     combined = curve.combines and any(m == TREND_RECORD for m in methods)
@@ -347,7 +364,7 @@ def _row(t: Target, scen: str, acc: Any, curve: RowCurve | None,
         out[col], note = curve.value_met(p, grid, probs, combined)
         if note:
             why.append(f"p{round(100 * p)}: {note}")
-    basis = NOTE_COMBINED if combined else NOTE_TREND
+    basis = NOTE_COMBINED if combined else NOTE_TREND if t.comparator in ONE_SIDED else NOTE_APPROX
     if combined and curve.n() < PILOT_DRAWS:
         basis += f" (only {curve.n()} draws kept: the weight is from them, not a 4000-draw pilot)"
     out["value_met_note"] = "; ".join([basis] + why)
