@@ -194,6 +194,8 @@ class RowCurve:
         """``value_met(p)`` and, when NaN, why (see module); ``combined``: the record combines
         at some value of the grid (else the exact order statistic)."""
         comp = direction(self.target)
+        if comp is None:
+            return math.nan, "two-sided target"
         if not (self.combines and combined) and self.target.comparator in ONE_SIDED:
             return value_met_from_draws(self.trend, comp, p), ""
         ok = probs >= p
