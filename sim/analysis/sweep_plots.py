@@ -158,7 +158,7 @@ def plot_sweep(ds: xr.Dataset, folder: Path, targets: Sequence[str] | None = Non
     prob = float(probability if probability is not None
                  else ds.attrs.get("probability", DEFAULT_PROBABILITY))
     out = []
-    for tid in (targets or [str(t) for t in ds["target"].values]):
+    for tid in (targets if targets is not None else [str(t) for t in ds["target"].values]):
         with matplotlib.rc_context(style()):
             out.append(save_png(sweep_figure(ds, tid, prob), folder / f"sweep_{tid}.png"))
     return out
