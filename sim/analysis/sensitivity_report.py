@@ -90,7 +90,8 @@ def tornado_figure(sens: Sensitivity, t: int, top: int = 12) -> Any:
     ax = fig.subplots()
     y = np.arange(len(rows))
     ax.barh(y, 100 * np.clip(total, 0, 1), color="#9ecae1", label="含交互 with interactions (total index)")
-    ax.barh(y, 100 * np.clip(first, 0, 1), height=0.45, color="#08519c", label="单独 alone (first-order index)")
+    ax.barh(y, 100 * np.clip(first, 0, 1), height=0.45, color="#08519c",
+            label="单独 alone (first-order index)")
     # error bars about the estimates themselves: one below 0 shows only the part above 0
     ax.errorbar(100 * total, y, xerr=100 * total_se, fmt="none", ecolor="k", lw=0.6, capsize=2,
                 label="± 1 自助法标准误 bootstrap SE")
