@@ -107,8 +107,9 @@ def tornado_figure(sens: Sensitivity, t: int, top: int = 12) -> Any:
     fig.legend(loc="outside lower center", ncol=3, fontsize=7.5, frameon=False)
     text = sens.texts[t] if sens.texts else sens.target_ids[t]
     basis = METHOD_WORDS.get(sens.methods[t], "") if sens.methods else ""
+    basis = f" ({basis})" if basis else ""
     ax.set_title("\n".join([TITLE_ZH, TITLE_EN] + textwrap.wrap(
-        f"{text}: 达标概率 P(met) = {100 * sens.p[t]:.0f} % ({basis}) in scenario "
+        f"{text}: 达标概率 P(met) = {100 * sens.p[t]:.0f} %{basis} in scenario "
         f"'{sens.scenario}', {sens.draws:,} draws per sample", 95)), fontsize=9, loc="left")
     return fig
 

@@ -188,10 +188,11 @@ class SweepResult:
 
     def moved(self) -> np.ndarray:
         """(T,) bool: evaluable and P(met) not the same at every point."""
-        with np.errstate(invalid="ignore"):
-            span = np.nanmax(self.p, axis=0) - np.nanmin(self.p, axis=0) if len(self.p) else \
-                np.zeros(len(self.target_ids))
-        return np.array([not r for r in self.reasons], bool) & (np.nan_to_num(span) > 1e-12)
+        finite = np.isfinite(self.p)
+        hi = np.where(finite, self.p, -np.inf).max(axis=0, initial=-np.inf)
+        lo = np.where(finite, self.p, np.inf).min(axis=0, initial=np.inf)
+        span = np.where(finite.any(axis=0), hi - lo, 0.0)
+        return np.array([not r for r in self.reasons], bool) & (span > 1e-12)
 
 
 def evaluate_points(ctx: RunContext, levers: Sequence[ScenarioLevers], targets: Sequence[str] | None,
