@@ -233,9 +233,9 @@ def test_solve_at_the_scenarios_lever_value_gives_the_runs_headline_probability(
     run = stream(small).acc
     k = small.scenario_names.index("baseline")
     P = LeverProbability(small, CO2, "energy_intensity.shift_pp", draws=600, chunk_draws=250)
-    assert P.method == "trend+record" and 0 < P.weight < 1
     assert P([0.0])[0] == run.probabilities([CO2])[k, 0]
     assert P([0.0])[0] != run.trend_hits[("baseline", CO2)] / 600
+    assert P.method == "trend+record" and 0 < P.weight < 1
     r = solve(small, target="energy_intensity_2020_qdp", probability=0.9,
               lever="energy_intensity.shift_pp", points=3, bootstrap=0)
     p_run = run.probabilities(["energy_intensity_2020_qdp"])[k, 0]
