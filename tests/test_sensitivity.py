@@ -143,7 +143,8 @@ def test_tornado_speaks_of_shares_and_shows_negative_estimates_as_zero():
     assert ax.get_title(loc="left").startswith(
         "各不确定来源对达标与否的贡献\nShare of the uncertainty in meeting the target due to each "
         "source\nCO2 intensity ≤ -10 %: 达标概率 P(met) = 80 % in scenario 'baseline', 1,000 draws")
-    assert TITLE == "各不确定来源对达标与否的贡献 · Share of the uncertainty in meeting the target due to each source"
+    assert TITLE == ("各不确定来源对达标与否的贡献 · Share of the uncertainty in meeting the target due to "
+                     "each source")
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["energy use per 10,000 CNY of GDP — starting\nstate",
                       "energy use per 10,000 CNY of GDP — yearly\nshocks"]   # no group that does not act

@@ -178,7 +178,7 @@ def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, write, run_cli):
     assert ds.attrs["probability"] == 0.9 and "P ≥ 90 % at" in text
     table = pd.read_csv(out / "sweep.csv")
     assert list(table.columns) == ["point", "energy_intensity.shift_pp", "carbon_factor.shift_pp",
-                                   "target_id", "p_met", "mc_se"]
+                                   "target_id", "p_met", "mc_se", "p_trend", "method"]
     assert len(table) == 6 * 2 and table["p_met"].between(0, 1).all()
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"] == "sweep" and manifest["draws"] == 600

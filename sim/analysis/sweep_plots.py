@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import FuncFormatter
 
+from sim.analysis.headline import METHOD_WORDS
 from sim.analysis.labels import lever_label, plain
 from sim.output.plots import new_figure, save_png, style
 
@@ -116,6 +117,8 @@ def _title(ds: xr.Dataset, tid: str, note: str) -> str:
     se = float(ds["mc_se"].sel(target=tid).max())
     sub = (f"scenario '{ds.attrs.get('scenario', '')}' · {int(ds.attrs.get('draws', 0)):,} draws per "
            f"point (common random numbers) · Monte Carlo SE ≤ {plain(100 * se, 2)} pp")
+    if "method" in ds.coords:   # what the run's headline probability rests on
+        sub += f" · {METHOD_WORDS.get(str(ds['method'].sel(target=tid).values), '')}"
     lines = textwrap.wrap(f"P(met): {text}", 90) + textwrap.wrap(sub, 110)
     return "\n".join(lines + ([note] if note else []))
 
