@@ -20,6 +20,7 @@ Vocabulary shared by the three commands:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 from sim.engine.simulation import simulate
@@ -75,7 +76,7 @@ def for_names(record: RecordSetup | None, scenario: str,
         return None
     rows = {(name, tid): row for (scen, tid), row in record.rows.items() if scen == scenario
             for name in names}
-    return RecordSetup(record.seed, record.probabilities, record.samplers, rows)
+    return replace(record, rows=rows)
 
 
 def methods_of(record: RecordSetup | None, scenario: str, ids: Sequence[str],
