@@ -85,7 +85,7 @@ def test_sensitivity_cli(tmp_path, shipped, run_cli):
                               "--bootstrap", "5", "--out", out)
     assert code == 0, err
     assert f"{CO2}  (P(met) = " in text
-    assert "share of the uncertainty in meeting the target due to each source" in text
+    assert "Share of the uncertainty in meeting the target due to each source" in text
     tab = pd.read_csv(out / "sensitivity.csv")
     assert list(tab.columns) == ["target_id", "group", "kind", "driver", "first_order",
                                  "first_order_se", "total", "total_se", "p_met", "n", "label"]
