@@ -117,9 +117,9 @@ def _title(ds: xr.Dataset, tid: str, note: str) -> str:
     se = float(ds["mc_se"].sel(target=tid).max())
     sub = (f"scenario '{ds.attrs.get('scenario', '')}' · {int(ds.attrs.get('draws', 0)):,} draws per "
            f"point (common random numbers) · Monte Carlo SE ≤ {plain(100 * se, 2)} pp")
-    if "method" in ds.coords:   # what the run's headline probability rests on
-        sub += f" · {METHOD_WORDS.get(str(ds['method'].sel(target=tid).values), '')}"
     lines = textwrap.wrap(f"P(met): {text}", 90) + textwrap.wrap(sub, 110)
+    if "method" in ds.coords:   # what the run's headline probability rests on
+        lines.append(f"P(met) of the run: {METHOD_WORDS.get(str(ds['method'].sel(target=tid).values), '')}")
     return "\n".join(lines + ([note] if note else []))
 
 
