@@ -4,7 +4,8 @@
 ``ensemble.nc``) of one or more results folders and writes, through the one writer
 (:class:`~sim.output.folder.ResultsFolder`), its own folder (default
 ``results/compare_<folder names>``) with ``compare.csv`` (P(met), Wilson interval and ΔP with
-its standard error per target and run/scenario), ``compare.md``, a self-contained
+its standard error per target and run/scenario; spreadsheet-safe text:
+:func:`~sim.output.safe_text.spreadsheet_frame`), ``compare.md``, a self-contained
 ``compare.html``, ``figures/`` (dot-and-whisker, heat map, overlaid fans of every shared target
 view with the observed history) and ``manifest.json``. :func:`print_compare` prints one P(met)
 table and the largest differences.
@@ -42,6 +43,7 @@ from sim.output.folder import ResultsFolder, check_results_folder, read_manifest
 from sim.output.owned import safe_name
 from sim.output.plots import pmet_chart, pmet_heatmap
 from sim.output.report import resolved_scenarios, scenario_labels, target_windows
+from sim.output.safe_text import spreadsheet_frame
 from sim.output.summary import display_width, pad
 from sim.paths import DEFAULT_RESULTS_DIR
 from sim.targets import targets_for_sets
@@ -105,7 +107,7 @@ def _compare_into(folder: ResultsFolder, folders: list[Path], figures: bool,
 
     timings: dict[str, float] = {}
     with folder:
-        files = [folder.csv("compare.csv", cmp_tab).name]
+        files = [folder.csv("compare.csv", spreadsheet_frame(cmp_tab)).name]   # for spreadsheets
         t0 = time.perf_counter()
         fig_records = []
         if figures:
