@@ -4,8 +4,8 @@
 ``ensemble.nc``) of one or more results folders and writes, through the one writer
 (:class:`~sim.output.folder.ResultsFolder`), its own folder (default
 ``results/compare_<folder names>``) with ``compare.csv`` (P(met), Wilson interval and ΔP with
-its standard error per target and run/scenario; spreadsheet-safe text:
-:func:`~sim.output.safe_text.spreadsheet_frame`), ``compare.md``, a self-contained
+its standard error per target and run/scenario; for spreadsheets: formula-like text neutralised
+by :func:`~sim.output.safe_text.spreadsheet_frame`, CRLF line ends), ``compare.md``, a self-contained
 ``compare.html``, ``figures/`` (dot-and-whisker, heat map, overlaid fans of every shared target
 view with the observed history) and ``manifest.json``. :func:`print_compare` prints one P(met)
 table and the largest differences.
@@ -43,7 +43,7 @@ from sim.output.folder import ResultsFolder, check_results_folder, read_manifest
 from sim.output.owned import safe_name
 from sim.output.plots import pmet_chart, pmet_heatmap
 from sim.output.report import resolved_scenarios, scenario_labels, target_windows
-from sim.output.safe_text import spreadsheet_frame
+from sim.output.safe_text import SPREADSHEET_LINE_END, spreadsheet_frame
 from sim.output.summary import display_width, pad
 from sim.paths import DEFAULT_RESULTS_DIR
 from sim.targets import targets_for_sets
@@ -107,7 +107,8 @@ def _compare_into(folder: ResultsFolder, folders: list[Path], figures: bool,
 
     timings: dict[str, float] = {}
     with folder:
-        files = [folder.csv("compare.csv", spreadsheet_frame(cmp_tab)).name]   # for spreadsheets
+        files = [folder.csv("compare.csv", spreadsheet_frame(cmp_tab),      # for spreadsheets
+                            lineterminator=SPREADSHEET_LINE_END).name]
         t0 = time.perf_counter()
         fig_records = []
         if figures:

@@ -28,11 +28,14 @@ import pandas as pd
 FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 #: the OWASP prefix: a cell starting with it is shown as text
 NEUTRAL_PREFIX = "'"
-#: a number as a spreadsheet reads it: optional sign (+, -, −), digits with optional thousands
-#: commas and decimals (or .5), optional exponent, optional % (one space allowed before it),
-#: optional spaces around
-NUMBER = re.compile(r" *[+\-\u2212]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
-                    r"(?:[eE][+\-]?\d+)? ?%? *")
+#: line end of a CSV for spreadsheets (RFC 4180): the csv writer then quotes a cell holding a
+#: CR, which with LF line ends would be written bare and split its row
+SPREADSHEET_LINE_END = "\r\n"
+#: a number as a spreadsheet reads it: optional sign (+, -, −), ASCII digits with optional
+#: thousands commas and decimals (or .5), optional exponent, optional % (one space allowed before
+#: it), optional spaces around
+NUMBER = re.compile(r" *[+\-\u2212]?(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)"
+                    r"(?:[eE][+\-]?[0-9]+)? ?%? *")
 #: the first character after leading spaces (tab, CR and LF count as characters here)
 _FIRST = re.compile(r"[^\S\t\r\n]*(.)", re.S)
 
@@ -61,7 +64,8 @@ def spreadsheet_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            out[col] = out[col].map(spreadsheet_cell)
+            out[col] = pd.Series([spreadsheet_cell(v) for v in out[col].tolist()],
+                                 index=out.index, dtype=object)
     return out
 
 
