@@ -5,10 +5,10 @@
 (:class:`~sim.output.folder.ResultsFolder`), its own folder (default
 ``results/compare_<folder names>``) with ``compare.csv`` (P(met), Wilson interval and ΔP with
 its standard error per target and run/scenario; for spreadsheets: formula-like text neutralised
-by :func:`~sim.output.safe_text.spreadsheet_frame`, CRLF line ends), ``compare.md``, a self-contained
-``compare.html``, ``figures/`` (dot-and-whisker, heat map, overlaid fans of every shared target
-view with the observed history) and ``manifest.json``. :func:`print_compare` prints one P(met)
-table and the largest differences.
+by :func:`~sim.output.safe_text.spreadsheet_frame`, UTF-8 with BOM, CRLF line ends),
+``compare.md``, a self-contained ``compare.html``, ``figures/`` (dot-and-whisker, heat map,
+overlaid fans of every shared target view with the observed history) and ``manifest.json``.
+:func:`print_compare` prints one P(met) table and the largest differences.
 
 A run is labelled by what made it: ``<scenario file> · as of <year> · seed <seed>`` (from its
 ``manifest.json``, else its resolved scenario). ΔP compares each (run, scenario) with a
@@ -108,7 +108,7 @@ def _compare_into(folder: ResultsFolder, folders: list[Path], figures: bool,
     timings: dict[str, float] = {}
     with folder:
         files = [folder.csv("compare.csv", spreadsheet_frame(cmp_tab),      # for spreadsheets
-                            lineterminator=SPREADSHEET_LINE_END).name]
+                            encoding="utf-8-sig", lineterminator=SPREADSHEET_LINE_END).name]
         t0 = time.perf_counter()
         fig_records = []
         if figures:
