@@ -28,9 +28,10 @@ import pandas as pd
 FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 #: the OWASP prefix: a cell starting with it is shown as text
 NEUTRAL_PREFIX = "'"
-#: line end of a CSV for spreadsheets (RFC 4180): the csv writer then quotes a cell holding a
-#: CR, which with LF line ends would be written bare and split its row
-SPREADSHEET_LINE_END = "\r\n"
+#: ``to_csv`` keywords of a CSV for spreadsheets: UTF-8 with BOM (so they read the Chinese) and
+#: CRLF line ends (RFC 4180: the csv writer then quotes a cell holding a CR, which with LF line
+#: ends would be written bare and split its row)
+SPREADSHEET_CSV = {"encoding": "utf-8-sig", "lineterminator": "\r\n"}
 #: a number as a spreadsheet reads it: optional sign (+, -, −), ASCII digits with optional
 #: thousands commas and decimals (or .5), optional exponent, optional % (one space allowed before
 #: it), optional spaces around

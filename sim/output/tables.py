@@ -29,7 +29,7 @@ from sim.evaluation import as_int, as_number
 from sim.evaluation.record import MEANINGS
 from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
-from sim.output.safe_text import SPREADSHEET_LINE_END, markdown_text, spreadsheet_frame
+from sim.output.safe_text import SPREADSHEET_CSV, markdown_text, spreadsheet_frame
 
 from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
                                    STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
@@ -315,8 +315,7 @@ def write_csv(plan: pd.DataFrame, path: Path) -> Path:
     the Chinese), a text cell a spreadsheet would take for a formula with a leading apostrophe
     (:func:`~sim.output.safe_text.spreadsheet_frame`; numbers stay as they are), CRLF line ends
     (RFC 4180; a cell holding a CR is then quoted instead of splitting its row)."""
-    spreadsheet_frame(plan.loc[:, csv_columns(plan)]).to_csv(
-        path, index=False, encoding="utf-8-sig", lineterminator=SPREADSHEET_LINE_END)
+    spreadsheet_frame(plan.loc[:, csv_columns(plan)]).to_csv(path, index=False, **SPREADSHEET_CSV)
     return Path(path)
 
 
