@@ -8,8 +8,8 @@ Oracles, stated once and written here independently of :mod:`sim.output.safe_tex
   spaces is ``= + - @``, tab, CR or LF (or their full-width forms) unless the cell is a number
   (:data:`NUMBER_ORACLE`); a neutralised cell is the input with one apostrophe before it
   (output equal to a reference: nothing else changes).
-* **Markdown** (``targets.md``, ``compare.md``): after dropping every backslash-escaped
-  character, no ``[``, ``]``, backtick, ``<`` opening HTML or an autolink, ``://`` or ``www.``
+* **Markdown** (``targets.md``, ``compare.md``): with every backslash-escaped character taken
+  as plain text, no ``[``, ``]``, backtick, ``<`` opening HTML or an autolink, ``://`` or ``www.``
   is left (no link, image, HTML, code span or bare URL), and every table row has as many
   unescaped ``|`` as its header (no cell breaks the table); unescaping gives the text back.
 * **XLSX / HTML**: no formula cell; no external reference, no raw tag from a label.
@@ -81,12 +81,12 @@ LIVE_MARKDOWN = re.compile(r"[\[\]`]|<[A-Za-z/!?]|://|(?<![A-Za-z0-9])www\.", re
 
 def live_markdown(md: str) -> list[str]:
     """What would render as more than text: links, images, HTML, autolinks, code, bare URLs
-    (searched after dropping every escaped character); and table rows whose number of cell
-    separators differs from their header's."""
+    (searched with every escaped character replaced by a placeholder); and table rows whose
+    number of cell separators differs from their header's."""
     problems = ["a CR: a line break in Markdown"] if "\r" in md else []
     table_width = None
     for n, line in enumerate(md.split("\n"), 1):      # CommonMark line ends: LF (CR flattened)
-        bare = re.sub(r"\\.", "", line)
+        bare = re.sub(r"\\.", "\0", line)       # an escaped character is text: a placeholder
         problems += [f"line {n}: {m.group()!r} in {line!r}" for m in LIVE_MARKDOWN.finditer(bare)]
         if line.startswith("|"):
             if table_width is None:
