@@ -17,7 +17,7 @@ Oracles, stated once and written here independently of :mod:`sim.output.safe_tex
 The end-to-end tests make one real ``sim run`` (50 draws, no figures) of a scenario file whose
 labels and file name are hostile, and one ``sim compare`` of it (slow: ~20 s). The fuzz tier
 draws hostile text into every text column of a run's targets.csv and the scenario labels and
-writes the tables (quick: 25 cases; ``SIM_FUZZ_LONG=1``: 400 more, marked slow).
+writes the tables (quick: 25 cases; ``SIM_FUZZ_LONG=1``: 1,000 random ones, marked slow).
 """
 
 from __future__ import annotations
@@ -331,7 +331,7 @@ def test_fuzz_injection_quick(data, results_folder, make_dataset, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not LONG, reason="long fuzz tier: SIM_FUZZ_LONG=1")
 @given(data=st.data())
-@settings(max_examples=400, deadline=None, database=None,
+@settings(max_examples=1000, deadline=None, database=None,
           suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
 def test_fuzz_injection_long(data, results_folder, make_dataset, tmp_path):
     _fuzz_case(data, results_folder, make_dataset, tmp_path)
