@@ -23,8 +23,9 @@ import re
 
 import pandas as pd
 
-#: first characters a spreadsheet takes for a formula (OWASP: = + - @ tab CR; also LF and the
-#: full-width forms, which some East Asian spreadsheet versions convert to their ASCII twins)
+#: first characters a spreadsheet takes for a formula (OWASP: = + - @ tab CR); LF and the
+#: full-width forms ＝ ＋ － ＠ too, defensively (an input method or a converter may turn them
+#: into their ASCII twins; a prefixed text cell costs nothing)
 FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 #: the OWASP prefix: a cell starting with it is shown as text
 NEUTRAL_PREFIX = "'"
