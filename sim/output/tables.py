@@ -18,7 +18,6 @@ built by :func:`plan_table` from the evaluation's ``targets.csv`` (base and pace
 
 from __future__ import annotations
 
-import html
 import math
 import tomllib
 from pathlib import Path
@@ -30,6 +29,7 @@ from sim.evaluation import as_int, as_number
 from sim.evaluation.record import MEANINGS
 from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
+from sim.output.safe_text import SPREADSHEET_CSV, markdown_text, spreadsheet_frame
 
 from sim.output.value_met_cells import (BLANK_HEAD, PLANNER_WORDS, blank_value_rows,
                                        value_met_cells)
@@ -316,8 +316,11 @@ def csv_columns(plan: pd.DataFrame) -> list[str]:
 
 
 def write_csv(plan: pd.DataFrame, path: Path) -> Path:
-    """The plan-layout table as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
-    plan.loc[:, csv_columns(plan)].to_csv(path, index=False, encoding="utf-8-sig")
+    """The plan-layout table as CSV for spreadsheets: UTF-8 with BOM (so spreadsheet programs read
+    the Chinese), a text cell a spreadsheet would take for a formula with a leading apostrophe
+    (:func:`~sim.output.safe_text.spreadsheet_frame`; numbers stay as they are), CRLF line ends
+    (RFC 4180; a cell holding a CR is then quoted instead of splitting its row)."""
+    spreadsheet_frame(plan.loc[:, csv_columns(plan)]).to_csv(path, index=False, **SPREADSHEET_CSV)
     return Path(path)
 
 
@@ -361,20 +364,20 @@ def display_rows(plan: pd.DataFrame, keys: list[str]) -> list[list]:
 
 
 def md_text(x) -> str:
-    """Text from user files made inert in Markdown: ``&``, ``<`` and ``>`` as HTML entities
-    (Markdown passes raw HTML through: a label ``<img onerror=...>`` must stay text), newlines
-    flattened."""
-    return html.escape(str(x), quote=False).replace("\r", " ").replace("\n", " ")
+    """Text from user files made inert in Markdown (:func:`~sim.output.safe_text.markdown_text`:
+    CommonMark backslash escapes, so ``[a](b)``, ``![x](u)``, ``<b>``, backticks and ``|`` show
+    as typed; newlines flattened)."""
+    return markdown_text(x)
 
 
 def _md_cell(x) -> str:
     s = "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else str(x)
-    return md_text(s).replace("|", "\\|")
+    return md_text(s)
 
 
 def md_table(header: list[str], rows: list[list]) -> str:
-    """A Markdown pipe table (HTML escaped by :func:`md_text`, ``|`` in cells escaped, newlines
-    flattened)."""
+    """A Markdown pipe table (every header and cell through :func:`md_text`: ``|`` escaped,
+    links, images, HTML and code inert, newlines flattened)."""
     out = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
            "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
