@@ -31,6 +31,9 @@ from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
 from sim.output.safe_text import SPREADSHEET_CSV, markdown_text, spreadsheet_frame
 
+from sim.output.value_met_cells import (BLANK_HEAD, PLANNER_WORDS, blank_value_rows,
+                                       value_met_cells)
+from sim.output.value_met_cells import HEADER as VALUE_MET_HEADER
 from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
                                    STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
                                    target_text, tolerance_text)
@@ -218,6 +221,7 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "p_record_text": (f"{fmt_pct(_nan(r.get('p_record')))}"
                               f"{' (thin)' if _flag(r.get('record_thin')) else ''}"
                               if evaluated else ""),
+            **value_met_cells(r),
             "likelihood": f"{LIKELIHOOD_ZH.get(word, '')} {word}".strip() if evaluated else "",
             "light": light(r.get("probability")) if evaluated else "",
             "required_annual": _nan(r.get("required_annual")),
@@ -298,6 +302,7 @@ CSV_COLUMNS = ("scenario", "scenario_zh", "target_set", "target_id", "indicator_
                "required_pace", "pace_unit", "already_met", "projection", "median", "p10", "p90",
                "p_met", "p_se", "ci_low", "ci_high", "p_at_plan_start", "delta_p", "delta_p_se",
                "verdict", "likelihood", "method", "low_information", "p_trend", "p_record",
+               "value_met_p50", "value_met_p80", "value_met_p90", "value_met",
                "change_since_start", "status", "reason", "observed")
 
 
@@ -344,7 +349,7 @@ MIDTERM_DISPLAY = (("p_at_plan_start_text", "规划初期 P at plan start"),
                    ("change_since_start", "评估变化 Change since plan start"))
 TAIL_DISPLAY = (("verdict", "判断 Verdict"), ("likelihood", "可能性 Likelihood"),
                 ("method_text", "方法 Method · information"), ("p_trend_text", "趋势 p_trend"),
-                ("p_record_text", "规划记录 p_record"))
+                ("p_record_text", "规划记录 p_record"), ("value_met", VALUE_MET_HEADER))
 
 
 def display_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
@@ -432,6 +437,9 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         cols = display_columns(plan)
         parts += [md_table([h for _, h in cols], display_rows(sub, [k for k, _ in cols])), ""]
     parts += _md_dropouts(plan) + _md_joint(joint)
+    head, blank = blank_value_rows(plan)   # not in the tables above: no probability of their own
+    if blank:
+        parts += [f"## {BLANK_HEAD}", "", md_text(PLANNER_WORDS), "", md_table(head, blank), ""]
     ne = not_evaluable(table)
     parts += ["## 未能评估的目标 · Targets not evaluated", ""]
     if ne.empty:
