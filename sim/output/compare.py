@@ -4,10 +4,10 @@
 ``ensemble.nc``) of one or more results folders and writes, through the one writer
 (:class:`~sim.output.folder.ResultsFolder`), its own folder (default
 ``results/compare_<folder names>``) with ``compare.csv`` (P(met), Wilson interval and ΔP with
-its standard error per target and run/scenario), ``compare.md``, a self-contained
-``compare.html``, ``figures/`` (dot-and-whisker, heat map, overlaid fans of every shared target
-view with the observed history) and ``manifest.json``. :func:`print_compare` prints one P(met)
-table and the largest differences.
+its standard error per target and run/scenario; for spreadsheets: :mod:`sim.output.safe_text`),
+``compare.md``, a self-contained ``compare.html``, ``figures/`` (dot-and-whisker, heat map,
+overlaid fans of every shared target view with the observed history) and ``manifest.json``.
+:func:`print_compare` prints one P(met) table and the largest differences.
 
 A run is labelled by what made it: ``<scenario file> · as of <year> · seed <seed>`` (from its
 ``manifest.json``, else its resolved scenario). ΔP compares each (run, scenario) with a
@@ -32,8 +32,7 @@ import pandas as pd
 
 from sim.ensemble import read_netcdf
 from sim.errors import SimError
-from sim.evaluation import evaluate
-from sim.evaluation import evidence as E
+from sim.evaluation import evaluate, evidence as E
 from sim.history import load_history
 from sim.output import html as H
 from sim.output import tables as T
@@ -43,6 +42,7 @@ from sim.output.folder import ResultsFolder, check_results_folder, read_manifest
 from sim.output.owned import safe_name
 from sim.output.plots import pmet_chart, pmet_heatmap
 from sim.output.report import resolved_scenarios, scenario_labels, target_windows
+from sim.output.safe_text import SPREADSHEET_CSV, spreadsheet_frame
 from sim.output.summary import display_width, pad
 from sim.paths import DEFAULT_RESULTS_DIR
 from sim.targets import targets_for_sets
@@ -106,7 +106,7 @@ def _compare_into(folder: ResultsFolder, folders: list[Path], figures: bool,
 
     timings: dict[str, float] = {}
     with folder:
-        files = [folder.csv("compare.csv", cmp_tab).name]
+        files = [folder.csv("compare.csv", spreadsheet_frame(cmp_tab), **SPREADSHEET_CSV).name]
         t0 = time.perf_counter()
         fig_records = []
         if figures:

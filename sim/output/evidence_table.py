@@ -1,7 +1,8 @@
 """The evidence in the readable tables (:mod:`sim.evaluation.evidence` applied to the plan table).
 
 Rows resting on past plans only are set apart (:func:`split_rows`) and shown with their own
-columns (:data:`RECORD_DISPLAY`: no verdict of their own, the record's words instead); the
+columns (:data:`RECORD_DISPLAY`: no verdict of their own, the record's words instead); every
+row's method cell leads with its basis in words (:func:`method_text`); the
 "responds to levers" list goes into Markdown (:func:`lever_markdown`) and, per row, into
 ``targets_table.csv`` (:func:`with_levers`).
 """
@@ -47,3 +48,15 @@ def lever_markdown(table: pd.DataFrame, md_text: Callable[[str], str]) -> list[s
         return []
     items = [f"- {md_text(x.strip())}" for x in lines[1:]] or [md_text(lines[0])]
     return ["## 受情景影响的目标 · Targets that respond to levers", ""] + items + [""]
+
+
+def method_text(r: dict) -> str:
+    """'数据与往期规划 data and past plans (trend+record)', with '⚠ 信息少 low information' and
+    the information column when given."""
+    method = str(r.get("method") or "")
+    parts = [f"{E.basis(method)} ({method})" if E.basis(method) else method]
+    if r.get("low_information") is True:
+        parts.append("⚠ 信息少 low information")
+    if r.get("information"):
+        parts.append(str(r["information"]))
+    return "; ".join(p for p in parts if p)

@@ -114,8 +114,9 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
                        command=command if isinstance(command, str) else "run") as new:
         new.csv("targets.csv", table)
         new.csv("joint.csv", joint)
-        if (folder / "scenario.resolved.toml").exists():
-            new.keep(folder / "scenario.resolved.toml")
+        for name in ("scenario.resolved.toml", "value_curves.csv"):   # the run's, read below
+            if (folder / name).exists():
+                new.keep(folder / name)
         out = write_outputs(new, ds, table, joint, history=history, catalogue=catalogue,
                             manifest=manifest, figures=figures)
         written = {p.name for p in new.path.iterdir()}

@@ -18,7 +18,6 @@ built by :func:`plan_table` from the evaluation's ``targets.csv`` (base and pace
 
 from __future__ import annotations
 
-import html
 import math
 import tomllib
 from pathlib import Path
@@ -31,8 +30,13 @@ from sim.evaluation import evidence as E
 from sim.evaluation.record import MEANINGS
 from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
-from sim.output.evidence_table import RECORD_DISPLAY, lever_markdown, split_rows, with_levers
+from sim.output.evidence_table import (RECORD_DISPLAY, lever_markdown, method_text,  # noqa: F401
+                                     split_rows, with_levers)
+from sim.output.safe_text import SPREADSHEET_CSV, markdown_text, spreadsheet_frame
 
+from sim.output.value_met_cells import (BLANK_HEAD, PLANNER_WORDS, blank_value_rows,
+                                       value_met_cells)
+from sim.output.value_met_cells import HEADER as VALUE_MET_HEADER
 from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
                                    STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
                                    target_text, tolerance_text)
@@ -227,6 +231,7 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "p_record_text": (f"{fmt_pct(_nan(r.get('p_record')))}"
                               f"{' (thin)' if _flag(r.get('record_thin')) else ''}"
                               if evaluated else ""),
+            **value_met_cells(r),
             "likelihood": f"{LIKELIHOOD_ZH.get(word, '')} {word}".strip() if evaluated else "",
             "light": light(r.get("probability")) if evaluated and E.has_verdict(method) else "",
             "required_annual": _nan(r.get("required_annual")),
@@ -313,6 +318,7 @@ CSV_COLUMNS = ("scenario", "scenario_zh", "target_set", "target_id", "indicator_
                "projection_draws", "p_met", "p_se", "ci_low", "ci_high", "p_at_plan_start",
                "delta_p", "delta_p_se", "delta_p_data", "delta_p_record", "verdict", "basis",
                "evidence", "likelihood", "method", "low_information", "p_trend", "p_record",
+               "value_met_p50", "value_met_p80", "value_met_p90", "value_met",
                "change_since_start", "responds_to_levers", "status", "reason", "observed")
 
 
@@ -326,24 +332,15 @@ def csv_columns(plan: pd.DataFrame) -> list[str]:
 
 
 def write_csv(plan: pd.DataFrame, path: Path, table: pd.DataFrame | None = None) -> Path:
-    """The plan-layout table as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese);
-    with the run's ``table``, ``responds_to_levers`` marks the rows whose P(met) differs from
-    the baseline's beyond Monte Carlo error (:func:`sim.evaluation.evidence.responds_to_levers`)."""
+    """The plan-layout table as CSV for spreadsheets: UTF-8 with BOM (so spreadsheet programs read
+    the Chinese), a text cell a spreadsheet would take for a formula with a leading apostrophe
+    (:func:`~sim.output.safe_text.spreadsheet_frame`; numbers stay as they are), CRLF line ends
+    (RFC 4180; a cell holding a CR is then quoted instead of splitting its row). With the run's
+    ``table``, ``responds_to_levers`` marks rows whose P(met) differs from the baseline's beyond
+    Monte Carlo error (:func:`sim.evaluation.evidence.responds_to_levers`)."""
     plan = with_levers(plan, table) if table is not None else plan
-    plan.loc[:, csv_columns(plan)].to_csv(path, index=False, encoding="utf-8-sig")
+    spreadsheet_frame(plan.loc[:, csv_columns(plan)]).to_csv(path, index=False, **SPREADSHEET_CSV)
     return Path(path)
-
-
-def method_text(r: dict) -> str:
-    """'数据与往期规划 data and past plans (trend+record)', with '⚠ 信息少 low information' and
-    the information column when given."""
-    method = str(r.get("method") or "")
-    parts = [f"{E.basis(method)} ({method})" if E.basis(method) else method]
-    if r.get("low_information") is True:
-        parts.append("⚠ 信息少 low information")
-    if r.get("information"):
-        parts.append(str(r["information"]))
-    return "; ".join(p for p in parts if p)
 
 
 #: the evaluation table as people read it (Markdown, HTML): (key, header); the mid-term columns
@@ -362,7 +359,7 @@ MIDTERM_DISPLAY = (("p_at_plan_start_text", "规划初期 P at plan start"),
                    ("change_since_start", "评估变化 Change since plan start"))
 TAIL_DISPLAY = (("verdict", "判断 Verdict"), ("likelihood", "可能性 Likelihood"),
                 ("method_text", "依据 Basis (method) · information"), ("p_trend_text", "趋势 p_trend"),
-                ("p_record_text", "规划记录 p_record"))
+                ("p_record_text", "规划记录 p_record"), ("value_met", VALUE_MET_HEADER))
 
 
 def record_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
@@ -382,20 +379,20 @@ def display_rows(plan: pd.DataFrame, keys: list[str]) -> list[list]:
 
 
 def md_text(x) -> str:
-    """Text from user files made inert in Markdown: ``&``, ``<`` and ``>`` as HTML entities
-    (Markdown passes raw HTML through: a label ``<img onerror=...>`` must stay text), newlines
-    flattened."""
-    return html.escape(str(x), quote=False).replace("\r", " ").replace("\n", " ")
+    """Text from user files made inert in Markdown (:func:`~sim.output.safe_text.markdown_text`:
+    CommonMark backslash escapes, so ``[a](b)``, ``![x](u)``, ``<b>``, backticks and ``|`` show
+    as typed; newlines flattened)."""
+    return markdown_text(x)
 
 
 def _md_cell(x) -> str:
     s = "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else str(x)
-    return md_text(s).replace("|", "\\|")
+    return md_text(s)
 
 
 def md_table(header: list[str], rows: list[list]) -> str:
-    """A Markdown pipe table (HTML escaped by :func:`md_text`, ``|`` in cells escaped, newlines
-    flattened)."""
+    """A Markdown pipe table (every header and cell through :func:`md_text`: ``|`` escaped,
+    links, images, HTML and code inert, newlines flattened)."""
     out = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
            "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
@@ -472,6 +469,9 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
                       md_table([h for _, h in rcols], display_rows(rec, [k for k, _ in rcols])),
                       ""]
     parts += lever_markdown(table, md_text) + _md_dropouts(plan) + _md_joint(joint)
+    head, blank = blank_value_rows(plan)   # not in the tables above: no probability of their own
+    if blank:
+        parts += [f"## {BLANK_HEAD}", "", md_text(PLANNER_WORDS), "", md_table(head, blank), ""]
     ne = not_evaluable(table)
     parts += ["## 未能评估的目标 · Targets not evaluated", ""]
     if ne.empty:
