@@ -132,12 +132,14 @@ def _pp(x: float) -> str:
 
 
 def delta_words(method: Any, dp_trend: float, dp_record: float,
-                new_records: tuple[int, int, int, int] | None, since: int) -> str:
+                new_records: tuple[int, int, int, int] | None, since: int,
+                p_trend_now: float = math.nan) -> str:
     """What changed behind a ΔP since the plan's start (``since``), split by source.
 
     ``dp_trend`` is the change of p_trend (the indicator's data, re-calibrated), ``dp_record``
     of p_record (the reference class); ``new_records`` ``(met, n)`` of the family at the plan's
-    start and now. A past-plans-only ΔP is an update of the reference class, never progress.
+    start and now; ``p_trend_now`` names a trend the plan's start did not have. A
+    past-plans-only ΔP is an update of the reference class, never progress.
     """
     rec = ""
     if new_records is not None:
@@ -152,6 +154,9 @@ def delta_words(method: Any, dp_trend: float, dp_record: float,
     parts = []
     if math.isfinite(dp_trend):
         parts.append(f"本指标数据 the indicator's data: p_trend {_pp(dp_trend)}")
+    elif math.isfinite(p_trend_now):
+        parts.append(f"本指标数据 the indicator's data: p_trend {100 * p_trend_now:.1f}% "
+                     "(no trend at the plan's start)")
     if text_of(method) == TREND_RECORD and math.isfinite(dp_record):
         parts.append(f"往期规划 past plans: p_record {_pp(dp_record)}"
                      + (f" ({rec})" if rec else ""))

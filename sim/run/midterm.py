@@ -122,7 +122,8 @@ def what_changed(row: dict, start: dict | None, since: int,
                                          row.get("delta_p_since_start_se")):
         dt = _float(row.get("p_trend")) - _float(start.get("p_trend"))
         dr = _float(row.get("p_record")) - _float(start.get("p_record"))
-        parts.append(delta_words(row.get("method"), dt, dr, new_records, since))
+        parts.append(delta_words(row.get("method"), dt, dr, new_records, since,
+                                 _float(row.get("p_trend"))))
     return "; ".join(p for p in parts if p)
 
 
