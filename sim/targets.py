@@ -60,6 +60,8 @@ TARGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 #: targets end by 2035), a base year or period a year of the history.
 YEAR_RANGES: dict[str, Range] = {"target_year": YEAR, "period_end": YEAR,
                                  "base_year": HISTORY_YEAR, "period_start": HISTORY_YEAR}
+YEAR_WHY = {"target_year": "a plan's target year", "period_end": "a plan's target year",
+            "base_year": "a year of the history", "period_start": "a year of the history"}
 
 NUMERIC = ("value", "value_high", "tolerance", "base_value")
 VERBATIM = ("quote_zh", "base_quote")   # kept byte for byte (checked against the seeds)
@@ -108,8 +110,8 @@ def _cell_problems(row: Mapping[str, str]) -> list[str]:
         if row[col] and not row[col].isdigit():
             out.append(f"{col} is not a year (got '{row[col]}')")
         elif row[col] and not YEAR_RANGES[col].contains(int(row[col])):
-            out.append(f"{col} {row[col]} is outside {fmt_years(YEAR_RANGES[col])} "
-                       f"({YEAR_RANGES[col].why})")
+            out.append(f"{col}: {row[col]} is outside {fmt_years(YEAR_RANGES[col])} (expected "
+                       f"{YEAR_WHY[col]})")
     return out
 
 
@@ -142,9 +144,9 @@ def _range_problems(row: Mapping[str, str], vocabulary: Mapping[str, Series]) ->
                                                                      "cumulative_sum")
                else TARGET_VALUE).problem(v)
         if why:
-            what = row["kind"] if row["kind"] != "level" or not row["series"] else \
-                f"level of {row['series']}"
-            out.append(f"{col}: {why.replace(' (expected', f' for a {what} target (expected', 1)}")
+            what = f"{row['kind'].replace('_', ' ')} target" + (
+                f" on {row['series']}" if row["kind"] == "level" and row["series"] else "")
+            out.append(f"{col}: {why.replace(' (expected', f' for a {what} (expected', 1)}")
     return out
 
 
