@@ -85,8 +85,13 @@ def note_breaks(frame: pd.DataFrame) -> list[Break]:
 
 def file_breaks(history: History) -> tuple[Break, ...]:
     """The rows of ``breaks.csv`` in the history's data directory (none when it has none), as
-    :func:`sim.history.load_history` read and checked them."""
-    return history.breaks
+    :func:`sim.history.load_history` read and checked them (a History built by hand, whose
+    ``breaks`` is None, has its directory's file read here, every call)."""
+    if history.breaks is not None:
+        return history.breaks
+    path = Path(history.data_dir or ".") / BREAKS_FILE
+    known = set(history.vocabulary) | set(history.frame["series"])
+    return tuple(read_breaks(path, known)) if path.is_file() else ()
 
 
 def breaks_of(history: History) -> Breaks:
