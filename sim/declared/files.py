@@ -1,4 +1,4 @@
-"""Read a data directory's ``series.csv`` and ``targets.csv``; keep the declarations in use.
+"""Read a data directory's ``series.csv`` and ``targets.csv`` into a :class:`Declarations` value.
 
 ``series.csv`` has exactly the columns ``series,unit,transform,lower,upper,family,description``:
 
