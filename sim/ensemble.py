@@ -131,7 +131,7 @@ def build_dataset(sim: Simulation, fitted: FittedModel, paths: dict[str, np.ndar
     ds["year"].attrs.update(long_name="calendar year", units="1")
     d_index = {d: i for i, d in enumerate(sim.drivers)}
     for name, arr in paths.items():
-        var = _series_variable(sim, name, arr, d_index, vocabulary)
+        var = _series_variable(sim, name, arr, d_index, vocabulary, fitted)
         if var is None:
             continue
         ds[name] = var
@@ -156,7 +156,8 @@ def build_dataset(sim: Simulation, fitted: FittedModel, paths: dict[str, np.ndar
 
 
 def _series_variable(sim: Simulation, name: str, arr: np.ndarray, d_index: Mapping[str, int],
-                     vocabulary: Mapping[str, Series] = SERIES) -> xr.DataArray | None:
+                     vocabulary: Mapping[str, Series] = SERIES,
+                     fitted: FittedModel | None = None) -> xr.DataArray | None:
     """The (scenario, draw, year) variable of one series, with its CF attributes; a driver or
     derived series without an observed level becomes an index with as_of = 1 (None when it
     cannot be formed)."""
@@ -165,7 +166,9 @@ def _series_variable(sim: Simulation, name: str, arr: np.ndarray, d_index: Mappi
     values = np.asarray(arr, dtype=np.float64)
     if (name in COMPOSITION or name in d_index) and name != HOUSING_SERIES \
             and np.all(np.isnan(values[..., 0])):
-        rel = _relative_path(sim, name, d_index, vocabulary)
+        fit = fitted.drivers.get(name) if fitted is not None else None
+        rel = _relative_path(sim, name, d_index, vocabulary[name].scale if name in vocabulary
+                             else fit.scale if fit is not None else "log")
         if rel is None:
             return None
         values, relative = rel, True
@@ -198,7 +201,7 @@ def _log_change_since(sim: Simulation, name: str, b_idx: int, d_index: Mapping[s
 
 
 def _relative_path(sim: Simulation, name: str, d_index: Mapping[str, int],
-                   vocabulary: Mapping[str, Series] = SERIES) -> np.ndarray | None:
+                   scale: str = "log") -> np.ndarray | None:
     """exp(sum_d sign_d * delta_d): the series relative to its as_of value, (S, N, Y+1)."""
     parts = COMPOSITION.get(name, ((name, 1),))
     total = np.zeros(sim.delta.shape[:1] + sim.delta.shape[2:])
@@ -206,7 +209,6 @@ def _relative_path(sim: Simulation, name: str, d_index: Mapping[str, int],
         if d not in d_index:
             return None
         total = total + sign * sim.delta[:, d_index[d]]
-    scale = vocabulary[name].scale if name in vocabulary else "log"
     if scale != "log":
         return None
     return np.exp(total)
