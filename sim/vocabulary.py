@@ -148,6 +148,20 @@ _TABLE: dict[str, Series] = {s.name: s for s in (
        "Shenzhen Quality Index (2010 = 100)", "深圳质量指数"),
     _s("fortune500_firms", "firms", "log", "generic",
        "Local firms in the Fortune Global 500", "进入世界500强的本土企业数"),
+    # --- indicators from news items and work reports (calibration/data/reports_indicators.csv) ---
+    _s("doctors_per_1000", "doctors per 1000 people", "log", "generic",
+       "Doctors per 1,000 people", "每千人医生数"),
+    _s("invention_patents_stock_per_10k", "patents per 10k people", "log", "generic",
+       "Invention patents in force per 10,000 people", "每万人发明专利拥有量"),
+    _s("new_jobs", "persons", "log", "generic", "New urban jobs created in the year", "新增就业人数"),
+    _s("national_hightech_firms", "firms", "log", "generic",
+       "National high-tech enterprises (stock)", "国家级高新技术企业数"),
+    _s("container_throughput", "TEU per year", "log", "generic",
+       "Port container throughput", "集装箱吞吐量"),
+    _s("airport_passengers", "passengers per year", "log", "generic",
+       "Airport passenger throughput", "机场旅客吞吐量"),
+    _s("university_students", "students", "log", "generic",
+       "Students enrolled in higher-education institutions", "高校在校生"),
 )}
 
 #: The built-in vocabulary, read-only. A data directory's declared series are not added here: they
