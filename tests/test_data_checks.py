@@ -167,6 +167,15 @@ def test_a_fifo_in_the_data_directory_is_refused_unopened(tmp_path, run_cli, nam
                            "CSV file; sim reads only regular files)")
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_a_device_in_the_data_directory_is_refused(tmp_path, run_cli):
+    d = data_dir(tmp_path)
+    (d / "g.csv").symlink_to("/dev/null")
+    code, _, err = run_cli("validate", "--data", d)
+    assert code == 2 and err.strip() == (f"{d / 'g.csv'}: is a device, not a regular file "
+                                         "(expected a CSV file; sim reads only regular files)")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_run_refuses_a_fifo_too(tmp_path, run_cli):
     d = data_dir(tmp_path)
