@@ -243,3 +243,28 @@ def test_a_data_rich_declared_series_leaves_the_others_identical(tmp_path, run_c
                     obs=forest_obs(range(2008, 2016)))
     _assert_others_identical(_run(run_cli, tmp_path, "plain", plain),
                              _run(run_cli, tmp_path, "declared", decl), "forest_coverage_2020_test")
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_dask_workers_get_the_declared_vocabulary_with_the_task(tmp_path, run_cli):
+    """Issue 19: nothing is replayed into a worker's module state; the vocabulary travels with
+    the task, so a run on a local cluster equals the run in this process, declared series
+    labels included."""
+    pytest.importorskip("distributed")
+    import xarray as xr
+
+    d = data_dir(tmp_path / "d", SERIES_HEADER + FOREST, TARGET_HEADER + FOREST_TARGET,
+                 obs=forest_obs(range(2008, 2016)))
+    scen = tmp_path / "s.toml"
+    scen.write_text(SCENARIO, encoding="utf-8")
+    for name, extra in (("here", ()), ("dask", ("--scheduler", "local:1"))):
+        code, _, err = run_cli("run", scen, "--data", d, "--out", tmp_path / name, "--no-figures",
+                               "--quiet", *extra)
+        assert code == 0, err
+    assert (tmp_path / "here" / "targets.csv").read_bytes() == \
+        (tmp_path / "dask" / "targets.csv").read_bytes()
+    with xr.open_dataset(tmp_path / "dask" / "ensemble.nc") as ds:
+        assert ds["forest_coverage"].attrs["long_name"] == "Forest coverage of the land area " \
+                                                           "(test fixture)"
+        assert ds["forest_coverage"].attrs["scale"] == "logit"
