@@ -332,7 +332,9 @@ def _met_flags(run: dict) -> dict | None:
         sets = [str(x) for x in doc["run"]["target_sets"]]
         values = {str(n): {str(k): float(v) for k, v in (e.get("target_values") or {}).items()}
                   for n, e in doc["scenarios"].items()}
-        return evaluate(ds, targets_for_sets(sets), values).met
+        history = _history(run)   # the run's own targets (a data directory may declare some)
+        declared = history.declarations if history is not None else None
+        return evaluate(ds, targets_for_sets(sets, declarations=declared), values).met
     except (KeyError, TypeError, ValueError, AttributeError, SimError):
         return None
 
@@ -439,11 +441,11 @@ def _write_figures(figdir: Path, table: pd.DataFrame, runs: list[dict], labels: 
                         title="P(met) by run and scenario"))
     if pmet_heatmap(table, figdir / "pmet_heatmap.png", column="group", labels=labels):
         out.append(dict(file="figures/pmet_heatmap.png", kind="heatmap", title="P(met) heat map"))
-    windows = target_windows()
     ds0 = runs[0]["ds"]
     latest = max(runs, key=lambda r: int(r["ds"].attrs["as_of"]))
     as_of = int(latest["ds"].attrs["as_of"])
     history = _history(latest)
+    windows = target_windows(history.catalogue() if history is not None else None)
     first_group = _group(runs[0], str(ds0["scenario"].values[0]), multi)
     seen = []
     for row in table.drop_duplicates("target_id").to_dict("records"):
@@ -457,11 +459,8 @@ def _write_figures(figdir: Path, table: pd.DataFrame, runs: list[dict], labels: 
                              if target_view(ds0, x, windows) == spec])
         hist = None
         if history is not None:
-            try:
-                hist = history.upto(as_of).select(spec.series, str(ds0.attrs.get("vintage",
-                                                                                  "revised")))
-            except Exception:   # a series or vintage the history lacks: no observed points
-                hist = None
+            hist = history.upto(as_of).select(spec.series, str(ds0.attrs.get("vintage",
+                                                                              "revised")))
         relative = bool(ds0[spec.series].attrs.get("relative_to_as_of", 0))
         overlay_chart(_overlay_items(runs, spec, labels, multi), figdir / spec.overlay_filename,
                       title=title, ylabel=ylabel, as_of=as_of, targets=rows,

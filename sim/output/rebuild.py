@@ -99,8 +99,9 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     target_sets, target_values, quantiles = _resolved_facts(doc, _resolved_name(ds, folder))
     manifest = read_manifest(folder)
     t0 = time.perf_counter()
-    catalogue = targets_for_sets(target_sets)
     history = _load_history(data_dir, manifest)
+    catalogue = targets_for_sets(target_sets, declarations=history.declarations
+                                 if history is not None else None)
     # always evaluated: it checks the stored draws (non-finite draws are an error)
     ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
     table, joint = _run_tables(folder)

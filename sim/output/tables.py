@@ -51,10 +51,7 @@ def _latest_observed(history, series: str, kind: str, as_of: int, vintage: str,
     cumulative change a ``cumulative_change_pct`` from ``base_year``), as a data row, or None."""
     if history is None or not series:
         return None
-    try:
-        rows = history.select(series, vintage)
-    except Exception:      # a series this history does not know: nothing observed
-        return None
+    rows = history.select(series, vintage)   # an unknown series is an error naming it
     rows = rows[(rows["kind"] == kind) & (rows["year"] <= as_of)]
     if base_year is not None:
         rows = rows[rows["base_year"].astype("Float64") == base_year]
