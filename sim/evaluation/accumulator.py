@@ -361,7 +361,7 @@ class EvaluationAccumulator:
                                    p_trend=math.nan, p_trend_se=math.nan, p_record=math.nan,
                                    p_record_low=math.nan, p_record_high=math.nan,
                                    record_n_family=math.nan, record_thin=math.nan,
-                                   record_weight=math.nan, family=t.family,
+                                   trend_weight=math.nan, family=t.family,
                                    approx_sense=t.approx_sense)
         if self.record is None:
             out["record_note"] = "no plan-record model in this evaluation"
@@ -372,7 +372,7 @@ class EvaluationAccumulator:
                        record_n_family=rp.n_family, record_thin=bool(rp.thin))
         rec = self.record.row(scen, t.id)
         if rec is not None:
-            out.update(method=rec.method, record_note=rec.note, record_weight=rec.weight,
+            out.update(method=rec.method, record_note=rec.note, trend_weight=rec.weight,
                        low_information=bool(rec.method == RECORD_ONLY and rp is not None
                                             and rp.thin))
         return out

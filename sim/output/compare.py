@@ -32,7 +32,7 @@ import pandas as pd
 
 from sim.ensemble import read_netcdf
 from sim.errors import SimError
-from sim.evaluation import evaluate
+from sim.evaluation import evaluate, evidence as E
 from sim.history import load_history
 from sim.output import html as H
 from sim.output import tables as T
@@ -352,6 +352,7 @@ def _delta_table(table: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     """compare.csv: the shared rows with ``reference``, ``delta_p``, ``delta_se`` and
     ``delta_se_kind`` (paired / unpaired)."""
     cmp_tab = table[[c for c in COLUMNS if c in table.columns]].copy()
+    cmp_tab = cmp_tab.assign(basis=cmp_tab["method"].map(E.basis)) if "method" in cmp_tab else cmp_tab
     index = {r["label"]: k for k, r in enumerate(runs)}
     ev = table[table["status"] == "evaluated"]
     rows = {(index[r["run"]], str(r["scenario"]), r["target_id"]): r
@@ -482,10 +483,10 @@ def _top_deltas(cmp_tab: pd.DataFrame, n: int = 30) -> pd.DataFrame:
 
 def _delta_rows(cmp_tab: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     head = ["指标 Indicator", "目标 id", "运行·情景 Run · scenario", "参照 Reference", "ΔP",
-            "SE", "配对 Paired"]
+            "SE", "配对 Paired", "依据 Basis"]
     rows = [[str(r.get("indicator", "")), str(r["target_id"]), str(r["group"]),
              str(r["reference"]), f"{100 * r['delta_p']:+.1f} pp",
-             f"{100 * r['delta_se']:.1f} pp", str(r["delta_se_kind"])]
+             f"{100 * r['delta_se']:.1f} pp", str(r["delta_se_kind"]), E.basis(r.get("method"))]
             for r in _top_deltas(cmp_tab).to_dict("records")]
     return head, rows
 

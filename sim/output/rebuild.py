@@ -74,6 +74,9 @@ def _run_tables(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]
         return None, None
     if "method" not in table.columns or "target_id" not in table.columns:
         return None, None
+    if "record_weight" in table.columns and "trend_weight" not in table.columns:
+        # runs before the rename: that column held the trend's weight w (z = w·trend + (1−w)·record)
+        table = table.rename(columns={"record_weight": "trend_weight"})
     return table, joint
 
 
