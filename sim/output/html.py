@@ -35,6 +35,7 @@ CARDS_CSS = (f"@media (max-width:{NARROW_PX}px){{"
              "{display:block;min-width:0;max-width:none;width:auto;position:static}"
              "table.cards tr,.cmp tr{border-bottom:2px solid var(--line);padding:4px 0}"
              "table.cards td,.cmp td{border:0;padding:1px 8px;text-align:left;white-space:normal}"
+             "table.cards td:first-child{font-weight:600}"
              "table.cards td[data-label]::before,.cmp td[data-label]::before"
              "{content:attr(data-label) \": \";font-weight:600;color:var(--muted)}"
              ".scroll{overflow-x:visible}}")
@@ -54,7 +55,8 @@ CSS = "\n".join([
     "p,li{max-width:75ch}",
     ".muted{color:var(--muted);font-size:.9em}",
     "td .sub{display:block;color:var(--muted);font-size:.85em}",
-    "td.p{min-width:5.5em}",
+    # probability columns of a targets × scenarios table: narrow, wrapping, all on a 1280 px screen
+    "td.p{min-width:5.5em;white-space:normal}td.p .sub{font-style:normal}",
     ".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5em 0 1em;"
     "border:1px solid var(--line);border-radius:4px}",
     "table{border-collapse:collapse;font-size:.85rem;min-width:100%}",
@@ -89,11 +91,14 @@ def esc(x) -> str:
     return html.escape(str(x))
 
 
-def html_table(header: list[str], rows: list[list], classes: list[list[str]] | None = None) -> str:
+def html_table(header: list[str], rows: list[list], classes: list[list[str]] | None = None,
+               labels: list[str] | None = None) -> str:
     """A table that scrolls on a wide screen and turns into one card per row on a narrow one
     (:data:`CARDS_CSS`: every cell carries its header as ``data-label``); ``classes[i][j]`` is the
     CSS class of cell (i, j). A cell given as a tuple is shown as lines: the first, then the
-    others smaller (``.sub``)."""
+    others smaller (``.sub``). ``labels``: the card labels when not the headers ('' for none,
+    e.g. a first column that titles the card)."""
+    labels = header if labels is None else labels
     out = ['<div class="scroll"><table class="cards"><thead><tr>']
     out += [f"<th>{esc(h)}</th>" for h in header]
     out.append("</tr></thead><tbody>")
@@ -101,7 +106,7 @@ def html_table(header: list[str], rows: list[list], classes: list[list[str]] | N
         out.append("<tr>")
         for j, c in enumerate(r):
             cls = f' class="{classes[i][j]}"' if classes and classes[i][j] else ""
-            lab = f' data-label="{esc(header[j])}"' if j < len(header) else ""
+            lab = f' data-label="{esc(labels[j])}"' if j < len(labels) and labels[j] else ""
             out.append(f"<td{cls}{lab}>{cell_html(c)}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
@@ -150,7 +155,7 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
                 if isinstance(r, pd.DataFrame):
                     r = r.iloc[0]
                 if E.is_record_only(r):
-                    row.append(f"{fmt_pm(r['probability'], r['mc_se'])} (往期 past plans)")
+                    row.append((fmt_pm(r["probability"], r["mc_se"]), "往期 past plans"))
                     cls.append("num p record")
                 else:
                     row.append(fmt_pm(r["probability"], r["mc_se"]))
@@ -160,7 +165,7 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
                 cls.append("")
         rows.append(row)
         classes.append(cls)
-    return LEGEND_HTML + html_table(head, rows, classes)
+    return LEGEND_HTML + html_table(head, rows, classes, labels=[""] + head[1:])
 
 
 #: cells right-aligned as numbers

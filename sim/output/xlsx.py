@@ -142,7 +142,7 @@ def write_xlsx(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, joint: pd
                           "往期规划 Past plans only")
     _pmet_sheet(wb.create_sheet("达标概率 P(met)"), table, scenario_labels or {})
     head, rows, rhead, rrows = handin_rows(plan, table)   # one scenario, one row per target
-    _rows_sheet(wb.create_sheet("交表 Hand-in"), head, rows + [[]] + [rhead] + rrows)
+    _rows_sheet(wb.create_sheet("交表 Hand-in"), head, rows + ([[], rhead] + rrows if rrows else []))
     _not_evaluated_sheet(wb.create_sheet("未评估 Not evaluated"), table)
     head, blank = blank_value_rows(plan)   # not on the evaluation sheet: no probability of their own
     if blank:
