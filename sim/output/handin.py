@@ -101,11 +101,12 @@ def handin_rows(plan: pd.DataFrame, table: pd.DataFrame, scenario: str | None = 
     if scenario is None:
         return [h for _, h in HANDIN_COLUMNS], [], [h for _, h in HANDIN_RECORD_COLUMNS], []
     data, rec = split_rows(_with_why(plan, table, scenario))
-    out = []
-    for cols, part in ((HANDIN_COLUMNS, data), (HANDIN_RECORD_COLUMNS, rec)):
-        keys = [k for k, _ in cols]
-        out += [[h for _, h in cols], [[r.get(k) for k in keys] for r in part.to_dict("records")]]
-    return out[0], out[1], out[2], out[3]
+
+    def cells(cols, part: pd.DataFrame) -> list[list]:
+        return [[r.get(k) for k, _ in cols] for r in part.to_dict("records")]
+
+    return ([h for _, h in HANDIN_COLUMNS], cells(HANDIN_COLUMNS, data),
+            [h for _, h in HANDIN_RECORD_COLUMNS], cells(HANDIN_RECORD_COLUMNS, rec))
 
 
 def handin_markdown(plan: pd.DataFrame, table: pd.DataFrame, md_table, md_text) -> list[str]:

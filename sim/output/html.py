@@ -145,7 +145,7 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
     rows, classes = [], []
     for tid in ids:   # one text column, then the scenarios: all P(met) fit beside it at 1280 px
         f = first.loc[tid].to_dict()
-        row = [(f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
+        row: list = [(f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
                 f"{target_with_unit(f)}, {f.get('target_set')} · "
                 f"{BINDING_TEXT.get(f.get('binding'), f.get('binding'))} · {E.basis(f.get('method'))}")]
         cls = [""]

@@ -36,7 +36,8 @@ def progress_rows(plan: pd.DataFrame, scenario: str) -> tuple[pd.DataFrame, int]
     for r in sub.to_dict("records"):
         x0, x1, v = (as_number(r.get(k)) for k in ("base_value", "latest_value", "target_value"))
         y0, y1, yy = (as_number(r.get(k)) for k in ("base_year", "latest_year", "target_year"))
-        if None in (x0, x1, v, y0, y1, yy) or yy <= y0 or v == x0 or not r.get("p_met_text"):
+        if (x0 is None or x1 is None or v is None or y0 is None or y1 is None or yy is None
+                or yy <= y0 or v == x0 or not r.get("p_met_text")):
             left += 1
             continue
         out.append(dict(target_id=r["target_id"], label=str(r.get("indicator_zh") or r["target_id"]),

@@ -6,7 +6,8 @@ scenario's value, latest actual and its year, achieved and required pace with th
 "already met", P(met) ± SE, and in a mid-term run P at plan start and ΔP ± SE; verdict, method,
 information), 达标概率 P(met) (targets × scenarios, with units), 未评估 Not evaluated (one row per
 target and reason), 交表 Hand-in (the baseline only, one row per target with its "why",
-past-plans-only rows after a blank row: :mod:`sim.output.handin`), 评估变化 Since plan start (mid-term: drop-outs and method changes), 联合
+past-plans-only rows after a blank row: :mod:`sim.output.handin`), 评估变化 Since plan start
+(mid-term: drop-outs and method changes), 联合
 Joint (n of N with the targets left out, P(≥ k met)) and 说明 About (provenance, the definition of
 every column, caveats). Every sheet has a frozen, bold header row and set column widths; numbers
 are rounded (:func:`_clean`) and carry number formats, P(met) columns a red–yellow–green colour
