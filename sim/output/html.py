@@ -220,9 +220,8 @@ def html_handin(plan: pd.DataFrame, table: pd.DataFrame) -> str:
     out = [f'<p class="muted">情景 Scenario: {esc(handin_scenario(plan))} · one row per target · '
            "why: which data (series, how informative), which records (past plans of the family) "
            "and which weights (trend_weight w: z = w·trend + (1 − w)·record).</p>"]
-    key = {"达标概率 P(met) ± SE", "判断 Verdict"}
     if rows:
-        classes = [["num p" if h in key else ("num" if h.startswith("目标年") else "")
+        classes = [["num p" if h.startswith("达标概率") else ("num" if h.startswith("目标年") else "")
                     for h in head] for _ in rows]
         out.append(html_table(head, rows, classes))
     if rrows:

@@ -11,12 +11,13 @@ observation's year, ``Y`` the target year, ``x_0`` the base value, ``x_1`` the l
 A target on or above the diagonal ``a = t`` has done at least its share of the work in its share
 of the time (时间过半，任务过半); below it, it is behind the straight-line path. Targets whose
 latest observation already meets them are drawn with ``a ≥ 1`` as observed. Rows without a
-base, a latest value or a change to make (``v = x_0``) are left out and counted in the caption.
+base, without an observation after the base year (``y_1 ≤ y_0``: nothing to say about progress)
+or without a change to make (``v = x_0``) are left out and counted in the caption. Drawn as one
+bar per target (the change achieved) with a tick at the time elapsed: labels never overlap.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,7 @@ def progress_rows(plan: pd.DataFrame, scenario: str) -> tuple[pd.DataFrame, int]
         x0, x1, v = (as_number(r.get(k)) for k in ("base_value", "latest_value", "target_value"))
         y0, y1, yy = (as_number(r.get(k)) for k in ("base_year", "latest_year", "target_year"))
         if (x0 is None or x1 is None or v is None or y0 is None or y1 is None or yy is None
-                or yy <= y0 or v == x0 or not r.get("p_met_text")):
+                or yy <= y0 or y1 <= y0 or v == x0 or not r.get("p_met_text")):
             left += 1
             continue
         out.append(dict(target_id=r["target_id"], label=str(r.get("indicator_zh") or r["target_id"]),
@@ -54,28 +55,30 @@ def write_midterm_chart(folder: Path, plan: pd.DataFrame, scenario: str) -> dict
         return None
     import matplotlib
 
+    rows = rows.iloc[::-1].reset_index(drop=True)          # first target at the top
     with matplotlib.rc_context(style()):
-        fig = new_figure(7.5, 6.0)
+        fig = new_figure(8.0, 1.6 + 0.28 * len(rows))
         ax = fig.add_subplot()
-        ys = rows["achieved"].clip(-0.5, 1.5)
+        y = range(len(rows))
+        shown = rows["achieved"].clip(-0.5, 1.5)
         behind = rows["achieved"] < rows["elapsed"]
-        ax.plot([0, 1], [0, 1], color="#777777", lw=1, ls="--", label="时间=任务 on the straight-line path")
-        ax.axhline(1, color=TARGET_COLOUR, lw=0.8, ls=":")
-        ax.scatter(rows["elapsed"][~behind], ys[~behind], color="#2e7d32", zorder=3,
-                   label="任务≥时间 ahead of the path")
-        ax.scatter(rows["elapsed"][behind], ys[behind], color=TARGET_COLOUR, marker="v", zorder=3,
-                   label="任务<时间 behind the path")
-        for (_, r), y in zip(rows.iterrows(), ys):
-            ax.annotate(r["label"][:10], (r["elapsed"], y), fontsize=7, xytext=(4, 2),
-                        textcoords="offset points")
-        ax.set_xlim(0, max(1.05, math.ceil(rows["elapsed"].max() * 10) / 10))
-        ax.set_ylim(min(-0.1, ys.min() - 0.1), max(1.2, ys.max() + 0.1))
-        ax.set_xlabel("规划期已过比例 share of the plan period elapsed (y₁ − y₀)/(Y − y₀)")
-        ax.set_ylabel("已完成任务比例 share of the required change achieved (x₁ − x₀)/(v − x₀)")
-        ax.legend(loc="upper left", fontsize=8)
-        note = f"{scenario}: {len(rows)} targets with base, latest and target value"
-        if left:
-            note += f"; {left} without (not drawn)"
+        ax.barh(y, shown, color=[TARGET_COLOUR if b else "#2e7d32" for b in behind], height=0.6,
+                alpha=0.8, label="任务 share of the required change achieved")
+        ax.scatter(rows["elapsed"], y, marker="|", s=220, color="black", zorder=3,
+                   label="时间 share of the plan period elapsed")
+        for k, (a, s_) in enumerate(zip(rows["achieved"], shown)):
+            ax.text(s_ + (0.02 if s_ >= 0 else -0.02), k, f"{100 * a:.0f}%", fontsize=7,
+                    va="center", ha="left" if s_ >= 0 else "right")
+        ax.axvline(1, color=TARGET_COLOUR, lw=0.8, ls=":")
+        ax.axvline(0, color="#777777", lw=0.6)
+        ax.set_yticks(list(y))
+        ax.set_yticklabels([str(x)[:18] for x in rows["label"]], fontsize=7.5)
+        ax.set_xlim(min(-0.1, shown.min() - 0.15), max(1.2, shown.max() + 0.2))
+        ax.set_xlabel("share of the way from base to target: 任务 (x₁ − x₀)/(v − x₀), 时间 "
+                      "(y₁ − y₀)/(Y − y₀); red: task behind time 任务落后于时间", fontsize=8)
+        ax.legend(loc="lower right", fontsize=7.5)
+        note = (f"{scenario}: {len(rows)} targets with an observation after the base year; "
+                f"{left} without (not drawn).\nBars clipped at −50 % and 150 %, the label is exact.")
         ax.set_title(f"{TITLE}\n{note}", fontsize=9, loc="left")
         (Path(folder) / FILE).parent.mkdir(parents=True, exist_ok=True)
         save_png(fig, Path(folder) / FILE)
