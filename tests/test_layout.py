@@ -133,6 +133,19 @@ def test_the_overview_of_six_scenarios_keeps_every_probability_on_screen():
     _check_table(t, "overview")
 
 
+def test_fourteen_compared_scenarios_are_split_into_tables_that_fit():
+    rows = [dict(target_id="gdp", scenario=f"R{k // 7 + 1} · s{k}", status="evaluated",
+                 probability=0.7, mc_se=0.01, method="trend only", indicator="Ind",
+                 indicator_zh="指标", target_set="s", binding="binding", comparator=">=",
+                 value=1.0, unit="%") for k in range(14)]
+    tables = tables_of(H.html_pmet_heat(pd.DataFrame(rows)))
+    assert [len(t["head"]) for t in tables] == [7, 7, 3]
+    assert sum(len([r for r in t["rows"] if r][0]) - 1 for t in tables) == 14   # each once
+    for t in tables:
+        t["cls"].append("pm")
+        _check_table(t, "compare overview")
+
+
 def test_the_evaluation_table_puts_indicator_target_p_and_verdict_first():
     cols = [("indicator_zh", "a"), ("indicator_en", "b"), ("type", "c"), ("unit", "d"),
             ("target", "e"), ("latest_actual", "f"), ("p_met_text", "g"), ("verdict", "h"),

@@ -130,13 +130,24 @@ LEGEND_HTML = ('<p class="legend muted">'
                'no verdict 无判断</span></p>')
 
 
+#: scenario columns per overview table: more (e.g. two compared runs) continue in the next table
+MAX_HEAT_COLUMNS = 6
+
+
 def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, column: str = "scenario") -> str:
-    """Traffic-light table: targets × scenarios, P(met) ± SE in coloured cells."""
+    """Traffic-light table: targets × scenarios, P(met) ± SE in coloured cells; at most
+    :data:`MAX_HEAT_COLUMNS` scenarios per table, so every probability fits a 1280 px screen."""
     scenario_labels = scenario_labels or {}
     ev = table[table["status"] == "evaluated"]
     if ev.empty:
         return "<p>No evaluable target.</p>"
     groups = list(dict.fromkeys(ev[column]))
+    if len(groups) > MAX_HEAT_COLUMNS:
+        parts = [groups[i:i + MAX_HEAT_COLUMNS] for i in range(0, len(groups), MAX_HEAT_COLUMNS)]
+        return "".join(
+            (f'<p class="muted">{k + 1} / {len(parts)}: {esc(", ".join(map(str, part)))}</p>'
+             + html_pmet_heat(ev[ev[column].isin(part)], scenario_labels, column)
+             .removeprefix(LEGEND_HTML if k else "")) for k, part in enumerate(parts))
     ids = list(dict.fromkeys(ev["target_id"]))
     idx = ev.set_index(["target_id", column])
     first = ev.drop_duplicates("target_id").set_index("target_id")
