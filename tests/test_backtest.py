@@ -223,7 +223,7 @@ def test_lopo_training_leaves_the_scored_plan_and_the_future_out():
     records = load_plan_records()
     fits = lopo.LeaveOnePlanOut(records + _interim(records, "no"))
     train = fits.training(2012, SZ12)
-    assert train and all(r.period_end <= 2012 and r.plan_key != SZ12 for r in train)
+    assert train and all(r.known_at(2012) and r.plan_key != SZ12 for r in train)
     assert len(fits.training(2012, PLAN_OF_SET["action_plan_2015"])) == len(train) + 6
     # the scored plan's own records do not change its fit; another plan's do
     a = fits.fit(2012, "fyp12_2015")
@@ -241,7 +241,7 @@ def test_lopo_training_leaves_the_scored_plan_and_the_future_out():
 def test_base_rate_is_the_pooled_share_of_met_verdicts():
     records = load_plan_records()
     fit = lopo.LeaveOnePlanOut(records).fit(2014, "fyp12_2015")
-    judged = [r for r in records if r.period_end <= 2014 and r.plan_key != SZ12
+    judged = [r for r in records if r.known_at(2014) and r.plan_key != SZ12
               and r.verdict is not None]
     assert fit.base_rate == pytest.approx(sum(r.verdict for r in judged) / len(judged))
     assert fit.base_rate != pytest.approx(fit.model.verdict.pooled_rate, abs=1e-3)

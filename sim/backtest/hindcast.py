@@ -173,10 +173,12 @@ def _file_targets(sets: Sequence[str], history: History, vintage: str,
 
 
 def _origin_rows(path: Path, sf: ScenarioFile, ft: _FileTargets, later: pd.DataFrame,
-                 lopo: LeaveOnePlanOut, history: History, origin: int, vintage: str
-                 ) -> tuple[list[dict], list[dict]]:
+                 lopo: LeaveOnePlanOut, history: History, origin: int, vintage: str,
+                 plan_start: int) -> tuple[list[dict], list[dict]]:
     """Rows of one file and origin: one calibration, one run per distinct leave-one-plan-out
-    training set; and what was skipped (a target set whose record model cannot be fitted)."""
+    training set; and what was skipped (a target set whose record model cannot be fitted).
+    ``plan_start`` is the file's own as_of: a target's record base is the plan's base year,
+    as in ``sim run`` (unknown, so no record combination, at an origin before it)."""
     fitted = calibrate(history, origin, sf.run.vintage,
                        base_years=base_years_needed(later, origin))
     groups: dict[tuple, list[str]] = {}
@@ -191,7 +193,7 @@ def _origin_rows(path: Path, sf: ScenarioFile, ft: _FileTargets, later: pd.DataF
             continue
         sub = later[later["target_set"].isin(sets)].reset_index(drop=True)
         ctx = baseline_context(sf, sub, history, path=path, fitted=fitted,
-                               record_model=fit.model)
+                               record_model=fit.model, plan_start=plan_start)
         # every draw in one chunk, every draw of each indicator kept: each draw is scored
         res = stream(ctx, chunk_draws=ctx.settings.draws)
         rows += score_origin(ctx, res.acc, res.prefix, ft.outcomes, ft.verdicts, fit, origin,
@@ -244,6 +246,7 @@ def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = Non
     skipped: list[dict] = []
     for path, sets in files:
         ft = _file_targets(sets, history, vintage, records, series_filter)
+        plan_start = load_scenario_file(path, overrides=overrides).run.as_of
         skipped += [dict(origin=None, scenario_file=path.name, target_id=k,
                          reason=f"not scored: {v}") for k, v in ft.unmatched.items()]
         for origin in origins:
@@ -255,7 +258,7 @@ def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = Non
                 try:
                     sf = load_scenario_file(path, overrides={**overrides, "as_of": origin})
                     got, left = _origin_rows(path, sf, ft, later.reset_index(drop=True), lopo,
-                                             history, origin, vintage)
+                                             history, origin, vintage, plan_start)
                 except SimError as exc:
                     reason = str(exc).splitlines()[0]
                 else:

@@ -36,6 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from sim.errors import SimError
 from sim.evaluation.indicator import indicator_for
 from sim.numbers import as_number
 from sim.plan_record.combine import Weight, combine, forward, meet_side, record_values
@@ -69,12 +70,16 @@ def transform_of(t: Target) -> str:
     return "log"
 
 
-def base_of(t: Target, history: Any, plan_start: int, as_of: int) -> tuple[float | None, str]:
+def base_of(t: Target, history: Any, plan_start: int, as_of: int,
+            vintage: str = "revised") -> tuple[float | None, str]:
     """The target's base (its indicator at the plan's start) and, when None, why.
 
     Cumulative changes and sums have base 0; otherwise the catalogue's ``base_value``, else the
     observed level of the series in the base year (``base_year``, else the year before
-    ``period_start``, else the plan's start), known by ``as_of``: data only, never an estimate.
+    ``period_start``, else the plan's start), known by ``as_of``: data only, never an estimate,
+    in the run's ``vintage`` (``History.select``: that vintage, else ``unknown``, else the other;
+    a backtest lists where ``first`` falls back to ``revised``,
+    :mod:`sim.backtest.fallbacks`).
     """
     if t.kind in ("cumulative_change", "cumulative_sum"):
         return 0.0, ""
@@ -86,8 +91,8 @@ def base_of(t: Target, history: Any, plan_start: int, as_of: int) -> tuple[float
     if history is None or not t.series:
         return None, "no base value in the plan and no series to observe it"
     try:
-        obs = history.select(t.series)
-    except Exception:   # a series the history does not know
+        obs = history.select(t.series, vintage)
+    except SimError:    # a series the history does not know
         return None, f"no base: {t.series} is not in the history"
     hit = obs[(obs["kind"] == "level") & (obs["year"] == year)]
     if hit.empty:
@@ -244,7 +249,8 @@ def setup_from_pilot(pilot: xr.Dataset, targets: Sequence[Target], model: PlanRe
         ind = indicator_for(pilot, t)
         trend[t.id], reasons[t.id] = ind.values, ind.reason
     start = plan_start if plan_start is not None else as_of
-    bases = {t.id: base_of(t, history, start, as_of) for t in targets}
+    vintage = str(pilot.attrs.get("vintage", "revised"))
+    bases = {t.id: base_of(t, history, start, as_of, vintage) for t in targets}
     return build_record_setup(targets, scenarios, values, model, enabled or {}, seed, bases,
                               trend, reasons)
 

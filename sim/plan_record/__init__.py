@@ -2,7 +2,7 @@
 
 * :mod:`~sim.plan_record.records`: the plan-records file (``calibration/data/plan_records/``),
   loaded and validated into :class:`PlanRecord` objects; ``as_of`` keeps the records whose
-  outcome was known (``period_end <= as_of``);
+  outcome was published by the information date of ``as_of`` (30 June of as_of + 1);
 * :mod:`~sim.plan_record.verdict`: :class:`VerdictModel`, P(met) by family and binding status
   from the official verdicts (hierarchical beta-binomial);
 * :mod:`~sim.plan_record.outcome`: :class:`OutcomeModel`, where outcomes land relative to their

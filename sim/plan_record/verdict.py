@@ -1,8 +1,9 @@
 """The verdict model: how often past targets of a family were officially met.
 
 Data: every plan record with a verdict (``met`` yes → 1; partly or no → 0; unknown left out)
-whose ``period_end <= as_of``. ``y`` counts met targets, ``n`` targets, ``m = n − y`` the
-others; ``f`` is a family (:data:`sim.vocabulary.FAMILIES`), ``b`` a binding status.
+known at ``as_of`` (:meth:`~sim.plan_record.records.PlanRecord.known_at`). ``y`` counts met
+targets, ``n`` targets, ``m = n − y`` the others; ``f`` is a family
+(:data:`sim.vocabulary.FAMILIES`), ``b`` a binding status.
 
 Level 1, families (beta-binomial, empirical Bayes)::
 
@@ -111,7 +112,7 @@ class VerdictModel:
 
     @classmethod
     def fit(cls, records: Iterable[PlanRecord], as_of: int | None = None) -> "VerdictModel":
-        """Fit on the records with a verdict and ``period_end <= as_of`` (all when None)."""
+        """Fit on the records with a verdict known at ``as_of`` (all when None)."""
         recs = tuple(records)
         if as_of is not None:
             as_of = check_as_of(as_of)
