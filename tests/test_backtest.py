@@ -430,6 +430,15 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert "width80" in text
     v = pd.read_csv(out / "vintages.csv")
     assert {"p_met_first", "p_met_revised", "outcome_first", "outcome_revised"} <= set(v.columns)
+    # the protocol: fixed choices with reasons, the pooling rule chosen per origin and fit
+    proto = pd.read_csv(out / "protocol.csv")
+    assert proto["reason"].notna().all() and "information date" in set(proto["choice"])
+    rolling = proto[proto["origin"].notna()]
+    assert set(rolling["origin"]) == {2012, 2013} and set(rolling["value"]) <= {"partial", "pooled"}
+    assert rolling["reason"].str.contains("prequential log loss|no earlier").all()
+    assert "nothing tuned on the scored events" in summary["protocol"]
+    fb = pd.read_csv(out / "vintage_fallbacks.csv")
+    assert len(fb) == summary["vintage_fallbacks"] > 0 and set(fb["first_origin"]) <= {2012, 2013}
     # an existing folder is not replaced without --force
     assert main(["backtest", "--origins", "2013", "--targets", "fyp12_2015", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err

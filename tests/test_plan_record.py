@@ -15,6 +15,7 @@ from sim import paths
 from sim.errors import ProblemList, SimError
 from sim.plan_record import (OutcomeModel, PlanRecord, PlanRecordModel, SplitOutcomeModel,
                              VerdictModel, known_by, load_plan_records, records_frame)
+from sim.plan_record import verdict as vmod
 from sim.plan_record.records import COLUMNS, PLAN_RECORDS
 from sim.vocabulary import FAMILIES
 
@@ -290,22 +291,38 @@ def test_small_families_shrink_to_the_pooled_rate():
         model.p_record("growth")
 
 
-def test_the_spread_between_families_needs_enough_families_with_enough_verdicts():
-    # One family of 60 verdicts (48 met) and three of one verdict each, none met: the 1–9 verdict
-    # families cannot tell how much families differ, so all share the pooled rate (at the upper
-    # concentration bound) and the empty-handed ones are flagged thin instead of sinking to ~0.3.
-    recs = ([rec("energy_intensity", met="yes")] * 48 + [rec("energy_intensity", met="no")] * 12
-            + [rec(f, met="no") for f in ("social", "structure_share", "pollutant_reduction")])
+def test_how_much_to_pool_families_is_chosen_on_earlier_records_only():
+    """The pooling rule is picked by a prequential test on the fit's own records: fitted on
+    the records known before each information year, scored on the verdicts that became known
+    then. Scored events of a backtest never enter; a single information year: the default."""
+    # 2008: one family of 60 verdicts (48 met), three of one verdict each, none met; 2010: the
+    # small families' later verdicts are met like everyone's. Partial pooling reads a spread
+    # off the 0-of-1 families (P ≈ 0.3) and is punished for it: every family shares the pool.
+    small = ("social", "structure_share", "pollutant_reduction")
+    recs = ([rec("energy_intensity", met="yes", end=2008)] * 48
+            + [rec("energy_intensity", met="no", end=2008)] * 12
+            + [rec(f, met="no", end=2008) for f in small]
+            + [rec(f, met="yes", end=2010) for f in small for _ in range(4)])
     model = VerdictModel.fit(recs)
+    assert model.pooling == "pooled" and model.pooling_steps == 12
+    assert model.pooling_losses[1] < model.pooling_losses[0]
     assert model.alpha + model.beta == pytest.approx(1.0e4)
-    assert model.pooled_rate == pytest.approx((48 + 0.5) / (63 + 1))
-    social = model.p_record("social", "unknown")
-    assert social.thin and social.mean == pytest.approx(model.pooled_rate, abs=1e-3)
-    # three families with ten or more verdicts each: the spread is estimated from the data
+    assert model.p_record("social", "unknown").mean == pytest.approx(model.pooled_rate, abs=2e-3)
+    # families that really differ, seen in two periods: the spread is estimated
     rng = np.random.default_rng(3)
-    estimated = VerdictModel.fit(_verdict_records(rng, [0.3, 0.6, 0.9], 30))
-    assert estimated.alpha + estimated.beta < 1.0e3
+    early = _verdict_records(rng, [0.3, 0.6, 0.9], 30)
+    late = [dataclasses.replace(r, period_end=2012, period_start=2008)
+            for r in _verdict_records(rng, [0.3, 0.6, 0.9], 30)]
+    estimated = VerdictModel.fit(early + late)
+    assert estimated.pooling == "partial" and estimated.alpha + estimated.beta < 1.0e3
     assert estimated.p_record("f00", "unknown").mean < 0.5 < estimated.p_record("f02", "unknown").mean
+    # at an as_of before the second period only the first is known: one year, the default
+    assert VerdictModel.fit(early + late, 2011).pooling == "partial" == vmod.DEFAULT_POOLING
+    assert VerdictModel.fit(early + late, 2011).pooling_losses is None
+    partial_2008 = VerdictModel.fit(recs[:63], pooling="partial")     # the 2008 records
+    assert partial_2008.p_record("social", "unknown").mean < 0.5      # what the choice avoided
+    with pytest.raises(SimError, match="unknown pooling 'some'"):
+        VerdictModel.fit(recs, pooling="some")
 
 
 @pytest.mark.parametrize("theta_binding, theta_indicative, gap", [(0.95, 0.5, (0.3, 0.5)),

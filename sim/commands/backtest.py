@@ -8,6 +8,8 @@ targets not scored, with the reason), ``scores.json`` and ``scores.txt``,
 ``reliability.csv``, ``coverage_by_horizon.csv``, ``vintages.csv`` (GDP-based targets under
 first-published vs revised data), ``vintage_fallbacks.csv`` (revised observations a
 first-vintage backtest read for want of a first-published one, :mod:`sim.backtest.fallbacks`),
+``protocol.csv`` (every rule, threshold and hyperparameter: fixed beforehand with its reason, or
+chosen per origin from earlier information only, :mod:`sim.backtest.protocol`),
 ``figures/*.png`` and ``manifest.json``. ``--format`` chooses
 what goes to stdout: the score table, the rows as CSV, or the scores as JSON.
 
@@ -105,6 +107,7 @@ def _backtest_into(folder, args, origins) -> None:
     from sim.backtest import summary as sm
     from sim.backtest.fallbacks import vintage_fallbacks
     from sim.backtest.plots import write_all
+    from sim.backtest.protocol import choices_frame, protocol_line
     from sim.history import load_history
 
     out = folder.out
@@ -117,6 +120,8 @@ def _backtest_into(folder, args, origins) -> None:
     summary["skipped"] = _records(res.skipped)
     fallbacks = vintage_fallbacks(history, origins, args.vintage)
     summary["vintage_fallbacks"] = len(fallbacks)
+    protocol = choices_frame(res.choices)
+    summary["protocol"] = protocol_line(protocol)
     cov = sm.coverage_by_horizon(res.rows)
     vint = None
     if not args.no_vintages:
@@ -138,6 +143,7 @@ def _backtest_into(folder, args, origins) -> None:
         folder.csv("reliability.csv", pd.DataFrame(rel))
         folder.csv("coverage_by_horizon.csv", cov)
         folder.csv("vintage_fallbacks.csv", fallbacks)
+        folder.csv("protocol.csv", protocol)
         if vint is not None:
             folder.csv("vintages.csv", vint)
         if not args.no_figures:
@@ -152,6 +158,7 @@ def _backtest_into(folder, args, origins) -> None:
     else:
         _print_table(sm.summary_table(summary), res.skipped, vint, out)
         print(_fallback_line(fallbacks, args.vintage))
+        print(summary["protocol"])
 
 
 def _fallback_line(fallbacks, vintage: str) -> str:

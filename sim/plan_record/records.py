@@ -138,6 +138,13 @@ class PlanRecord:
         """Does the record state its publication (True) or take the default (False)?"""
         return self.published is not None
 
+    @property
+    def first_known(self) -> int:
+        """The first as_of at which the record is known (:meth:`known_at`)."""
+        month = self.published_month if self.published_month is not None else 12
+        year = self.published_year - 1 if month <= INFORMATION_MONTH else self.published_year
+        return max(year, self.period_end)
+
     def known_at(self, as_of: int) -> bool:
         """Was the outcome published by ``as_of``'s information date (30 June of as_of + 1)?
         A bare year counts as its December (:data:`INFORMATION_MONTH`); a period ending after
