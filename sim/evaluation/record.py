@@ -17,6 +17,10 @@ status, :meth:`~sim.plan_record.verdict.VerdictModel.p_record`) and the headline
   (``meet_side`` = −1: the outcome model's records all ask for improvement, so it says nothing
   about how caps end), or the plan record off
   for the scenario (``plan_record = false``): probability = p_trend, why in ``record_note``.
+* ``record only`` also where the row would be ``trend only`` but its trend is thin: fewer than
+  :data:`MIN_INFORMATIVE_TREND` informative observations behind its series
+  (:func:`informative_count`): thin evidence does not decide alone against the record of
+  past plans (the trend's draws still give ``p_trend``).
 * ``record only``: no series measures the indicator, or it has no history: per draw
   ``met_i = U_i < θ_i`` with ``θ_i`` from the verdict model's posterior and ``U_i`` uniform,
   so the target enters joint and k-of-n, independent of the others given θ (no quantiles).
@@ -44,12 +48,18 @@ from sim.plan_record.model import PlanRecordModel
 from sim.plan_record.split import SplitPredictive
 from sim.plan_record.verdict import RecordProbability
 from sim.targets import Target
+from sim.vocabulary import COMPOSITION, HOUSING_DRIVER, HOUSING_SERIES
 
 PILOT_DRAWS = 4000      # draws 0 .. PILOT_DRAWS-1 set the combination weight of a run
+#: Fixed beforehand (issue 18 item 5), not tuned on the backtest: a local linear trend has a
+#: level, a slope and a noise scale; with fewer than four informative observations (three
+#: changes) it cannot tell a slope from noise, so a trend-only row on it defers to the record.
+MIN_INFORMATIVE_TREND = 4
 RECORD_BLOCK = 1000     # record draws are generated block by block of this many draws
 TREND_RECORD, TREND_ONLY, RECORD_ONLY, NOT_EVALUABLE = (
     "trend+record", "trend only", "record only", "not evaluable")
 RECORD_OFF = "trend only (plan record off)"
+THIN_TREND = "the trend is thin, the record decides"
 METHODS = (TREND_RECORD, TREND_ONLY, RECORD_OFF, RECORD_ONLY, NOT_EVALUABLE)
 _LOG_RATIO, _VERDICT = 0, 1     # streams of the record's generator
 
@@ -58,6 +68,23 @@ MEANINGS = {
     "p_record": "p_record: how past plans' targets of this family ended",
     "probability": "probability: both combined, the headline",
 }
+
+
+def informative_count(fitted: Any, series: str | None) -> int | None:
+    """Informative observations behind ``series`` in ``fitted`` (a ``FittedModel``): the
+    fewest of its drivers' (:data:`~sim.vocabulary.COMPOSITION`; housing supplied rests on the
+    delivery ratio), or None when a driver is not fitted or has no information measure."""
+    if fitted is None or not series:
+        return None
+    names = ([d for d, _ in COMPOSITION[series]] if series in COMPOSITION
+             else [HOUSING_DRIVER] if series == HOUSING_SERIES else [series])
+    counts = []
+    for name in names:
+        fit = fitted.drivers.get(name)
+        if fit is None or fit.information is None:
+            return None
+        counts.append(int(fit.information.n_informative))
+    return min(counts)
 
 
 def transform_of(t: Target) -> str:
@@ -195,13 +222,15 @@ def build_record_setup(targets: Sequence[Target], scenarios: Sequence[str],
                        values: Mapping[tuple[str, str], float | None], model: PlanRecordModel,
                        enabled: Mapping[str, bool], seed: int,
                        bases: Mapping[str, tuple[float | None, str]],
-                       pilot: Mapping[str, np.ndarray | None], reasons: Mapping[str, str]
-                       ) -> RecordSetup:
+                       pilot: Mapping[str, np.ndarray | None], reasons: Mapping[str, str],
+                       informative: Mapping[str, int | None] | None = None) -> RecordSetup:
     """Decide every row's method and fix the combination weights from the pilot draws.
 
     ``values[(scen, tid)]`` is the value the row asks for (None: none); ``pilot[tid]`` the
     trend indicator of draws ``0 .. PILOT_DRAWS-1`` (S, P) or None with ``reasons[tid]`` why;
-    ``bases[tid]`` the target's base or why it has none.
+    ``bases[tid]`` the target's base or why it has none; ``informative[tid]`` the informative
+    observations behind its trend (a trend-only row below :data:`MIN_INFORMATIVE_TREND`
+    becomes record only; None: unknown, no change).
     """
     probs = {t.id: model.verdict.p_record(t.family or "other", t.binding) for t in targets}
     samplers = {t.id: RecordSampler.of(model, t.family or "other", t.binding) for t in targets}
@@ -224,18 +253,26 @@ def build_record_setup(targets: Sequence[Target], scenarios: Sequence[str],
             elif not enabled.get(scen, True):
                 rows[(scen, t.id)] = RowRecord(RECORD_OFF, "plan_record = false in this scenario")
             else:
-                rows[(scen, t.id)] = _trend_row(setup, t, float(value), base, base_note,
-                                                transform, trend[s_idx])
+                row = _trend_row(setup, t, float(value), base, base_note, transform,
+                                 trend[s_idx])
+                n_info = (informative or {}).get(t.id)
+                if row.method == TREND_ONLY and n_info is not None \
+                        and n_info < MIN_INFORMATIVE_TREND:
+                    row = RowRecord(RECORD_ONLY, f"{THIN_TREND}: {n_info} informative "
+                                                 f"observation{'' if n_info == 1 else 's'} "
+                                                 f"(< {MIN_INFORMATIVE_TREND}); {row.note}")
+                rows[(scen, t.id)] = row
     return RecordSetup(setup.seed, probs, samplers, rows)
 
 
 def setup_from_pilot(pilot: xr.Dataset, targets: Sequence[Target], model: PlanRecordModel, *,
                      seed: int, target_values: Mapping[str, Mapping[str, Any]] | None = None,
                      enabled: Mapping[str, bool] | None = None, history: Any = None,
-                     plan_start: int | None = None) -> RecordSetup:
+                     plan_start: int | None = None, fitted: Any = None) -> RecordSetup:
     """:func:`build_record_setup` from a pilot ensemble (draws ``0 .. PILOT_DRAWS-1`` of the
     run, every scenario): values from the plan or ``target_values``, bases from the catalogue
-    or ``history`` (base year default ``plan_start``, else the pilot's as_of)."""
+    or ``history`` (base year default ``plan_start``, else the pilot's as_of), informative
+    observations from ``fitted`` (the run's ``FittedModel``; None: not checked)."""
     scenarios = [str(s) for s in pilot["scenario"].values]
     as_of = int(pilot.attrs["as_of"])
     tv = target_values or {}
@@ -251,8 +288,9 @@ def setup_from_pilot(pilot: xr.Dataset, targets: Sequence[Target], model: PlanRe
     start = plan_start if plan_start is not None else as_of
     vintage = str(pilot.attrs.get("vintage", "revised"))
     bases = {t.id: base_of(t, history, start, as_of, vintage) for t in targets}
+    informative = {t.id: informative_count(fitted, t.series) for t in targets}
     return build_record_setup(targets, scenarios, values, model, enabled or {}, seed, bases,
-                              trend, reasons)
+                              trend, reasons, informative)
 
 
 def _trend_row(setup: RecordSetup, t: Target, value: float, base: float | None, base_note: str,
