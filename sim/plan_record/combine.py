@@ -16,7 +16,27 @@ population "≤ 1480万" from 1138万: landing past the cap is the miss). ``v_t`
 variances of ``t`` and ``q``, measured once per run on a fixed pilot of draws, so the weight and
 every draw ``i`` do not depend on how many draws are requested.
 
-Why this form: with ``t ~ N(μ_t, v_t)`` and ``q ~ N(μ_q, v_q)`` independent, ``z`` is exactly
+**Pre-registered change (issue 18 item 3; written down in its own commit before any score of
+it was seen).** The product above trusts both sources fully, so it is always narrower than
+either, even when they disagree by far more than their spreads allow (the mid-term 2018 run put
+GDP per capita's 80 % interval entirely below the 2018 actual). The change: a random-effects
+combination of the two sources, each estimating the outcome with an extra common error of
+variance ``τ²`` that the two sources' disagreement measures::
+
+    d  = mean(t) − mean(q)                          (pilot draws, transformed scale)
+    τ² = max(0, (d² − v_t − v_q) / 2)               (Paule–Mandel for two sources:
+                                                     d² / (v_t + v_q + 2τ²) = 1, its expectation)
+    w  = (v_q + τ²) / (v_t + v_q + 2τ²)
+    z_i = w t_i + (1 − w) q_i + s ε_i,   s² = (w² + (1 − w)²) τ²,   ε_i ~ N(0, 1) keyed draws
+
+so ``z`` has the random-effects posterior variance ``1 / (1/(v_t + τ²) + 1/(v_q + τ²))``; when the
+sources agree (``τ² = 0``) it is the product exactly. Nothing is fitted to outcomes: ``τ²`` comes
+from the forecast itself at its origin, so no scored event sizes it. The gate, fixed with it:
+on the backtest's trend-covered events the 80 % / 95 % coverage of the headline should move
+toward 80 / 95 % **and** its log score and CRPS must not get worse beyond their paired
+bootstrap error; whatever the result, it is reported and not re-tuned.
+
+Why the product form: with ``t ~ N(μ_t, v_t)`` and ``q ~ N(μ_q, v_q)`` independent, ``z`` is exactly
 ``N(μ*, v*)`` with ``μ* = (μ_t/v_t + μ_q/v_q) / (1/v_t + 1/v_q)`` and ``v* = 1 / (1/v_t + 1/v_q)``:
 the product of the two densities, i.e. what two independent noisy forecasts of one outcome say
 together under a flat prior. Draws stay paired by index, so joint and k-of-n probabilities still
