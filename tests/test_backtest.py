@@ -437,6 +437,11 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert set(rolling["origin"]) == {2012, 2013} and set(rolling["value"]) <= {"partial", "pooled"}
     assert rolling["reason"].str.contains("prequential log loss|no earlier").all()
     assert "nothing tuned on the scored events" in summary["protocol"]
+    pit = pd.read_csv(out / "pit.csv")
+    assert set(pit["forecaster"]) >= {"combined", "trend"} and pit["pit"].between(0, 1).all()
+    mine = rows[rows["pit"].notna()].set_index(["origin", "target_id"])["pit"]
+    got = pit[pit["forecaster"] == "combined"].set_index(["origin", "target_id"])["pit"]
+    pd.testing.assert_series_equal(got.sort_index(), mine.sort_index(), check_names=False)
     fb = pd.read_csv(out / "vintage_fallbacks.csv")
     assert len(fb) == summary["vintage_fallbacks"] > 0 and set(fb["first_origin"]) <= {2012, 2013}
     # an existing folder is not replaced without --force

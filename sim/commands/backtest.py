@@ -5,7 +5,8 @@ plan out) against what happened, next to simple references (:mod:`sim.backtest.h
 Writes into ``--out`` (default ``results/backtest_<vintage>``, atomically): ``rows.csv`` (one row
 per origin and target with a known outcome or official verdict), ``skipped.csv`` (origins and
 targets not scored, with the reason), ``scores.json`` and ``scores.txt``,
-``reliability.csv``, ``coverage_by_horizon.csv``, ``vintages.csv`` (GDP-based targets under
+``reliability.csv``, ``coverage_by_horizon.csv``, ``pit.csv`` (the PIT value of every
+indicator forecast with a distribution), ``vintages.csv`` (GDP-based targets under
 first-published vs revised data), ``vintage_fallbacks.csv`` (revised observations a
 first-vintage backtest read for want of a first-published one, :mod:`sim.backtest.fallbacks`),
 ``protocol.csv`` (every rule, threshold and hyperparameter: fixed beforehand with its reason, or
@@ -142,6 +143,7 @@ def _backtest_into(folder, args, origins) -> None:
                for f, fb in blk["forecasters"].items() for b in fb["reliability"]]
         folder.csv("reliability.csv", pd.DataFrame(rel))
         folder.csv("coverage_by_horizon.csv", cov)
+        folder.csv("pit.csv", sm.pit_table(res.rows))
         folder.csv("vintage_fallbacks.csv", fallbacks)
         folder.csv("protocol.csv", protocol)
         if vint is not None:

@@ -61,7 +61,7 @@ TREND_RECORD, TREND_ONLY, RECORD_ONLY, NOT_EVALUABLE = (
 RECORD_OFF = "trend only (plan record off)"
 THIN_TREND = "the trend is thin, the record decides"
 METHODS = (TREND_RECORD, TREND_ONLY, RECORD_OFF, RECORD_ONLY, NOT_EVALUABLE)
-_LOG_RATIO, _VERDICT = 0, 1     # streams of the record's generator
+_LOG_RATIO, _VERDICT, _DISAGREE = 0, 1, 2   # streams of the record's generator
 
 MEANINGS = {
     "p_trend": "p_trend: trends continue under this scenario's levers",
@@ -167,6 +167,7 @@ class RowRecord:
     side: int = 0
     transform: str = "log"
     weight: float = math.nan
+    spread: float = 0.0      # sd of the disagreement term on the transformed scale
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ class RecordSetup:
             rng = np.random.default_rng(np.random.SeedSequence(
                 [int(self.seed), zlib.crc32(tid.encode()), block, stream]))
             out.append(sampler.log_ratio(RECORD_BLOCK, rng) if stream == _LOG_RATIO
-                       else sampler.met(RECORD_BLOCK, rng))
+                       else sampler.met(RECORD_BLOCK, rng) if stream == _VERDICT
+                       else rng.standard_normal(RECORD_BLOCK))
         return out, first - b0 * RECORD_BLOCK
 
     def log_ratio(self, tid: str, first: int, n: int) -> np.ndarray:
@@ -209,12 +211,21 @@ class RecordSetup:
         blocks, skip = self._blocks(tid, first, n, _VERDICT)
         return np.concatenate(blocks)[skip:skip + n]
 
+    def disagreement(self, tid: str, first: int, n: int) -> np.ndarray:
+        """Draws ``first .. first+n-1`` of ``ε`` ~ N(0, 1), the disagreement term's (keyed)."""
+        if n <= 0:
+            return np.empty(0)
+        blocks, skip = self._blocks(tid, first, n, _DISAGREE)
+        return np.concatenate(blocks)[skip:skip + n]
+
     def combined(self, tid: str, rec: RowRecord, trend: np.ndarray, first: int) -> np.ndarray:
         """The combined draws of a trend+record row for trend draws ``first ..`` (1-D)."""
-        ell = self.log_ratio(tid, first, trend.shape[-1])
+        n = trend.shape[-1]
+        ell = self.log_ratio(tid, first, n)
+        extra = rec.spread * self.disagreement(tid, first, n) if rec.spread > 0 else None
         with np.errstate(all="ignore"):
             x = combine(trend, record_values(ell, rec.value, rec.base, rec.side), rec.weight,
-                        rec.transform)
+                        rec.transform, extra)
         return np.where(np.isfinite(x), x, trend)
 
 
@@ -315,4 +326,4 @@ def _trend_row(setup: RecordSetup, t: Target, value: float, base: float | None, 
         w = Weight.from_pilot(forward(pilot, transform), forward(rec, transform))
     if not math.isfinite(w.trend):
         return RowRecord(TREND_ONLY, "no finite pilot variance to weigh the record")
-    return RowRecord(TREND_RECORD, "", value, base, side, transform, w.trend)
+    return RowRecord(TREND_RECORD, "", value, base, side, transform, w.trend, w.spread)

@@ -6,8 +6,8 @@ scenario ``s`` and draw ``i``::
     t_i = g(x_trend,i)                         trend draw on the target's transformed scale g
     x_record,i = b + r_i (v − b),  ln r_i = side · ℓ_i,  ℓ_i ~ split plan-record model
     q_i = g(x_record,i)                        record draw on the same scale
-    w   = v_q / (v_t + v_q)                    precision weight of the trend
-    z_i = w t_i + (1 − w) q_i,   x_i = g⁻¹(z_i)   the combined draw
+    w   = (v_q + τ²) / (v_t + v_q + 2τ²)       weight of the trend (τ²: below; 0 = precision)
+    z_i = w t_i + (1 − w) q_i + s ε_i,   x_i = g⁻¹(z_i)   the combined draw
 
 ``g`` is ``log x`` for positive quantities, ``log(1 + x/100)`` for cumulative % changes and
 ``logit(x/100)`` for shares. ``side`` is +1 when meeting the target means ``r >= 1`` (a target
@@ -102,33 +102,47 @@ def record_values(log_ratio: np.ndarray, value: float, base: float, side: int) -
 
 @dataclass(frozen=True)
 class Weight:
-    """Precision weight of the trend, from the pilot variances on the transformed scale."""
+    """Weight of the trend and the disagreement term, from the pilot on the transformed scale
+    (the random-effects combination of the module docstring; ``tau2 = 0``: the product)."""
 
     trend: float            # w
     var_trend: float        # v_t
     var_record: float       # v_q
+    tau2: float = 0.0       # τ², the sources' excess disagreement
+    spread: float = 0.0     # s = sqrt((w² + (1 − w)²) τ²), the sd of the extra term
 
     @classmethod
     def from_pilot(cls, trend: np.ndarray, record: np.ndarray) -> "Weight":
-        """``w = v_q / (v_t + v_q)`` from pilot draws (already on the transformed scale);
-        non-finite draws are left out. A degenerate record (``v_q = 0``) gets ``w = 0``."""
+        """``τ² = max(0, (d² − v_t − v_q)/2)``, ``w = (v_q + τ²)/(v_t + v_q + 2τ²)`` from pilot
+        draws (already on the transformed scale); non-finite draws are left out. A degenerate
+        pair (``v_t + v_q + 2τ² = 0``) gets a NaN weight (nothing to combine)."""
         t = np.asarray(trend, dtype=float)
         q = np.asarray(record, dtype=float)
-        vt = float(np.var(t[np.isfinite(t)], ddof=1)) if np.isfinite(t).sum() > 1 else math.nan
-        vq = float(np.var(q[np.isfinite(q)], ddof=1)) if np.isfinite(q).sum() > 1 else math.nan
-        if not (math.isfinite(vt) and math.isfinite(vq)) or vt + vq <= 0:
+        t, q = t[np.isfinite(t)], q[np.isfinite(q)]
+        vt = float(np.var(t, ddof=1)) if t.size > 1 else math.nan
+        vq = float(np.var(q, ddof=1)) if q.size > 1 else math.nan
+        if not (math.isfinite(vt) and math.isfinite(vq)):
             return cls(math.nan, vt, vq)
-        return cls(vq / (vt + vq), vt, vq)
+        d = float(np.mean(t) - np.mean(q))
+        tau2 = max(0.0, (d * d - vt - vq) / 2)
+        if vt + vq + 2 * tau2 <= 0:
+            return cls(math.nan, vt, vq)
+        w = (vq + tau2) / (vt + vq + 2 * tau2)
+        return cls(w, vt, vq, tau2, math.sqrt((w * w + (1 - w) ** 2) * tau2))
 
 
-def combine(trend: np.ndarray, record: np.ndarray, weight: float, transform: str) -> np.ndarray:
-    """Combined draws ``g⁻¹(w g(trend) + (1 − w) g(record))``, paired by index.
+def combine(trend: np.ndarray, record: np.ndarray, weight: float, transform: str,
+            extra: np.ndarray | None = None) -> np.ndarray:
+    """Combined draws ``g⁻¹(w g(trend) + (1 − w) g(record) + extra)``, paired by index.
 
-    ``trend`` and ``record`` have the same shape (e.g. (S, N) or (N,)); a NaN weight returns
-    the trend unchanged (nothing to combine with).
+    ``trend`` and ``record`` have the same shape (e.g. (S, N) or (N,)); ``extra`` (the
+    disagreement term ``s ε``, broadcast on the last axis) is added on the transformed scale;
+    a NaN weight returns the trend unchanged (nothing to combine with).
     """
     trend = np.asarray(trend, dtype=float)
     if not math.isfinite(weight):
         return trend.copy()
     z = weight * forward(trend, transform) + (1 - weight) * forward(record, transform)
+    if extra is not None:
+        z = z + extra
     return inverse(z, transform)
