@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from sim.evaluation import record as er
 from sim.plan_record import records as rec
 from sim.plan_record import verdict as vm
 
@@ -46,6 +47,12 @@ FIXED: tuple[tuple[str, str, str, str], ...] = (
      "numerical range of α + β; the upper bound is 'one pooled rate'"),
     ("thin family flag", f"fewer than {vm.THIN_RECORDS} verdicts", BEFOREHAND,
      "a display flag; it changes no forecast"),
+    ("thin trend threshold", f"{er.MIN_INFORMATIVE_TREND} informative observations", BEFOREHAND,
+     "level, slope and noise need three changes; below it a trend-only row defers to the record"),
+    ("trend-record combination", "random effects: τ² from the two sources' disagreement",
+     BEFOREHAND, "pre-registered before its scores (sim/plan_record/combine.py); τ² comes from "
+                 "the forecast at its origin, no parameter sized on outcomes"),
+    ("pilot draws", f"{er.PILOT_DRAWS}", BEFOREHAND, "Monte Carlo size of the weight estimate"),
     ("calibration priors and fallbacks", "as listed by sim calibrate", BEFOREHAND,
      "set in the calibration code before this protocol; not re-tuned on backtest scores here "
      "(whether earlier work looked at backtest scores when setting them is not recorded)"),
