@@ -4,10 +4,10 @@
 ``ensemble.nc``) of one or more results folders and writes, through the one writer
 (:class:`~sim.output.folder.ResultsFolder`), its own folder (default
 ``results/compare_<folder names>``) with ``compare.csv`` (P(met), Wilson interval and ΔP with
-its standard error per target and run/scenario), ``compare.md``, a self-contained
-``compare.html``, ``figures/`` (dot-and-whisker, heat map, overlaid fans of every shared target
-view with the observed history) and ``manifest.json``. :func:`print_compare` prints one P(met)
-table and the largest differences.
+its standard error per target and run/scenario; for spreadsheets: :mod:`sim.output.safe_text`),
+``compare.md``, a self-contained ``compare.html``, ``figures/`` (dot-and-whisker, heat map,
+overlaid fans of every shared target view with the observed history) and ``manifest.json``.
+:func:`print_compare` prints one P(met) table and the largest differences.
 
 A run is labelled by what made it: ``<scenario file> · as of <year> · seed <seed>`` (from its
 ``manifest.json``, else its resolved scenario). ΔP compares each (run, scenario) with a
@@ -42,6 +42,7 @@ from sim.output.folder import ResultsFolder, check_results_folder, read_manifest
 from sim.output.owned import safe_name
 from sim.output.plots import pmet_chart, pmet_heatmap
 from sim.output.report import resolved_scenarios, scenario_labels, target_windows
+from sim.output.safe_text import SPREADSHEET_CSV, spreadsheet_frame
 from sim.output.summary import display_width, pad
 from sim.paths import DEFAULT_RESULTS_DIR
 from sim.targets import targets_for_sets
@@ -105,7 +106,7 @@ def _compare_into(folder: ResultsFolder, folders: list[Path], figures: bool,
 
     timings: dict[str, float] = {}
     with folder:
-        files = [folder.csv("compare.csv", cmp_tab).name]
+        files = [folder.csv("compare.csv", spreadsheet_frame(cmp_tab), **SPREADSHEET_CSV).name]
         t0 = time.perf_counter()
         fig_records = []
         if figures:
@@ -331,7 +332,9 @@ def _met_flags(run: dict) -> dict | None:
         sets = [str(x) for x in doc["run"]["target_sets"]]
         values = {str(n): {str(k): float(v) for k, v in (e.get("target_values") or {}).items()}
                   for n, e in doc["scenarios"].items()}
-        return evaluate(ds, targets_for_sets(sets), values).met
+        history = _history(run)   # the run's own targets (a data directory may declare some)
+        declared = history.declarations if history is not None else None
+        return evaluate(ds, targets_for_sets(sets, declarations=declared), values).met
     except (KeyError, TypeError, ValueError, AttributeError, SimError):
         return None
 
@@ -437,11 +440,11 @@ def _write_figures(figdir: Path, table: pd.DataFrame, runs: list[dict], labels: 
                         title="P(met) by run and scenario"))
     if pmet_heatmap(table, figdir / "pmet_heatmap.png", column="group", labels=labels):
         out.append(dict(file="figures/pmet_heatmap.png", kind="heatmap", title="P(met) heat map"))
-    windows = target_windows()
     ds0 = runs[0]["ds"]
     latest = max(runs, key=lambda r: int(r["ds"].attrs["as_of"]))
     as_of = int(latest["ds"].attrs["as_of"])
     history = _history(latest)
+    windows = target_windows(history.catalogue() if history is not None else None)
     first_group = _group(runs[0], str(ds0["scenario"].values[0]), multi)
     seen = []
     for row in table.drop_duplicates("target_id").to_dict("records"):
@@ -455,11 +458,8 @@ def _write_figures(figdir: Path, table: pd.DataFrame, runs: list[dict], labels: 
                              if target_view(ds0, x, windows) == spec])
         hist = None
         if history is not None:
-            try:
-                hist = history.upto(as_of).select(spec.series, str(ds0.attrs.get("vintage",
-                                                                                  "revised")))
-            except Exception:   # a series or vintage the history lacks: no observed points
-                hist = None
+            hist = history.upto(as_of).select(spec.series, str(ds0.attrs.get("vintage",
+                                                                              "revised")))
         relative = bool(ds0[spec.series].attrs.get("relative_to_as_of", 0))
         overlay_chart(_overlay_items(runs, spec, labels, multi), figdir / spec.overlay_filename,
                       title=title, ylabel=ylabel, as_of=as_of, targets=rows,

@@ -115,7 +115,7 @@ def fan_specs(ds, table: pd.DataFrame, windows: dict | None = None) -> list[FanS
     """
     with_targets = set(table["series"].dropna()) if "series" in table else set()
     specs = [FanSpec(s) for s in series_variables(ds)
-             if s in with_targets or s not in SERIES or SERIES[s].role in ("driver", "derived")]
+             if s in with_targets or (s in SERIES and SERIES[s].role in ("driver", "derived"))]
     for row in table.drop_duplicates("target_id").to_dict("records"):
         spec = target_view(ds, row, windows)
         if spec is not None and spec not in specs:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.output.plots import FONT_FAMILY, FONT_FILE
+from sim.output.value_met_cells import BLANK_HEAD, PLANNER_WORDS, blank_value_rows
 from sim.output.tables import (BINDING_TEXT, JOINT_HEAD, JOINT_KEYS, MEANING_TEXT, PACE_NOTE,
                                coverage, coverage_lines, display_columns, display_rows, dropouts,
                                fmt_pm, is_midterm, joint_rows, light, not_evaluable,
@@ -209,6 +210,9 @@ def write_html(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, title: st
         body += ["<h2>规划初期以来的评估变化 · Changes since the plan's start</h2>", html_dropouts(plan)]
     if joint_rows(joint):
         body += ["<h2>联合概率 · Joint probabilities</h2>", html_joint(joint)]
+    head, blank = blank_value_rows(plan)   # not in the tables above: no probability of their own
+    if blank:
+        body += [f"<h2>{esc(BLANK_HEAD)}</h2><p>{esc(PLANNER_WORDS)}</p>", html_table(head, blank)]
     body += ["<h2>未能评估的目标 · Targets not evaluated</h2>", html_not_evaluable(table)]
     text = "".join(body)
     css = font_face_css(title + text) if font_css is None else font_css

@@ -42,6 +42,7 @@ from sim.output.report_assets import REPORT_CSS, REPORT_JS, zoom_figure
 from sim.output.report_compare import compare_data, compare_widget, delta_table, pmet_table
 from sim.output.report_scenarios import MAX_RESOLVED, scenario_section, shorten
 from sim.output.report_summary import joint_section, not_evaluable_section, summary_section
+from sim.output.value_curves import SECTION_HEAD, value_section, write_value_figures
 from sim.output.xlsx import write_xlsx
 from sim.scenario.spec import TABLE_FORMATS
 from sim.targets import load_catalogue
@@ -176,6 +177,8 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
         sections.append((id_, head, f'<section id="{id_}"><h2>{H.esc(head)}</h2>{body}</section>'))
 
     sec("summary", "摘要 · Summary", summary_section(table, labels))
+    if values := value_section(folder, table, figures, labels):
+        sec("values", SECTION_HEAD, values)
     sec("scenarios", "情景 · Scenarios", scenario_section(doc, ds))
     sec("overview", "情景比较 · Compare scenarios", _overview(folder, table, figures, compare, labels))
     sec("joint", "联合概率 · Joint probabilities", joint_section(joint, table, labels))
@@ -305,6 +308,7 @@ def write_outputs(folder: Path | ResultsFolder, ds, table: pd.DataFrame,
         hist = history.upto(as_of) if history is not None and hasattr(history, "upto") else history
         fig_records = write_figures(folder, ds, table, history=hist, scenario_labels=labels,
                                     windows=windows, vintage=vintage)
+        fig_records += write_value_figures(folder, table, labels)   # blank targets' P(met | v)
         files += [f["file"] for f in fig_records]
     timings["figures_s"] = time.perf_counter() - t0
 

@@ -85,10 +85,7 @@ def _quantiles(values: np.ndarray) -> np.ndarray:
 def _history(history, series: str, vintage: str) -> pd.DataFrame | None:
     if history is None or not hasattr(history, "select"):
         return None
-    try:
-        return history.select(series, vintage)
-    except Exception:   # a series this history does not know: no observed points
-        return None
+    return history.select(series, vintage)   # an unknown series is an error naming it
 
 
 def _view_entry(ds, spec, scenarios: list[str], history, vintage: str) -> dict:

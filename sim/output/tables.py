@@ -18,7 +18,6 @@ built by :func:`plan_table` from the evaluation's ``targets.csv`` (base and pace
 
 from __future__ import annotations
 
-import html
 import math
 import tomllib
 from pathlib import Path
@@ -30,7 +29,11 @@ from sim.evaluation import as_int, as_number
 from sim.evaluation.record import MEANINGS
 from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
+from sim.output.safe_text import SPREADSHEET_CSV, markdown_text, spreadsheet_frame
 
+from sim.output.value_met_cells import (BLANK_HEAD, PLANNER_WORDS, blank_value_rows,
+                                       value_met_cells)
+from sim.output.value_met_cells import HEADER as VALUE_MET_HEADER
 from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
                                    STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
                                    target_text, tolerance_text)
@@ -45,10 +48,7 @@ def _latest_observed(history, series: str, kind: str, as_of: int, vintage: str,
     cumulative change a ``cumulative_change_pct`` from ``base_year``), as a data row, or None."""
     if history is None or not series:
         return None
-    try:
-        rows = history.select(series, vintage)
-    except Exception:      # a series this history does not know: nothing observed
-        return None
+    rows = history.select(series, vintage)   # an unknown series is an error naming it
     rows = rows[(rows["kind"] == kind) & (rows["year"] <= as_of)]
     if base_year is not None:
         rows = rows[rows["base_year"].astype("Float64") == base_year]
@@ -218,6 +218,7 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "p_record_text": (f"{fmt_pct(_nan(r.get('p_record')))}"
                               f"{' (thin)' if _flag(r.get('record_thin')) else ''}"
                               if evaluated else ""),
+            **value_met_cells(r),
             "likelihood": f"{LIKELIHOOD_ZH.get(word, '')} {word}".strip() if evaluated else "",
             "light": light(r.get("probability")) if evaluated else "",
             "required_annual": _nan(r.get("required_annual")),
@@ -298,6 +299,7 @@ CSV_COLUMNS = ("scenario", "scenario_zh", "target_set", "target_id", "indicator_
                "required_pace", "pace_unit", "already_met", "projection", "median", "p10", "p90",
                "p_met", "p_se", "ci_low", "ci_high", "p_at_plan_start", "delta_p", "delta_p_se",
                "verdict", "likelihood", "method", "low_information", "p_trend", "p_record",
+               "value_met_p50", "value_met_p80", "value_met_p90", "value_met",
                "change_since_start", "status", "reason", "observed")
 
 
@@ -311,8 +313,11 @@ def csv_columns(plan: pd.DataFrame) -> list[str]:
 
 
 def write_csv(plan: pd.DataFrame, path: Path) -> Path:
-    """The plan-layout table as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
-    plan.loc[:, csv_columns(plan)].to_csv(path, index=False, encoding="utf-8-sig")
+    """The plan-layout table as CSV for spreadsheets: UTF-8 with BOM (so spreadsheet programs read
+    the Chinese), a text cell a spreadsheet would take for a formula with a leading apostrophe
+    (:func:`~sim.output.safe_text.spreadsheet_frame`; numbers stay as they are), CRLF line ends
+    (RFC 4180; a cell holding a CR is then quoted instead of splitting its row)."""
+    spreadsheet_frame(plan.loc[:, csv_columns(plan)]).to_csv(path, index=False, **SPREADSHEET_CSV)
     return Path(path)
 
 
@@ -341,7 +346,7 @@ MIDTERM_DISPLAY = (("p_at_plan_start_text", "规划初期 P at plan start"),
                    ("change_since_start", "评估变化 Change since plan start"))
 TAIL_DISPLAY = (("verdict", "判断 Verdict"), ("likelihood", "可能性 Likelihood"),
                 ("method_text", "方法 Method · information"), ("p_trend_text", "趋势 p_trend"),
-                ("p_record_text", "规划记录 p_record"))
+                ("p_record_text", "规划记录 p_record"), ("value_met", VALUE_MET_HEADER))
 
 
 def display_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
@@ -356,20 +361,20 @@ def display_rows(plan: pd.DataFrame, keys: list[str]) -> list[list]:
 
 
 def md_text(x) -> str:
-    """Text from user files made inert in Markdown: ``&``, ``<`` and ``>`` as HTML entities
-    (Markdown passes raw HTML through: a label ``<img onerror=...>`` must stay text), newlines
-    flattened."""
-    return html.escape(str(x), quote=False).replace("\r", " ").replace("\n", " ")
+    """Text from user files made inert in Markdown (:func:`~sim.output.safe_text.markdown_text`:
+    CommonMark backslash escapes, so ``[a](b)``, ``![x](u)``, ``<b>``, backticks and ``|`` show
+    as typed; newlines flattened)."""
+    return markdown_text(x)
 
 
 def _md_cell(x) -> str:
     s = "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else str(x)
-    return md_text(s).replace("|", "\\|")
+    return md_text(s)
 
 
 def md_table(header: list[str], rows: list[list]) -> str:
-    """A Markdown pipe table (HTML escaped by :func:`md_text`, ``|`` in cells escaped, newlines
-    flattened)."""
+    """A Markdown pipe table (every header and cell through :func:`md_text`: ``|`` escaped,
+    links, images, HTML and code inert, newlines flattened)."""
     out = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
            "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
@@ -429,6 +434,9 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         cols = display_columns(plan)
         parts += [md_table([h for _, h in cols], display_rows(sub, [k for k, _ in cols])), ""]
     parts += _md_dropouts(plan) + _md_joint(joint)
+    head, blank = blank_value_rows(plan)   # not in the tables above: no probability of their own
+    if blank:
+        parts += [f"## {BLANK_HEAD}", "", md_text(PLANNER_WORDS), "", md_table(head, blank), ""]
     ne = not_evaluable(table)
     parts += ["## 未能评估的目标 · Targets not evaluated", ""]
     if ne.empty:

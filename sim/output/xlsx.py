@@ -24,6 +24,7 @@ import pandas as pd
 from sim.evaluation import as_int
 from sim.output.tables import (PACE_NOTE, dropouts, is_midterm, joint_rows, not_evaluable,
                                target_text, wide_pmet)
+from sim.output.value_met_cells import VALUE_MET_XLSX, blank_value_rows
 
 P, PP, NUM = "0.0%", "0.00%", "#,##0.###"
 XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
@@ -84,6 +85,7 @@ XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
     ("information", "信息 Information", 20, None, "How much information the probability rests on."),
     ("p_trend", "趋势 p_trend", 11, P, "P(met) if the calibrated trends continue under the scenario."),
     ("p_record", "规划记录 p_record", 11, P, "P(met) from the record of past plans alone."),
+    *VALUE_MET_XLSX,
 )
 NOT_EVALUATED_NOTE = "Not-evaluable targets are on the sheet 未评估 Not evaluated, with the reason."
 CAVEATS = (
@@ -120,6 +122,9 @@ def write_xlsx(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, joint: pd
     _evaluation_sheet(wb.active, plan, cols)
     _pmet_sheet(wb.create_sheet("达标概率 P(met)"), table, scenario_labels or {})
     _not_evaluated_sheet(wb.create_sheet("未评估 Not evaluated"), table)
+    head, blank = blank_value_rows(plan)   # not on the evaluation sheet: no probability of their own
+    if blank:
+        _rows_sheet(wb.create_sheet("留白目标值 Blank values"), head, blank)
     if is_midterm(plan):
         _dropout_sheet(wb.create_sheet("评估变化 Since plan start"), plan)
     if joint is not None and not joint.empty:
@@ -270,6 +275,12 @@ def _not_evaluated_sheet(ws, table: pd.DataFrame) -> None:
     for r in not_evaluable(table).to_dict("records"):
         ws.append([_clean(r[k]) for k in ("target_id", "target_set", "indicator_zh", "indicator",
                                           "target_year", "reason", "scenarios")])
+
+
+def _rows_sheet(ws, head: list[str], rows: list[list[str]]) -> None:
+    _header(ws, head, [max(12, min(60, len(h) + 4)) for h in head])
+    for r in rows:
+        ws.append([_clean(c) for c in r])
 
 
 def _dropout_sheet(ws, plan: pd.DataFrame) -> None:

@@ -256,6 +256,14 @@ def known_by(records: Iterable[PlanRecord], as_of: int) -> tuple[PlanRecord, ...
     return tuple(r for r in records if r.known_at(as_of))
 
 
+def targets_known_by(records: Iterable[PlanRecord], as_of: int) -> tuple[PlanRecord, ...]:
+    """The records whose *target* was public by ``as_of`` (the plan had started,
+    ``period_start <= as_of``), whatever became of the outcome: for uses of the target values
+    alone (e.g. the allocations of a family); outcomes and verdicts need :func:`known_by`."""
+    as_of = check_as_of(as_of)
+    return tuple(r for r in records if r.period_start <= as_of)
+
+
 def records_frame(records: Iterable[PlanRecord]) -> pd.DataFrame:
     """The records as a DataFrame (one column per field, ``flags`` joined with ``;``), plus
     ``progress_ratio``: for listings and summaries."""

@@ -145,6 +145,8 @@ def _run_locked(folder: ResultsFolder, source: str | Path | RunContext, path: Pa
                 timings["midterm_s"] = time.perf_counter() - t0
             folder.csv("targets.csv", table)
             folder.csv("joint.csv", ev.joint)
+            if ev.curves is not None:   # P(met | v): sim.evaluation.value_met
+                folder.csv("value_curves.csv", ev.curves)
             folder.text("scenario.resolved.toml", full_ds.attrs["scenario_resolved"])
             ctx.fitted.save(folder.file("fitted_model.json"))
             outputs = write_outputs(folder.path, full_ds, table, ev.joint, history=ctx.history,
