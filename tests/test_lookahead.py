@@ -83,7 +83,7 @@ def test_records_published_after_the_information_date_never_reach_the_forecasts(
     a = bt.run_backtest([origin], ["fyp13_2020"], "first", DRAWS, seed=5, records=records)
     b = bt.run_backtest([origin], ["fyp13_2020"], "first", DRAWS, seed=5, records=late)
     fa = _forecasts(a)
-    assert (fa["method"] == "record only").sum() >= 2 and (fa["method"] == "trend+record").sum() >= 2
+    assert (fa["method"] == "record only").sum() >= 1 and (fa["method"] == "trend+record").sum() >= 2
     pd.testing.assert_frame_equal(fa, _forecasts(b))
     # the test can fail: the same change one origin later moves the record's forecasts
     c = bt.run_backtest([2016], ["fyp13_2020"], "first", DRAWS, seed=5, records=records)
