@@ -206,10 +206,11 @@ SZ12 = ("深圳", "12th FYP")
 
 
 def _interim(records, met: str, plan: str = "12th FYP", n: int = 6):
-    """``n`` made-up records of Shenzhen's ``plan``, dated 2011 (known at a 2012 origin), all
-    with verdict ``met``, in the social family."""
+    """``n`` made-up records of Shenzhen's ``plan``, dated 2011, published 2012 (known at a 2012
+    origin), all with verdict ``met``, in the social family."""
     template = next(r for r in records if r.plan_key == SZ12 and r.family == "social")
     return tuple(replace(template, plan=plan, period_start=2011, period_end=2011, met=met,
+                         published=2012, published_month=None, published_source="made up",
                          line=9000 + i) for i in range(n))
 
 

@@ -41,7 +41,10 @@ def rec(family: str, met: str = "unknown", r: float | None = None, binding: str 
 # --- the shipped file (counts as calibration/data/SOURCES.md "Plan records" states them) -----
 
 def test_shipped_records_load_with_the_documented_counts(records):
-    df = records_frame(records)
+    every = records_frame(records)
+    assert every["file"].value_counts().to_dict() == {"plan_records.csv": 308, "city_plans.csv": 61}
+    df = every[every["file"] == "plan_records.csv"]
+    records = [r for r, f in zip(records, every["file"]) if f == "plan_records.csv"]
     assert len(df) == 308
     assert df["family"].value_counts().to_dict() == {
         "energy_intensity": 202, "social": 22, "structure_share": 20, "economic_growth": 19,
@@ -466,7 +469,11 @@ def test_shipped_model_at_2015_and_2020(records):
         known = known_by(records, as_of)
         assert not energy.thin and energy.n_family == sum(
             r.family == "energy_intensity" and r.verdict is not None for r in known) >= 100
-        assert model.outcome.predictive("energy_intensity").mean == pytest.approx(0.0, abs=0.05)
+        # outcomes bunch on the target; from 2016 the city assessments of city_plans.csv (Sichuan's
+        # 21 cities, 11 with target and outcome) overshoot more: mean log ratio 0.00 at 2015, 0.09
+        # at 2020 (without the city file -0.03 and -0.00)
+        tolerance = 0.05 if as_of == 2015 else 0.15
+        assert model.outcome.predictive("energy_intensity").mean == pytest.approx(0.0, abs=tolerance)
         assert model.n_records == len(known)
     # the information rule in the counts: the 2018 national plan is not known in 2015
     assert PlanRecordModel.fit(records, 2015).n_records < PlanRecordModel.fit(records, 2020).n_records
