@@ -29,7 +29,7 @@ from sim.history import History, load_history
 from sim.model import FittedModel
 from sim.output.folder import ResultsFolder, check_results_folder, check_writable, read_manifest
 from sim.output.lock import OutputLock
-from sim.output.owned import MARKER
+from sim.output.owned import MARKER, TRANSIENT_MARKER
 from sim.output.report import resolved_scenarios, write_outputs
 from sim.paths import REPO_DIR
 from sim.scenario.spec import DEFAULT_QUANTILES
@@ -120,7 +120,7 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
             # figures/ is replaced by the new one, or dropped when [output] turns figures off;
             # only --no-figures (figures=False) keeps the old charts
             regenerated = p.name == "figures" and figures is not False
-            transient = p.name.startswith(".") and (
+            transient = p.name == TRANSIENT_MARKER or p.name.startswith(".") and (
                 p.name.endswith(".lock") or ".partial-" in p.name or ".old-" in p.name)
             if p.name not in written and p.name not in ("manifest.json", MARKER) \
                     and not regenerated and not transient:   # another writer's lock/temp
