@@ -9,6 +9,7 @@ reference*. The quick tier holds a few cases of each category of the probe (item
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -165,3 +166,180 @@ def test_the_names_sim_writes_carry_the_marker_and_a_long_token(tmp_path, monkey
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "a.txt", "manifest.json"]
     assert "files" in json.loads((out / "manifest.json").read_text())
     assert TRANSIENT_MARKER not in json.loads((out / "manifest.json").read_text())["files"]
+
+
+# --------------------------------------------------------------------------------------------
+# item 4: an ensemble.nc that does not match its run is an error naming the file
+
+
+def _damage_ensemble(run: Path, how: str) -> None:
+    """Rewrite the run's ensemble.nc (or its manifest) as the probe did."""
+    from sim.ensemble import write_netcdf
+
+    import xarray as xr
+
+    with xr.open_dataset(run / "ensemble.nc", engine="h5netcdf") as ds:
+        ds = ds.load()
+    if how == "years_shifted":                     # the probe: every year + 1
+        ds = ds.assign_coords(year=ds["year"].values + 1)
+    elif how == "years_shifted_attrs_too":         # attributes edited to match: the manifest
+        ds = ds.assign_coords(year=ds["year"].values + 1)   # still says 2015
+        ds.attrs.update(as_of=int(ds.attrs["as_of"]) + 1, horizon=int(ds.attrs["horizon"]) + 1)
+    elif how == "draws_renumbered":
+        ds = ds.assign_coords(draw=ds["draw"].values + 5)
+    elif how == "scenarios_swapped":
+        manifest = json.loads((run / "manifest.json").read_text())
+        manifest["scenarios"] = ["faster", "baseline"]
+        (run / "manifest.json").write_text(json.dumps(manifest))
+        return
+    write_netcdf(ds, run / "ensemble.nc")
+
+
+@pytest.mark.parametrize("how, message", [
+    ("years_shifted", "attribute as_of is 2015 but the first year of the ensemble is 2016"),
+    ("years_shifted_attrs_too", "manifest.json as_of is 2015 but the first year of the "
+                                "ensemble is 2016"),
+    ("draws_renumbered", "coordinate draw is not 0 .. 299"),
+    ("scenarios_swapped", "manifest.json lists scenarios ['faster', 'baseline'] but the "
+                          "ensemble holds ['baseline', 'faster']"),
+])
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_an_ensemble_that_does_not_match_its_run_is_refused(run_cli, make_results, tmp_path,
+                                                            how, message, command):
+    """Oracle: refused with a message naming ensemble.nc; the folder unchanged (before the
+    fix: `internal error: KeyError` from report, `IndexError` from compare)."""
+    run = make_results(tmp_path / "run", outputs=False)
+    _damage_ensemble(run, how)
+    before = _tree(tmp_path)
+    extra = ["--out", tmp_path / "cmp"] if command == "compare" else []
+    code, _, err = run_cli(command, run, "--quiet", *extra)
+    _one_line_error(code, err, f"{run / 'ensemble.nc'}: does not match the run that wrote it",
+                    message)
+    assert _tree(tmp_path) == before
+
+
+def test_an_ensemble_that_matches_its_run_is_read_unchanged(make_results, tmp_path):
+    """The check passes a folder as sim wrote it (oracle: the dataset read is the one written)."""
+    from sim.ensemble import read_netcdf
+    from sim.ensemble_check import coordinate_problems, manifest_beside
+
+    run = make_results(tmp_path / "run", outputs=False)
+    ds = read_netcdf(run / "ensemble.nc")
+    assert coordinate_problems(ds, manifest_beside(run / "ensemble.nc")) == []
+    assert ds["year"].values.tolist() == list(range(2015, 2021)) and ds.sizes["draw"] == 300
+
+
+# --------------------------------------------------------------------------------------------
+# item 4: a full disk in every mode is one message, nothing left behind; --out '' is refused
+
+S2020 = ROOT / "scenarios" / "baseline_2020.toml"
+FAST = ["--draws", "200", "--no-figures", "--quiet"]
+
+
+def test_disk_full_writing_a_summaries_only_ensemble(run_cli, tmp_path, monkeypatch):
+    """The probe: --summaries-only on a full disk gave `RuntimeError ... errno = 28`, then a
+    segfault. HDF5's error (as h5py raises it) is injected; oracle: one message naming the
+    results file, exit 2, no partial folder, no lock."""
+    import xarray as xr
+
+    def full(self, path, *a, **k):
+        Path(path).write_bytes(b"\x89HDF half")
+        raise RuntimeError("Disable slist on flush dest failure failed (file write failed: "
+                           f"filename = '{path}', errno = 28, error message = 'No space left "
+                           "on device')")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    out = tmp_path / "r"
+    code, _, err = run_cli("run", S2020, "--out", out, "--summaries-only", *FAST)
+    _one_line_error(code, err, f"{out / 'ensemble.nc'}: No space left on device",
+                    "free some space, or write elsewhere with --out")
+    assert "--summaries-only" not in err            # it was given: no such hint
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_little_space_for_summaries_fails_before_simulating(run_cli, tmp_path, monkeypatch):
+    """The free-space check covers --summaries-only (before: full-draw ensembles only)."""
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("sim.output.folder.shutil.disk_usage", lambda p: usage(10**9, 0, 10**6))
+
+    def never(*a, **k):
+        raise AssertionError("simulated although the disk is too small")
+
+    monkeypatch.setattr("sim.run.pipeline._stream_into", never)
+    code, _, err = run_cli("run", S2020, "--out", tmp_path / "r", "--summaries-only", *FAST)
+    _one_line_error(code, err, "not enough free space for the results", "1.0 MB free")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_netcdf_turns_hdf5s_full_disk_into_one_oserror(tmp_path, monkeypatch,
+                                                            make_dataset):
+    """Every writer of a NetCDF file (ensemble, summaries, sweep.nc) goes through
+    write_netcdf: ENOSPC before writing when the disk is too small, and HDF5's RuntimeError
+    as an OSError(ENOSPC) naming the file, the half-written file emptied."""
+    import errno as errno_module
+    from collections import namedtuple
+
+    import xarray as xr
+
+    from sim.ensemble import write_netcdf
+
+    path = tmp_path / "e.nc"
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("sim.ensemble.shutil.disk_usage", lambda p: usage(10**9, 0, 10**4))
+    with pytest.raises(OSError) as info:
+        write_netcdf(make_dataset(), path)
+    assert info.value.errno == errno_module.ENOSPC and info.value.filename == str(path)
+    assert not path.exists()
+    monkeypatch.undo()
+
+    def full(self, p, *a, **k):
+        Path(p).write_bytes(b"\x89HDF half")
+        raise RuntimeError("Can't write data (file write failed: errno = 28, error message = "
+                           "'No space left on device')")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    with pytest.raises(OSError) as info:
+        write_netcdf(make_dataset(), path)
+    assert info.value.errno == errno_module.ENOSPC and info.value.filename == str(path)
+    assert path.stat().st_size == 0
+
+
+def test_disk_full_while_rebuilding_leaves_the_folder_as_it_was(run_cli, make_results,
+                                                                tmp_path, monkeypatch):
+    """`sim report` on a full disk (a library's write error naming no file): the message names
+    the folder; the folder unchanged."""
+    run = make_results(tmp_path / "run", outputs=False)
+    before = _tree(tmp_path)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sim.output.rebuild.write_outputs", full)
+    code, _, err = run_cli("report", run, "--no-figures", "--quiet")
+    _one_line_error(code, err, f"{run}: No space left on device")
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", S2020, "--out", ""], "--out '': expected a path, got an empty name"),
+    (["run", S2020, "--out", "  "], "--out '  ': expected a path"),
+    (["run", S2020, "--data", ""], "--data '': expected a path"),
+    (["run", S2020, "--cache", ""], "--cache '': expected a path"),
+    (["run", ""], "FILE '': expected a path"),
+    (["compare", "", "--quiet"], "RESULTS_DIR '': expected a path"),
+    (["report", ""], "RESULTS_DIR '': expected a path"),
+])
+def test_an_empty_path_is_refused(run_cli, tmp_path, monkeypatch, argv, message):
+    """The probe: `--out ''` wrote to results/<stem> in the repository. Oracle: refused with a
+    message before any work; nothing written."""
+    monkeypatch.chdir(tmp_path)
+
+    def never(*a, **k):
+        raise AssertionError("calibrated although an argument was empty")
+
+    monkeypatch.setattr("sim.run.context.RunContext.build", never)
+    code, _, err = run_cli(*argv)
+    _one_line_error(code, err, message)
+    assert list(tmp_path.iterdir()) == []

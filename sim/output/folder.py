@@ -214,6 +214,8 @@ class ResultsFolder:
         try:
             if exc_type is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+                if isinstance(exc, OSError):
+                    _name_the_output(exc, tmp, self.out)
                 return
             try:
                 (tmp / MARKER).write_text(marker_text(self.command), encoding="utf-8")
@@ -233,6 +235,19 @@ class ResultsFolder:
         finally:
             if lock is not None:
                 lock.release()
+
+
+def _name_the_output(exc: OSError, tmp: Path, out: Path) -> None:
+    """Raise ``exc`` again naming the file the user asked for: a path in the temporary folder
+    becomes the same path in ``out``, a write error naming no file (a full disk while a
+    library flushes) names ``out``."""
+    name = exc.filename
+    if name is None and exc.errno is not None:
+        name = str(out)
+    elif isinstance(name, (str, Path)) and (Path(name) == tmp or tmp in Path(name).parents):
+        name = str(out / Path(name).relative_to(tmp))
+    if name is not exc.filename:
+        raise OSError(exc.errno, exc.strerror or str(exc), name) from None
 
 
 def _temporary_sibling(out: Path) -> Path:
