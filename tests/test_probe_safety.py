@@ -343,3 +343,70 @@ def test_an_empty_path_is_refused(run_cli, tmp_path, monkeypatch, argv, message)
     code, _, err = run_cli(*argv)
     _one_line_error(code, err, message)
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# item 6: the cache's trust model, and --no-cache
+
+FIXTURE_DATA = ROOT / "tests" / "data" / "calibrate"
+
+
+def test_no_cache_refits_and_leaves_a_forged_cache_alone(tmp_path):
+    """The probe re-checksummed an edited fit with sim.model.checksum and it was reused: the
+    checksum detects damage, not forgery (README, Safety). --no-cache calibrates afresh:
+    oracle: the fresh fit equals the honest one, the forged file is unchanged, and the
+    temporary cache is gone afterwards."""
+    import shutil
+
+    from sim.calibrate.cache import cache_dir_for, load_or_calibrate
+    from sim.model import fitted_filename
+
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURE_DATA, data, ignore=shutil.ignore_patterns("*.py"))
+    cache = tmp_path / "cache"
+    honest = load_or_calibrate(2012, "revised", data_dir=data, cache_dir=cache)
+    raw = json.loads(honest.file_text())
+    raw["drivers"]["gdp_real"]["state_mean"][1] += 0.1       # the forgery, then a new checksum
+    from sim.model import checksum
+
+    raw["sha256"] = checksum(raw)
+    path = cache / fitted_filename(2012, "revised")
+    path.write_text(json.dumps(raw))
+    forged_bytes = path.read_bytes()
+    reused = load_or_calibrate(2012, "revised", data_dir=data, cache_dir=cache)
+    assert reused.drivers["gdp_real"].state("mean") != honest.drivers["gdp_real"].state("mean")
+    with cache_dir_for(cache, no_cache=True) as fresh_dir:
+        assert fresh_dir is not None and fresh_dir != cache and list(fresh_dir.iterdir()) == []
+        fresh = load_or_calibrate(2012, "revised", data_dir=data, cache_dir=fresh_dir)
+    assert fresh.to_json() == honest.to_json()
+    assert path.read_bytes() == forged_bytes and not fresh_dir.exists()
+    with cache_dir_for(cache) as same:
+        assert same == cache
+
+
+@pytest.mark.parametrize("command, extra", [("run", []), ("sweep", []), ("sensitivity", []),
+                                             ("solve", ["--target", "x", "--lever",
+                                                        "gdp_real.shift_pp"])])
+def test_commands_that_calibrate_take_no_cache(run_cli, tmp_path, monkeypatch, command, extra):
+    """Every command that calibrates passes an empty, private cache folder with --no-cache
+    and the user's cache (SIM_CACHE_DIR) otherwise."""
+    seen = []
+
+    def build(*a, cache_dir=None, **k):
+        seen.append(cache_dir)
+        assert cache_dir is None or list(Path(cache_dir).iterdir()) == []
+        raise SimError("stop here")
+
+    monkeypatch.setattr("sim.run.context.RunContext.build", build)
+    scenario = ROOT / "scenarios" / "baseline_2020.toml"
+    out = ["--out", tmp_path / "o"] if command != "solve" else []
+    run_cli(command, scenario, *extra, *out, "--no-cache")
+    run_cli(command, scenario, *extra, *out)
+    assert len(seen) == 2 and seen[0] is not None and not Path(seen[0]).exists()
+    assert seen[1] is None
+
+
+def test_cache_and_no_cache_exclude_each_other(run_cli, tmp_path):
+    with pytest.raises(SystemExit):
+        run_cli("run", ROOT / "scenarios" / "baseline_2020.toml", "--cache", tmp_path,
+                "--no-cache")
