@@ -138,6 +138,38 @@ def test_a_users_copy_of_a_results_folder_named_like_a_leftover_is_kept(tmp_path
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("damage", ["not_json", "other_token", "other_output", "other_kind",
+                                    "marker_is_a_link", "marker_is_a_folder", "folder_is_a_link"])
+def test_a_leftover_with_a_damaged_marker_is_left_alone(tmp_path, damage):
+    """Oracle: inputs unchanged. Only the exact marker sim wrote makes a folder a leftover."""
+    out = tmp_path / "res"
+    folder = mark_leftover(out, "old")
+    (folder / "targets.csv").write_text("keep me")
+    marker = folder / TRANSIENT_MARKER
+    body = json.loads(marker.read_text())
+    if damage == "not_json":
+        marker.write_text("{oops")
+    elif damage in ("other_token", "other_output", "other_kind"):
+        key = {"other_token": "token", "other_output": "of", "other_kind": "kind"}[damage]
+        body[key] = {"token": "f" * 16, "of": "other", "kind": "partial"}[key]
+        marker.write_text(json.dumps(body))
+    elif damage == "marker_is_a_link":
+        (tmp_path / "elsewhere.json").write_text(marker.read_text())
+        marker.unlink()
+        marker.symlink_to(tmp_path / "elsewhere.json")
+    elif damage == "marker_is_a_folder":
+        marker.unlink()
+        marker.mkdir()
+    else:                                   # the leftover name is a link to a user's folder
+        real = tmp_path / "real"
+        folder.rename(real)
+        folder.symlink_to(real)
+    before = _tree(tmp_path)
+    with OutputLock(out):
+        assert not out.exists()             # nothing was put back in its place
+    assert _tree(tmp_path) == before and (folder.is_symlink() or folder.is_dir())
+
+
 def test_leftovers_sim_marked_are_recovered_and_cleaned(tmp_path):
     """Killed between the two renames: the marked old result is put back, a marked partial
     folder removed (oracle: the previous result, byte for byte)."""
@@ -322,6 +354,23 @@ def test_disk_full_while_rebuilding_leaves_the_folder_as_it_was(run_cli, make_re
     assert _tree(tmp_path) == before
 
 
+def test_disk_full_while_comparing_names_the_output(run_cli, make_results, tmp_path,
+                                                   monkeypatch):
+    """Any writer of a results folder (here `sim compare`'s tables): a full disk is one line
+    naming the output, no partial folder or lock left."""
+    run = make_results(tmp_path / "run", outputs=False)
+    before = _tree(run)
+
+    def full(self, name, df, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ResultsFolder, "csv", full)
+    out = tmp_path / "cmp"
+    code, _, err = run_cli("compare", run, "--no-figures", "--quiet", "--out", out)
+    _one_line_error(code, err, f"{out}: No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"] and _tree(run) == before
+
+
 @pytest.mark.parametrize("argv, message", [
     (["run", S2020, "--out", ""], "--out '': expected a path, got an empty name"),
     (["run", S2020, "--out", "  "], "--out '  ': expected a path"),
@@ -410,3 +459,58 @@ def test_cache_and_no_cache_exclude_each_other(run_cli, tmp_path):
     with pytest.raises(SystemExit):
         run_cli("run", ROOT / "scenarios" / "baseline_2020.toml", "--cache", tmp_path,
                 "--no-cache")
+
+
+# --------------------------------------------------------------------------------------------
+# item 7: the declared lower bounds are what CI installs in its lowest-versions step
+
+
+def _requirements() -> dict[str, str]:
+    """``name -> lower bound`` of every dependency in pyproject.toml (extras included)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        specs += extra
+    out = {}
+    for spec in specs:
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?>=([0-9][0-9.]*)", spec.replace(" ", ""))
+        assert m, f"pyproject.toml: {spec!r}: expected NAME>=LOWER (a lower bound CI installs)"
+        out[m.group(1).lower().replace("_", "-")] = m.group(2)
+    return out
+
+
+def test_every_lower_bound_is_pinned_in_the_lowest_constraints():
+    """.ci/lowest-constraints.txt pins each dependency at exactly its declared lower bound
+    (CI installs and tests with it), so a bound cannot drift from what was tested."""
+    pins = {}
+    for line in (ROOT / ".ci" / "lowest-constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    for name, low in _requirements().items():
+        assert pins.get(name) is not None, f"{name}>={low} has no ==pin in lowest-constraints"
+        assert tuple(map(int, pins[name].split("."))) == tuple(map(int, low.split("."))) + (0,) * (
+            pins[name].count(".") - low.count(".")), f"{name}: pinned {pins[name]}, declared >={low}"
+    assert "lowest-constraints.txt" in (ROOT / ".ci" / "run").read_text()
+
+
+PINNED_LHS = [[-0.44523265151317637, 1.080068134385971], [0.6665962342444924, 1.8851861665426555],
+              [0.14966629229234996, 0.8488184996671608], [-0.5256899457697853, 0.027575033486316125]]
+
+
+def test_latin_hypercube_design_is_the_same_on_every_scipy():
+    """sweep's Latin hypercube passes rng= (SciPy >= 1.15) or seed= (1.11-1.14) the same
+    Generator: the design points are pinned (oracle: the values SciPy 1.17 gives with rng=)."""
+    import numpy as np
+
+    from sim.analysis.sweep import design
+    from sim.scenario.spec import SweepSpec
+
+    spec = SweepSpec.model_validate({"method": "lhs", "points": 4, "seed": 11, "levers": {
+        "gdp_real.shift_pp": [-1.0, 1.0], "energy_intensity.shift_pp": [0.0, 2.0]}})
+    pts = design(spec, run_seed=1).points
+    assert pts.shape == (4, 2)
+    np.testing.assert_allclose(pts, PINNED_LHS, rtol=0, atol=1e-15)

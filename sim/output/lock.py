@@ -228,17 +228,28 @@ def _open_lock_file(key: Path) -> int:
     why = ("is not a regular file" if not stat.S_ISREG(st.st_mode) else
            "has other hard links" if st.st_nlink != 1 else
            "holds something else" if st.st_size > 64 or not _LOCK_BODY.fullmatch(
-               os.pread(fd, 65, 0).decode("ascii", "replace")) else "")
+               _head(fd, 65)) else "")
     if why:
         os.close(fd)
         raise SimError(f"{key}: {why}, {_NOT_OURS}")
     return fd
 
 
+def _head(fd: int, n: int) -> str:
+    """The first ``n`` bytes of the open file ``fd`` as text (the offset is left at 0)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, 0).decode("ascii", "replace")
+    os.lseek(fd, 0, os.SEEK_SET)     # pragma: no cover - Windows
+    try:
+        return os.read(fd, n).decode("ascii", "replace")
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
+
+
 def _read_pid(fd: int) -> str:
     """The pid a lock file holds ('' when unknown)."""
     try:
-        text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        text = _head(fd, 64).strip()
     except OSError:
         return ""
     text = text.removeprefix(LOCK_TEXT)
