@@ -481,6 +481,8 @@ def mutate_data(data, d: Path) -> tuple[str, tuple[str, int] | None, list[str]]:
                                     "delete", "delete_all", "dir_csv", "new_csv", "mixed_eol"]),
                    label="op")
     header = rows[0]
+    if op in ("bad_value", "x1000") and "kind" not in header:   # breaks.csv: no kind, value
+        op = "cell"
     if op == "cell":
         i = data.draw(st.integers(1, len(rows) - 1), label="row")
         j = data.draw(st.integers(0, len(header) - 1), label="col")
