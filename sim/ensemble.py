@@ -441,6 +441,9 @@ def read_netcdf(path: Path) -> xr.Dataset:
         ds = ds.assign({n: v.astype(np.float64) for n, v in ds.data_vars.items() if v.dtype == np.float32})
     except Exception as exc:  # h5py/xarray raise many types for a broken file
         raise SimError(f"{path}: cannot read as NetCDF ({exc})") from None
+    if "draw" not in ds.dims and ds.attrs.get("summaries_only"):
+        raise SimError(f"{path}: holds summaries only (quantiles, written with --summaries-only), "
+                       "not the draws needed here; run `sim run` again without --summaries-only")
     if not {"scenario", "draw", "year"} <= set(ds.dims):
         raise SimError(f"{path}: not a sim ensemble (expected dims scenario, draw, year; "
                        f"got {sorted(map(str, ds.dims))})")

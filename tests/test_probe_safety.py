@@ -250,6 +250,22 @@ def test_an_ensemble_that_does_not_match_its_run_is_refused(run_cli, make_result
     assert _tree(tmp_path) == before
 
 
+def test_report_on_a_summaries_only_folder_says_so(run_cli, make_results, tmp_path):
+    """Oracle: refused with a message saying why (before: 'not a sim ensemble (expected dims
+    scenario, draw, year; got quantile, ...)')."""
+    from sim.ensemble import read_netcdf, write_netcdf
+    from sim.run.pipeline import _summaries
+
+    run = make_results(tmp_path / "run", outputs=False)
+    write_netcdf(_summaries(read_netcdf(run / "ensemble.nc"), (0.1, 0.5, 0.9)),
+                 run / "ensemble.nc")
+    before = _tree(tmp_path)
+    code, _, err = run_cli("report", run, "--quiet")
+    _one_line_error(code, err, f"{run / 'ensemble.nc'}: holds summaries only",
+                    "run `sim run` again without --summaries-only")
+    assert _tree(tmp_path) == before
+
+
 def test_an_ensemble_that_matches_its_run_is_read_unchanged(make_results, tmp_path):
     """The check passes a folder as sim wrote it (oracle: the dataset read is the one written)."""
     from sim.ensemble import read_netcdf
