@@ -160,6 +160,12 @@ CUMULATIVE_CHANGE_TARGET = Range(-100, 1e6, "a positive quantity cannot fall by 
 SHARE_TARGET = Range(0, 100, "a share is a percentage of a whole")
 #: ``target_values`` of a count or cumulative-sum target.
 COUNT_TARGET = Range(0, 1e12, "a count or a sum of amounts is never negative")
+#: a target ``value`` of kind ``level`` on a series modelled on the log scale (GDP, emissions...).
+LEVEL_TARGET = Range(0, None, "a level on the log scale is a positive amount", lo_open=True)
+#: Plausible target values by the catalogue's kind of target (catalogue rows, ``targets.csv``
+#: and a scenario's ``target_values``); a ``level`` depends on its series (:mod:`sim.targets`).
+TARGET_KIND_RANGES = {"share": SHARE_TARGET, "cumulative_change": CUMULATIVE_CHANGE_TARGET,
+                      "count": COUNT_TARGET, "cumulative_sum": COUNT_TARGET}
 
 # --------------------------------------------------------------------------------------------
 # History observations (calibration/data/*.csv)

@@ -40,7 +40,7 @@ from sim.engine.simulation import Simulation, series_paths
 from sim.ensemble_check import check_coordinates
 from sim.errors import SimError
 from sim.model import FittedModel
-from sim.vocabulary import COMPOSITION, HOUSING_SERIES, SERIES
+from sim.vocabulary import COMPOSITION, HOUSING_SERIES, SERIES, Series
 
 SINCE = "_log_change_since_"
 
@@ -106,16 +106,18 @@ def ensemble_facts(ds: xr.Dataset) -> EnsembleFacts:
         versions={str(k): str(v) for k, v in _json_attr(a, "versions", {}).items()})
 
 
-def ensemble_of(sim: Simulation, fitted: FittedModel, attrs: Mapping[str, Any] | None = None
-                ) -> xr.Dataset:
+def ensemble_of(sim: Simulation, fitted: FittedModel, attrs: Mapping[str, Any] | None = None,
+                vocabulary: Mapping[str, Series] = SERIES) -> xr.Dataset:
     """The ensemble Dataset of an engine :class:`~sim.engine.simulation.Simulation`: every
     series (:func:`~sim.engine.simulation.series_paths`) via :func:`build_dataset`."""
-    return build_dataset(sim, fitted, series_paths(sim, fitted), dict(attrs or {}))
+    return build_dataset(sim, fitted, series_paths(sim, fitted), dict(attrs or {}), vocabulary)
 
 
 def build_dataset(sim: Simulation, fitted: FittedModel, paths: dict[str, np.ndarray],
-                  attrs: Mapping[str, Any]) -> xr.Dataset:
+                  attrs: Mapping[str, Any], vocabulary: Mapping[str, Series] = SERIES
+                  ) -> xr.Dataset:
     """Assemble the Dataset from an engine ``Simulation`` and its ``series_paths``.
+    ``vocabulary`` (the run's, ``history.vocabulary``) gives the variables' labels and units.
 
     ``paths[name]`` is (S, N, Y+1) on the natural scale (NaN when unanchored).
     """
@@ -130,7 +132,7 @@ def build_dataset(sim: Simulation, fitted: FittedModel, paths: dict[str, np.ndar
     ds["year"].attrs.update(long_name="calendar year", units="1")
     d_index = {d: i for i, d in enumerate(sim.drivers)}
     for name, arr in paths.items():
-        var = _series_variable(sim, name, arr, d_index)
+        var = _series_variable(sim, name, arr, d_index, vocabulary, fitted)
         if var is None:
             continue
         ds[name] = var
@@ -154,17 +156,20 @@ def build_dataset(sim: Simulation, fitted: FittedModel, paths: dict[str, np.ndar
     return ds
 
 
-def _series_variable(sim: Simulation, name: str, arr: np.ndarray, d_index: Mapping[str, int]
-                     ) -> xr.DataArray | None:
+def _series_variable(sim: Simulation, name: str, arr: np.ndarray, d_index: Mapping[str, int],
+                     vocabulary: Mapping[str, Series] = SERIES,
+                     fitted: FittedModel | None = None) -> xr.DataArray | None:
     """The (scenario, draw, year) variable of one series, with its CF attributes; a driver or
     derived series without an observed level becomes an index with as_of = 1 (None when it
     cannot be formed)."""
-    meta = SERIES.get(name)
+    meta = vocabulary.get(name)
     relative = False
     values = np.asarray(arr, dtype=np.float64)
     if (name in COMPOSITION or name in d_index) and name != HOUSING_SERIES \
             and np.all(np.isnan(values[..., 0])):
-        rel = _relative_path(sim, name, d_index)
+        fit = fitted.drivers.get(name) if fitted is not None else None
+        rel = _relative_path(sim, name, d_index, vocabulary[name].scale if name in vocabulary
+                             else fit.scale if fit is not None else "log")
         if rel is None:
             return None
         values, relative = rel, True
@@ -196,7 +201,8 @@ def _log_change_since(sim: Simulation, name: str, b_idx: int, d_index: Mapping[s
     return None
 
 
-def _relative_path(sim: Simulation, name: str, d_index: Mapping[str, int]) -> np.ndarray | None:
+def _relative_path(sim: Simulation, name: str, d_index: Mapping[str, int],
+                   scale: str = "log") -> np.ndarray | None:
     """exp(sum_d sign_d * delta_d): the series relative to its as_of value, (S, N, Y+1)."""
     parts = COMPOSITION.get(name, ((name, 1),))
     total = np.zeros(sim.delta.shape[:1] + sim.delta.shape[2:])
@@ -204,7 +210,6 @@ def _relative_path(sim: Simulation, name: str, d_index: Mapping[str, int]) -> np
         if d not in d_index:
             return None
         total = total + sign * sim.delta[:, d_index[d]]
-    scale = SERIES[name].scale if name in SERIES else "log"
     if scale != "log":
         return None
     return np.exp(total)

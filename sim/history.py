@@ -13,6 +13,13 @@ Every CSV file holds one observation per row, with exactly these columns::
 
 The format and every source are described in ``calibration/data/SOURCES.md``. Loading collects
 *all* problems of all files before raising one :class:`~sim.errors.ProblemList`.
+
+:func:`load_history` is the one reading of a data directory: its declarations (``series.csv``,
+``targets.csv``, :mod:`sim.declared`), its observations, its ``breaks.csv`` and the catalogue
+merged with its targets are read and checked together, so ``sim validate --data`` and every
+command that reads ``--data`` refuse the same files. What a directory declares travels in the
+:class:`History` (``history.vocabulary``, ``history.declarations``, ``history.catalogue()``);
+no module table changes.
 """
 
 from __future__ import annotations
@@ -20,22 +27,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import pandas as pd
 
 from sim.bounds import (BREAK_PREFIX, HISTORY_YEAR, JUMP_RATIO, OBS_CHANGE_PCT, OBS_CUMULATIVE_PCT,
                         OBS_POSITIVE, OBS_SHARE, Range, check_as_of, fmt_number)
-from sim.declared.files import activate, load_declarations
+from sim.declared.breaks import BREAKS_FILE, Break, read_breaks
+from sim.declared.files import Declarations, load_declarations, not_regular
+from sim.declared.records import plan_records_problem
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
 from sim.numbers import parse_float
 from sim.paths import DEFAULT_DATA_DIR
 from sim.scenario.messages import printable
 from sim.targets import COLUMNS as CATALOGUE_COLUMNS
-from sim.targets import VERBATIM
-from sim.vocabulary import KINDS, SERIES, VINTAGES, expected_unit
+from sim.targets import VERBATIM, load_catalogue
+from sim.vocabulary import KINDS, SERIES, VINTAGES, Series, Vocabulary, expected_unit
 
 COLUMNS = ("series", "year", "base_year", "kind", "value", "unit", "vintage", "source", "note")
 YEAR_MIN, YEAR_MAX = int(HISTORY_YEAR.lo or 0), int(HISTORY_YEAR.hi or 0)
@@ -54,11 +63,26 @@ class History:
     ``frame`` has the columns of the CSV files plus ``file`` (name) and ``line`` (1-based line
     in that file); ``year`` is int, ``base_year`` pandas ``Int64`` (NA when none), ``value`` float.
     ``data_hash`` identifies the input files (sha256 over their sorted names and bytes).
+    ``declarations`` are what the directory declares (its series and targets; none for the
+    bundled data), ``breaks`` the rows of its ``breaks.csv`` (None: not read, e.g. a History
+    built by hand; :func:`sim.calibrate.breaks.file_breaks` then reads the file).
     """
 
     frame: pd.DataFrame
     data_hash: str
     data_dir: Path
+    declarations: Declarations = field(default_factory=Declarations)
+    breaks: tuple[Break, ...] | None = None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The series this history knows: the built-in ones plus those its directory declares."""
+        return self.declarations.vocabulary
+
+    def catalogue(self) -> pd.DataFrame:
+        """The target catalogue of this history: the bundled one plus its directory's
+        ``targets.csv`` (:func:`sim.targets.load_catalogue`)."""
+        return load_catalogue(declarations=self.declarations)
 
     def upto(self, as_of: int) -> "History":
         """Observations known by ``as_of``: rows with ``year <= as_of``.
@@ -69,7 +93,7 @@ class History:
         """
         check_as_of(as_of)
         kept = self.frame[self.frame["year"] <= int(as_of)].reset_index(drop=True)
-        return History(kept, self.data_hash, self.data_dir)
+        return replace(self, frame=kept)
 
     def select(self, series: str, vintage: str = "revised") -> pd.DataFrame:
         """Rows of one series, one per (year, base_year, kind), sorted by kind and year.
@@ -77,8 +101,7 @@ class History:
         Where an observation exists in several vintages, keep ``vintage``, else ``unknown``,
         else the remaining one (``revised`` before ``first`` when ``unknown`` was asked for).
         """
-        if series not in SERIES:
-            raise SimError(f"unknown series '{series}'{did_you_mean(series, SERIES)}")
+        self.vocabulary.series(series)   # an unknown name is an error naming it
         if vintage not in VINTAGES:
             raise SimError(f"unknown vintage '{vintage}' (expected one of {', '.join(VINTAGES)})")
         order = [vintage] + [v for v in ("unknown", "revised", "first") if v != vintage]
@@ -96,16 +119,22 @@ class History:
 
 
 def load_history(data_dir: Path | str | None = None) -> History:
-    """Read and validate every ``*.csv`` in ``data_dir`` (default: the bundled data).
+    """Read and validate the data directory ``data_dir`` (default: the bundled data).
 
-    The directory's ``series.csv`` and ``targets.csv`` (:mod:`sim.declared`) are read first and
-    become the declarations in use: the vocabulary (:data:`sim.vocabulary.SERIES`) and the
-    catalogue (:func:`sim.targets.load_catalogue`) are the built-in ones plus these.
+    Its ``series.csv`` and ``targets.csv`` (:mod:`sim.declared`) are read first: the history's
+    vocabulary is the built-in one plus its series. Then every other ``*.csv`` (observations),
+    ``breaks.csv`` and the catalogue merged with its targets are checked, and every problem of
+    them is raised at once. A file that is not a regular file (a FIFO, a device) is refused
+    without being opened; a ``plan_records`` folder is refused (runs use the bundled records).
     """
     data_dir = Path(DEFAULT_DATA_DIR if data_dir is None else data_dir)
     if not data_dir.is_dir():
         raise SimError(f"history data directory not found: {data_dir} (expected a folder of CSV files)")
-    activate(load_declarations(data_dir, CATALOGUE_COLUMNS, VERBATIM))
+    records_problem = plan_records_problem(data_dir)
+    if records_problem is not None:
+        raise ProblemList([records_problem])
+    decl = load_declarations(data_dir, CATALOGUE_COLUMNS, VERBATIM)
+    vocabulary = decl.vocabulary
     every_csv = sorted(data_dir.glob("*.csv"))
     paths = [p for p in every_csv if p.name not in DECLARATION_FILES]
     if not paths:
@@ -114,10 +143,18 @@ def load_history(data_dir: Path | str | None = None) -> History:
     problems: list[Problem] = []
     records: list[dict] = []
     for path in paths:
-        records += _read_file(path, problems)
+        records += _read_file(path, problems, vocabulary)
     _check_across_rows(records, problems)
     _check_jumps(records, problems)
     _drop_where(records)
+    breaks: list[Break] = []
+    if (data_dir / BREAKS_FILE).exists():
+        breaks, more = read_breaks(data_dir / BREAKS_FILE, vocabulary)
+        problems += more
+    try:
+        load_catalogue(declarations=decl)
+    except ProblemList as exc:
+        problems += exc.problems
     if problems:
         problems.sort(key=lambda p: (p.file, int(p.where.split()[-1]) if p.where else 0))
         raise ProblemList([Problem(p.file, p.where, printable(p.message)) for p in problems])
@@ -129,15 +166,16 @@ def load_history(data_dir: Path | str | None = None) -> History:
     for path in every_csv:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    return History(frame, digest.hexdigest(), data_dir)
+    return History(frame, digest.hexdigest(), data_dir, decl, tuple(breaks))
 
 
-def _read_file(path: Path, problems: list[Problem]) -> list[dict]:
+def _read_file(path: Path, problems: list[Problem], vocabulary: Mapping[str, Series]) -> list[dict]:
     """Parse one CSV file; append its row-level problems and return the rows that parsed."""
     where = str(path)
-    if path.is_dir():
-        problems.append(Problem(where, "", "is a folder, not a CSV file (expected a file of "
-                                           "observations; rename or move it)"))
+    why = ("is a folder, not a CSV file (expected a file of observations; rename or move it)"
+           if path.is_dir() else not_regular(path))
+    if why:
+        problems.append(Problem(where, "", why))
         return []
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -172,17 +210,17 @@ def _read_file(path: Path, problems: list[Problem]) -> list[dict]:
                                     f"has {len(cells)} fields, expected {len(header)}"))
             continue
         raw = {k: v.strip() for k, v in zip(header, cells)}
-        row, messages = _check_row(raw)
+        row, messages = _check_row(raw, vocabulary)
         problems += [Problem(where, f"line {line}", m) for m in messages]
         if row is not None:
             rows.append(dict(row, file=path.name, line=line, _where=where))
     return rows
 
 
-def _check_row(raw: dict) -> tuple[dict | None, list[str]]:
+def _check_row(raw: dict, vocabulary: Mapping[str, Series]) -> tuple[dict | None, list[str]]:
     """Validate one row's fields: ``(typed row, [])``, or ``(None, problems)``."""
-    messages = _name_problems(raw)
-    value, value_problems = _parse_value(raw)
+    messages = _name_problems(raw, vocabulary)
+    value, value_problems = _parse_value(raw, vocabulary)
     messages += value_problems
     year, base_year, year_problems = _parse_years(raw)
     messages += year_problems
@@ -193,36 +231,37 @@ def _check_row(raw: dict) -> tuple[dict | None, list[str]]:
     return {**raw, "year": year, "base_year": base_year, "value": value}, []
 
 
-def _name_problems(raw: dict) -> list[str]:
+def _name_problems(raw: dict, vocabulary: Mapping[str, Series]) -> list[str]:
     """Unknown series, kind or vintage, and a unit that is not the one of the series and kind."""
     series, kind, vintage, unit = raw["series"], raw["kind"], raw["vintage"], raw["unit"]
     out = []
-    if series not in SERIES:
-        out.append(f"unknown series '{series}'{did_you_mean(series, SERIES)} (a new series is "
+    if series not in vocabulary:
+        out.append(f"unknown series '{series}'{did_you_mean(series, vocabulary)} (a new series is "
                    f"declared in the data directory's series.csv)")
     if kind not in KINDS:
         out.append(f"unknown kind '{kind}' (expected one of {', '.join(KINDS)})")
     if vintage not in VINTAGES:
         out.append(f"unknown vintage '{vintage}' (expected one of {', '.join(VINTAGES)})")
-    if series in SERIES and kind in KINDS:
-        want = expected_unit(SERIES[series], kind)
+    if series in vocabulary and kind in KINDS:
+        want = expected_unit(vocabulary[series], kind)
         if unit != want:
             out.append(f"wrong unit for {series} {kind} (expected '{want}', got '{unit}')")
     return out
 
 
-def plausible_range(series: str, kind: str) -> Range | None:
+def plausible_range(series: str, kind: str, vocabulary: Mapping[str, Series] = SERIES
+                    ) -> Range | None:
     """The plausible values of an observation of ``kind`` of ``series`` (:mod:`sim.bounds`):
     a share (logit scale) strictly inside 0–100 %, any other level or period sum positive (a
     declared series' level: within its ``lower``/``upper``), a change above -100 %; None for an
     unknown series or kind."""
-    if series not in SERIES or kind not in KINDS:
+    if series not in vocabulary or kind not in KINDS:
         return None
     if kind == "change_pct":
         return OBS_CHANGE_PCT
     if kind == "cumulative_change_pct":
         return OBS_CUMULATIVE_PCT
-    meta = SERIES[series]
+    meta = vocabulary[series]
     if kind == "level" and (meta.lower is not None or meta.upper is not None):
         lo = 0.0 if meta.lower is None else meta.lower
         hi = meta.upper if meta.upper is not None else (100.0 if meta.scale == "logit" else None)
@@ -233,7 +272,7 @@ def plausible_range(series: str, kind: str) -> Range | None:
     return OBS_POSITIVE
 
 
-def _parse_value(raw: dict) -> tuple[float | None, list[str]]:
+def _parse_value(raw: dict, vocabulary: Mapping[str, Series]) -> tuple[float | None, list[str]]:
     """The value as a float, and the problems with it (not a number, not finite, outside the
     plausible range of its series and kind)."""
     value = parse_float(raw["value"])
@@ -241,7 +280,7 @@ def _parse_value(raw: dict) -> tuple[float | None, list[str]]:
         return None, [f"value is not a number (expected a finite number, got '{raw['value']}')"]
     if not math.isfinite(value):
         return None, [f"value is not finite (expected a finite number, got '{raw['value']}')"]
-    limits = plausible_range(raw["series"], raw["kind"])
+    limits = plausible_range(raw["series"], raw["kind"], vocabulary)
     if limits is not None and not limits.contains(value):
         return None, [f"{raw['kind']} of {raw['series']} out of range (expected "
                       f"{limits.expected()}, got {raw['value']})"]

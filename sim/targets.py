@@ -10,16 +10,20 @@ The catalogue is ``sim/data/targets.csv`` (columns and the decisions behind the 
 * ``targets_for_sets(names)`` — the rows of the named sets;
 * :class:`Target` / ``as_targets(df)`` — the same rows as typed objects.
 
-The catalogue in use is the bundled one plus the ``targets.csv`` of the data directory in use
-(:mod:`sim.declared`): a row whose ``id`` is in the catalogue corrects that row (its non-empty
-cells replace the catalogue's; the note records what changed and the catalogue's source), any
-other row adds a target. Every merged row is checked like a catalogue row, named by its line
-in ``targets.csv``. ``declared_changes()`` lists what was added or corrected.
+``load_catalogue()`` is always the bundled catalogue. A run's catalogue is the bundled one plus
+the ``targets.csv`` of its data directory (``load_catalogue(declarations=history.declarations)``,
+i.e. ``history.catalogue()``; :mod:`sim.declared`): a row whose ``id`` is in the catalogue
+corrects that row (its non-empty cells replace the catalogue's; the note records what changed
+and the catalogue's source), any other row adds a target. Every merged row is checked like a
+catalogue row, named by its line in ``targets.csv``, with the plausible values of
+:mod:`sim.bounds` (years, shares, signs) and an id of letters, digits and ``_ . -``.
+``declared_changes(declarations)`` lists what was added or corrected.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -27,11 +31,13 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from sim.declared.files import Declarations, TargetRow, active
+from sim.bounds import (HISTORY_YEAR, LEVEL_TARGET, TARGET_KIND_RANGES, TARGET_VALUE, YEAR,
+                        Range)
+from sim.declared.files import Declarations, TargetRow
 from sim.errors import Problem, ProblemList, SimError, did_you_mean
 from sim.numbers import as_int, as_number
 from sim.paths import TARGET_CATALOGUE
-from sim.vocabulary import FAMILIES, SERIES, TARGET_SETS
+from sim.vocabulary import FAMILIES, SERIES, TARGET_SETS, Series
 
 COLUMNS = (
     "id", "target_set", "series", "indicator_zh", "indicator_en", "domain", "target_year", "kind",
@@ -47,6 +53,15 @@ VALUE_STATUSES = ("given", "blank", "unclear")
 #: ``higher`` — more is better, met at >= value·(1 − tolerance); ``lower`` — a control target,
 #: met at <= value·(1 + tolerance); ``both`` — genuinely two-sided, within ± tolerance.
 APPROX_SENSES = ("higher", "lower", "both")
+#: A target id: letters, digits, ``_``, ``.``, ``-``, starting with a letter or digit (it names
+#: rows of every table, keys of ``[target_values]`` and spreadsheet cells).
+TARGET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
+#: The years a catalogue row may name: its target year is a year of a scenario (the plans'
+#: targets end by 2035), a base year or period a year of the history.
+YEAR_RANGES: dict[str, Range] = {"target_year": YEAR, "period_end": YEAR,
+                                 "base_year": HISTORY_YEAR, "period_start": HISTORY_YEAR}
+YEAR_WHY = {"target_year": "a plan's target year", "period_end": "a plan's target year",
+            "base_year": "a year of the history", "period_start": "a year of the history"}
 
 NUMERIC = ("value", "value_high", "tolerance", "base_value")
 VERBATIM = ("quote_zh", "base_quote")   # kept byte for byte (checked against the seeds)
@@ -68,26 +83,70 @@ def _choice_problems(row: Mapping[str, str]) -> list[str]:
     return out
 
 
-def _series_problems(row: Mapping[str, str]) -> list[str]:
+def _series_problems(row: Mapping[str, str], vocabulary: Mapping[str, Series]) -> list[str]:
     """An unknown series, or a unit that is not the series' unit (``%`` for a change)."""
     series = row["series"]
     if not series:
         return []
-    if series not in SERIES:
-        return [f"unknown series '{series}'{did_you_mean(series, SERIES)}"]
+    if series not in vocabulary:
+        return [f"unknown series '{series}'{did_you_mean(series, vocabulary)}"]
     if row["kind"] in KINDS:
-        unit = "%" if row["kind"] == "cumulative_change" else SERIES[series].unit
+        unit = "%" if row["kind"] == "cumulative_change" else vocabulary[series].unit
         if row["unit"] != unit:
             return [f"unit of series {series} must be '{unit}' (got '{row['unit']}')"]
     return []
 
 
 def _cell_problems(row: Mapping[str, str]) -> list[str]:
-    """Number and year cells that do not parse."""
-    out = [f"{col} is not a number (got '{row[col]}')"
-           for col in NUMERIC if row[col] and as_number(row[col]) is None]
-    out += [f"{col} is not a year (got '{row[col]}')" for col in YEARS
-            if row[col] and not (row[col].isdigit() and 1900 <= int(row[col]) <= 2100)]
+    """An id that is not a plain name, number and year cells that do not parse or lie
+    outside their plausible range (:mod:`sim.bounds`)."""
+    out = []
+    if row["id"] and not TARGET_ID.fullmatch(row["id"]):
+        out.append(f"id: expected letters, digits, '_', '.' or '-' starting with a letter or "
+                   f"digit (got {row['id']!r})")
+    out += [f"{col} is not a number (got '{row[col]}')"
+            for col in NUMERIC if row[col] and as_number(row[col]) is None]
+    for col in YEARS:
+        if row[col] and not row[col].isdigit():
+            out.append(f"{col} is not a year (got '{row[col]}')")
+        elif row[col] and not YEAR_RANGES[col].contains(int(row[col])):
+            out.append(f"{col}: {row[col]} is outside {fmt_years(YEAR_RANGES[col])} (expected "
+                       f"{YEAR_WHY[col]})")
+    return out
+
+
+def fmt_years(r: Range) -> str:
+    """``2000–2035``."""
+    return f"{int(r.lo or 0)}–{int(r.hi or 0)}"
+
+
+def value_range(row: Mapping[str, str], vocabulary: Mapping[str, Series]) -> Range:
+    """The plausible values of a row's ``value`` / ``value_high`` (:mod:`sim.bounds`): by kind
+    (share 0–100 %, cumulative change above -100 %, counts and sums not negative); a level of
+    a share series 0–100 %, of any other series positive; else any finite number."""
+    if row["kind"] in TARGET_KIND_RANGES:
+        return TARGET_KIND_RANGES[row["kind"]]
+    meta = vocabulary.get(row["series"]) if row["series"] else None
+    if row["kind"] == "level" and meta is not None:
+        return TARGET_KIND_RANGES["share"] if meta.scale == "logit" else LEVEL_TARGET
+    return TARGET_VALUE
+
+
+def _range_problems(row: Mapping[str, str], vocabulary: Mapping[str, Series]) -> list[str]:
+    """Values outside the plausible range of the row's kind and series."""
+    out = []
+    limits = value_range(row, vocabulary)
+    for col in ("value", "value_high", "base_value"):
+        v = as_number(row[col]) if row[col] else None
+        if v is None:
+            continue
+        why = (limits if col != "base_value" or row["kind"] not in ("cumulative_change",
+                                                                     "cumulative_sum")
+               else TARGET_VALUE).problem(v)
+        if why:
+            what = f"{row['kind'].replace('_', ' ')} target" + (
+                f" on {row['series']}" if row["kind"] == "level" and row["series"] else "")
+            out.append(f"{col}: {why.replace(' (expected', f' for a {what} (expected', 1)}")
     return out
 
 
@@ -120,14 +179,15 @@ def _value_problems(row: Mapping[str, str]) -> list[str]:
     return out
 
 
-def _check_row(row: dict[str, str], where: str, file: str, seen: dict[str, str]) -> list[Problem]:
+def _check_row(row: dict[str, str], where: str, file: str, seen: dict[str, str],
+               vocabulary: Mapping[str, Series] = SERIES) -> list[Problem]:
     """Every problem of one catalogue row (``seen``: id -> where it was first seen)."""
-    messages = _choice_problems(row) + _series_problems(row)
+    messages = _choice_problems(row) + _series_problems(row, vocabulary)
     if row["id"] in seen:
         messages.append(f"duplicate id '{row['id']}' (first at {seen[row['id']]})")
     elif row["id"]:
         seen[row["id"]] = where
-    messages += _cell_problems(row) + _value_problems(row)
+    messages += _cell_problems(row) + _value_problems(row) + _range_problems(row, vocabulary)
     return [Problem(file, where, m) for m in messages]
 
 
@@ -155,12 +215,13 @@ def _read_rows(path: Path) -> tuple[list[dict[str, str]], list[Problem]]:
     return rows, problems
 
 
-def _declared_row(tr: TargetRow, old: dict[str, str] | None) -> tuple[dict[str, str], list[str], list[str]]:
+def _declared_row(tr: TargetRow, old: dict[str, str] | None, vocabulary: Mapping[str, Series]
+                  ) -> tuple[dict[str, str], list[str], list[str]]:
     """A ``targets.csv`` row merged onto the catalogue row ``old`` (None: a new target):
     ``(row, changed columns, problems only a declared row can have)``."""
     if old is None:
         row = {c: tr.cells.get(c, "") for c in COLUMNS}
-        meta = SERIES.get(row["series"])
+        meta = vocabulary.get(row["series"])
         if not row["family"] and meta is not None and meta.family:
             row["family"] = meta.family
         return row, [c for c in COLUMNS if c in tr.cells], []
@@ -191,9 +252,9 @@ def merge_declared(rows: list[dict[str, str]], decl: Declarations
             continue
         seen[tid] = tr.where
         old = out[index[tid]] if tid in index else None
-        row, columns, bad = _declared_row(tr, old)
+        row, columns, bad = _declared_row(tr, old, decl.vocabulary)
         problems += [Problem(tr.file, tr.where, m) for m in bad]
-        problems += _check_row(row, tr.where, tr.file, {})
+        problems += _check_row(row, tr.where, tr.file, {}, decl.vocabulary)
         if tid in index:
             out[index[tid]] = row
         else:
@@ -207,21 +268,21 @@ def merge_declared(rows: list[dict[str, str]], decl: Declarations
     return out, problems, changes
 
 
-def declared_changes() -> list[dict[str, str]]:
-    """What the data directory in use adds to or corrects in the bundled catalogue."""
+def declared_changes(declarations: Declarations) -> list[dict[str, str]]:
+    """What a data directory's ``targets.csv`` adds to or corrects in the bundled catalogue."""
     rows, _ = _read_rows(TARGET_CATALOGUE)
-    return merge_declared(rows, active())[2]
+    return merge_declared(rows, declarations)[2]
 
 
-def load_catalogue(path: str | Path | None = None) -> pd.DataFrame:
+def load_catalogue(path: str | Path | None = None, *,
+                   declarations: Declarations | None = None) -> pd.DataFrame:
     """Read and validate the catalogue; raise ProblemList naming file and line for every problem.
 
-    Without ``path``: the bundled catalogue plus the declared targets of the data directory in
-    use (module docstring). Numeric columns come back as floats (NaN when blank), years as
-    nullable integers, text as str (all parsed by :func:`sim.numbers.as_number` /
-    :func:`sim.numbers.as_int`).
+    ``path`` (default: the bundled catalogue) merged with the targets ``declarations`` declare
+    (a data directory's ``targets.csv``; module docstring). Numeric columns come back as floats
+    (NaN when blank), years as nullable integers, text as str (all parsed by
+    :func:`sim.numbers.as_number` / :func:`sim.numbers.as_int`).
     """
-    declared = path is None
     path = Path(path) if path is not None else TARGET_CATALOGUE
     try:
         rows, problems = _read_rows(path)
@@ -229,8 +290,8 @@ def load_catalogue(path: str | Path | None = None) -> pd.DataFrame:
         raise SimError(f"{path}: target catalogue not found") from None
     except UnicodeDecodeError as exc:
         raise SimError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    if declared and not problems:
-        rows, problems, _ = merge_declared(rows, active())
+    if declarations is not None and not problems:
+        rows, problems, _ = merge_declared(rows, declarations)
     if problems:
         raise ProblemList(problems)
 
@@ -253,11 +314,13 @@ def check_set_names(names: Iterable[str]) -> None:
                            f"(expected one of {', '.join(TARGET_SETS)})")
 
 
-def targets_for_sets(names: Iterable[str], path: str | Path | None = None) -> pd.DataFrame:
-    """The catalogue rows belonging to the named target sets, in catalogue order."""
+def targets_for_sets(names: Iterable[str], path: str | Path | None = None, *,
+                     declarations: Declarations | None = None) -> pd.DataFrame:
+    """The catalogue rows belonging to the named target sets, in catalogue order
+    (``declarations``: a data directory's targets merged in, :func:`load_catalogue`)."""
     names = list(names)
     check_set_names(names)
-    df = load_catalogue(path)
+    df = load_catalogue(path, declarations=declarations)
     return df[df["target_set"].isin(names)].reset_index(drop=True)
 
 

@@ -22,6 +22,8 @@ housing names, ``LEVER_DRIVERS``, ``COMPOSITION``) and of the plans' target sets
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Iterable, Iterator, Mapping
 
 from sim.errors import SimError, did_you_mean
 
@@ -47,7 +49,7 @@ def _s(name, unit, scale, role, en, zh) -> Series:
 
 
 # Units follow the plans' own (亿元 = 1e8 CNY, 万人 = 1e4 persons, 万元 = 1e4 CNY).
-SERIES: dict[str, Series] = {s.name: s for s in (
+_TABLE: dict[str, Series] = {s.name: s for s in (
     # --- economy (drivers and what follows from them) ---
     _s("gdp_real", "index", "log", "driver", "Real GDP (volume)", "地区生产总值（不变价）"),
     _s("gdp_deflator", "index", "log", "driver", "GDP deflator", "GDP平减指数"),
@@ -146,31 +148,82 @@ SERIES: dict[str, Series] = {s.name: s for s in (
        "Shenzhen Quality Index (2010 = 100)", "深圳质量指数"),
     _s("fortune500_firms", "firms", "log", "generic",
        "Local firms in the Fortune Global 500", "进入世界500强的本土企业数"),
+    # --- indicators from news items and work reports (calibration/data/reports_indicators.csv) ---
+    _s("doctors_per_1000", "doctors per 1000 people", "log", "generic",
+       "Doctors per 1,000 people", "每千人医生数"),
+    _s("invention_patents_stock_per_10k", "patents per 10k people", "log", "generic",
+       "Invention patents in force per 10,000 people", "每万人发明专利拥有量"),
+    _s("new_jobs", "persons", "log", "generic", "New urban jobs created in the year", "新增就业人数"),
+    _s("national_hightech_firms", "firms", "log", "generic",
+       "National high-tech enterprises (stock)", "国家级高新技术企业数"),
+    _s("container_throughput", "TEU per year", "log", "generic",
+       "Port container throughput", "集装箱吞吐量"),
+    _s("airport_passengers", "passengers per year", "log", "generic",
+       "Airport passenger throughput", "机场旅客吞吐量"),
+    _s("university_students", "students", "log", "generic",
+       "Students enrolled in higher-education institutions", "高校在校生"),
 )}
 
-#: The built-in vocabulary (``SERIES`` is this plus the series a data directory declares).
-BUILTIN_SERIES: dict[str, Series] = dict(SERIES)
+#: The built-in vocabulary, read-only. A data directory's declared series are not added here: they
+#: live in the :class:`Vocabulary` of the run (``History.vocabulary``).
+SERIES: Mapping[str, Series] = MappingProxyType(_TABLE)
+del _TABLE
+#: The built-in vocabulary (the same read-only table as ``SERIES``).
+BUILTIN_SERIES: Mapping[str, Series] = SERIES
 
 
-def declare_series(declared: dict[str, Series]) -> None:
-    """Make ``SERIES`` the built-in vocabulary plus ``declared`` (a data directory's
-    ``series.csv``, :mod:`sim.declared`), replacing what an earlier data directory declared.
+class Vocabulary(Mapping[str, Series]):
+    """The series one run knows: the built-in ones plus the series a data directory declares
+    (its ``series.csv``, :mod:`sim.declared`). Built once per data directory, never changed;
+    picklable (it travels to dask workers with the task) and equal when the declarations are.
 
-    ``SERIES`` is changed in place, so every module's reference sees the same vocabulary. A
-    declared name that is built in is an error (the reader of ``series.csv`` refuses it first).
+    ``vocabulary[name]`` is the :class:`Series` (KeyError for an unknown name);
+    :meth:`series` raises a :class:`SimError` naming an unknown name, with a suggestion.
     """
-    clash = sorted(set(declared) & set(BUILTIN_SERIES))
-    if clash:
-        raise SimError(f"series {', '.join(clash)} are built in; a data directory may only add "
-                       f"new names")
-    SERIES.clear()
-    SERIES.update(BUILTIN_SERIES)
-    SERIES.update(declared)
+
+    def __init__(self, declared: Iterable[Series] = ()) -> None:
+        declared = tuple(declared)
+        clash = sorted({s.name for s in declared} & set(SERIES))
+        if clash:
+            raise SimError(f"series {', '.join(clash)} are built in; a data directory may only "
+                           f"add new names")
+        self._declared = declared
+        self._table = {**SERIES, **{s.name: s for s in declared}}
+
+    def __getitem__(self, name: str) -> Series:
+        return self._table[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __reduce__(self):
+        return (Vocabulary, (self._declared,))
+
+    def __repr__(self) -> str:
+        return f"Vocabulary(declared={[s.name for s in self._declared]})"
+
+    @property
+    def declared(self) -> tuple[Series, ...]:
+        """The declared series, in file order (empty for the bundled data)."""
+        return self._declared
+
+    def is_declared(self, name: str) -> bool:
+        """Is ``name`` a series declared by the data directory (not built in)?"""
+        return name in self._table and name not in SERIES
+
+    def series(self, name: str) -> Series:
+        """The series ``name``; an unknown name is a :class:`SimError` naming it."""
+        try:
+            return self._table[name]
+        except KeyError:
+            raise SimError(f"unknown series '{name}'{did_you_mean(name, self._table)}") from None
 
 
-def is_declared(name: str) -> bool:
-    """Is ``name`` a series declared by the data directory in use (not built in)?"""
-    return name in SERIES and name not in BUILTIN_SERIES
+#: The vocabulary of the bundled data (no declared series).
+BUILTIN = Vocabulary()
 
 
 KINDS = ("level", "change_pct", "cumulative_change_pct", "period_sum")
@@ -178,11 +231,9 @@ VINTAGES = ("first", "revised", "unknown")
 
 
 def get_series(name: str) -> Series:
-    """Look up a series by name; unknown names raise a :class:`SimError` with a suggestion."""
-    try:
-        return SERIES[name]
-    except KeyError:
-        raise SimError(f"unknown series '{name}'{did_you_mean(name, SERIES)}") from None
+    """Look up a built-in series by name; unknown names raise a :class:`SimError` with a
+    suggestion (a run's series: ``history.vocabulary.series(name)``)."""
+    return BUILTIN.series(name)
 
 
 def expected_unit(series: Series, kind: str) -> str:
@@ -207,7 +258,7 @@ LEVER_DRIVERS: tuple[str, ...] = CHANGE_DRIVERS + (HOUSING_LEVER,)
 
 #: Derived series = product of drivers (sum of log levels) with a sign; units are handled by
 #: the anchor, which is an observed level of the derived series itself.
-COMPOSITION: dict[str, tuple[tuple[str, int], ...]] = {
+COMPOSITION: Mapping[str, tuple[tuple[str, int], ...]] = MappingProxyType({
     "gdp_nominal": (("gdp_real", 1), ("gdp_deflator", 1)),
     "gdp_per_capita": (("gdp_real", 1), ("gdp_deflator", 1), ("population_resident", -1)),
     "gdp_per_capita_usd": (
@@ -216,14 +267,14 @@ COMPOSITION: dict[str, tuple[tuple[str, int], ...]] = {
     "co2_emissions": (("gdp_real", 1), ("energy_intensity", 1), ("carbon_factor", 1)),
     "co2_intensity": (("energy_intensity", 1), ("carbon_factor", 1)),
     "water_use": (("gdp_real", 1), ("water_intensity", 1)),
-}
+})
 
 
 # --------------------------------------------------------------------------------------------
 # Target sets (the plans whose targets the catalogue holds, sim/data/targets.csv)
 # --------------------------------------------------------------------------------------------
 #: name -> description (document, year of the targets), in plan order.
-TARGET_SETS: dict[str, str] = {
+TARGET_SETS: Mapping[str, str] = MappingProxyType({
     "action_plan_2015": "关于创造深圳质量的行动计划 (2011 Action Plan on Shenzhen Quality), "
                         "targets for 2015",
     "fyp12_2015": "深圳市第十二个五年规划 (12th Five-Year Plan) targets for 2015, as restated in "
@@ -232,7 +283,7 @@ TARGET_SETS: dict[str, str] = {
                   "targets for 2020",
     "quality_plan_2020": "深圳市质量发展第十三个五年规划（征求意见稿） (Quality Development 13th FYP, "
                          "draft), targets for 2020",
-}
+})
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,7 +292,7 @@ TARGET_SETS: dict[str, str] = {
 #: name -> meaning. Every catalogue target and every plan record belongs to one family; the
 #: plan-record model (sim.plan_record) pools what past plans achieved by family. The rule that
 #: assigns a family to an indicator is in sim/data/TARGETS.md ("Families").
-FAMILIES: dict[str, str] = {
+FAMILIES: Mapping[str, str] = MappingProxyType({
     "energy_intensity": "energy use per unit of GDP (level or cumulative decline)",
     "carbon_intensity": "CO2 emissions per unit of GDP (level or cumulative decline)",
     "pollutant_reduction": "emission totals of the controlled pollutants (COD, NH3-N, SO2, NOx): "
@@ -260,4 +311,4 @@ FAMILIES: dict[str, str] = {
     "other": "everything else: innovation counts (patents, labs, talents), infrastructure and "
              "networks, land programmes, prices and public finance balances, quality indices, "
              "pollution-control equipment",
-}
+})

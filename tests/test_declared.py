@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.errors import SimError
 from sim.declared.check import check_data_dir
-from sim.declared.files import active
 from sim.history import DECLARATION_FILES, load_history
 from sim.paths import DEFAULT_DATA_DIR
 from sim.targets import declared_changes, load_catalogue
-from sim.vocabulary import BUILTIN_SERIES, SERIES, is_declared
+from sim.vocabulary import SERIES
 
 SERIES_HEADER = "series,unit,transform,lower,upper,family,description\n"
 FOREST = ("forest_coverage,%,logit,0,100,environment_quality,"
@@ -48,24 +48,20 @@ def data_dir(tmp_path, series=None, targets=None, obs=None):
     return d
 
 
-@pytest.fixture(autouse=True)
-def _bundled_declarations_after():
-    """Every test leaves the bundled data's declarations (none) in use."""
-    yield
-    load_history()
-
-
-def test_declared_series_joins_the_vocabulary_and_leaves_with_its_directory(tmp_path):
+def test_declared_series_joins_the_history_vocabulary_only(tmp_path):
     d = data_dir(tmp_path, SERIES_HEADER + FOREST, obs=forest_obs(range(2013, 2016)))
     h = load_history(d)
-    assert is_declared("forest_coverage") and "forest_coverage" not in BUILTIN_SERIES
-    s = SERIES["forest_coverage"]
+    assert h.vocabulary.is_declared("forest_coverage") and "forest_coverage" not in SERIES
+    s = h.vocabulary["forest_coverage"]
     assert (s.unit, s.scale, s.role, s.family, s.lower, s.upper) == (
         "%", "logit", "generic", "environment_quality", 0.0, 100.0)
     assert s.declared_in == "series.csv: line 2"
     assert list(h.select("forest_coverage")["value"]) == pytest.approx([41.2, 41.6, 41.15])
-    load_history()
-    assert "forest_coverage" not in SERIES and active().series == {}
+    bundled = load_history()
+    assert "forest_coverage" not in bundled.vocabulary and bundled.declarations.series == {}
+    with pytest.raises(SimError, match="unknown series 'forest_coverage'"):
+        bundled.select("forest_coverage")
+    assert h.vocabulary.is_declared("forest_coverage")   # the first history is unchanged
 
 
 def test_series_file_problems_name_file_line_and_column(tmp_path):
@@ -124,8 +120,8 @@ def test_targets_file_adds_and_corrects_catalogue_rows(tmp_path):
                f"{blank},-15,given,some cited secondary source\n"
                "tertiary_share_2020_fyp13,,,erratum of the plan (test)\n")
     d = data_dir(tmp_path, targets=targets)
-    load_history(d)
-    cat = load_catalogue().set_index("id")
+    h = load_history(d)
+    cat = h.catalogue().set_index("id")
     assert len(cat) == len(base)
     assert cat.loc[blank, "value"] == -15 and cat.loc[blank, "value_status"] == "given"
     assert cat.loc[blank, "source"] == "some cited secondary source"
@@ -134,7 +130,7 @@ def test_targets_file_adds_and_corrects_catalogue_rows(tmp_path):
         f"{base.loc[blank, 'source']})")
     assert cat.loc["tertiary_share_2020_fyp13", "value"] == base.loc["tertiary_share_2020_fyp13",
                                                                       "value"]
-    assert [(c["id"], c["action"], c["columns"]) for c in declared_changes()] == [
+    assert [(c["id"], c["action"], c["columns"]) for c in declared_changes(h.declarations)] == [
         (blank, "corrected", "value, value_status, source"),
         ("tertiary_share_2020_fyp13", "corrected", "source")]
 
@@ -142,12 +138,13 @@ def test_targets_file_adds_and_corrects_catalogue_rows(tmp_path):
 def test_a_new_target_on_a_declared_series(tmp_path):
     d = data_dir(tmp_path, SERIES_HEADER + FOREST, TARGET_HEADER + FOREST_TARGET,
                  obs=forest_obs(range(2013, 2016)))
-    load_history(d)
-    cat = load_catalogue().set_index("id")
+    h = load_history(d)
+    cat = h.catalogue().set_index("id")
     row = cat.loc["forest_coverage_2020_test"]
     assert (row["series"], row["value"], row["unit"], row["family"]) == (
         "forest_coverage", 41.6, "%", "environment_quality")
-    assert declared_changes() == [{"id": "forest_coverage_2020_test", "action": "added",
+    assert "forest_coverage_2020_test" not in set(load_catalogue()["id"])
+    assert declared_changes(h.declarations) == [{"id": "forest_coverage_2020_test", "action": "added",
                                    "columns": "forest_coverage, 2020: >= 41.6 %",
                                    "where": "targets.csv: line 2"}]
 
@@ -246,3 +243,28 @@ def test_a_data_rich_declared_series_leaves_the_others_identical(tmp_path, run_c
                     obs=forest_obs(range(2008, 2016)))
     _assert_others_identical(_run(run_cli, tmp_path, "plain", plain),
                              _run(run_cli, tmp_path, "declared", decl), "forest_coverage_2020_test")
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_dask_workers_get_the_declared_vocabulary_with_the_task(tmp_path, run_cli):
+    """Issue 19: nothing is replayed into a worker's module state; the vocabulary travels with
+    the task, so a run on a local cluster equals the run in this process, declared series
+    labels included."""
+    pytest.importorskip("distributed")
+    import xarray as xr
+
+    d = data_dir(tmp_path / "d", SERIES_HEADER + FOREST, TARGET_HEADER + FOREST_TARGET,
+                 obs=forest_obs(range(2008, 2016)))
+    scen = tmp_path / "s.toml"
+    scen.write_text(SCENARIO, encoding="utf-8")
+    for name, extra in (("here", ()), ("dask", ("--scheduler", "local:1"))):
+        code, _, err = run_cli("run", scen, "--data", d, "--out", tmp_path / name, "--no-figures",
+                               "--quiet", *extra)
+        assert code == 0, err
+    assert (tmp_path / "here" / "targets.csv").read_bytes() == \
+        (tmp_path / "dask" / "targets.csv").read_bytes()
+    with xr.open_dataset(tmp_path / "dask" / "ensemble.nc") as ds:
+        assert ds["forest_coverage"].attrs["long_name"] == "Forest coverage of the land area " \
+                                                           "(test fixture)"
+        assert ds["forest_coverage"].attrs["scale"] == "logit"

@@ -368,3 +368,39 @@ def test_extra_indicators_quote_their_seed_and_measure_catalogue_targets():
         assert re.sub(r"\s", "", quote) in re.sub(r"\s", "", seed), (r["series"], r["year"], quote)
     mapped = set(load_catalogue()["series"])
     assert {r["series"] for r in rows} <= mapped
+
+
+# --- an unknown series is an error naming it, never "nothing observed" (issue 19 item 1) ------
+
+def _observers():
+    """Every reader of observed values that used to turn an unknown series into None."""
+    from sim.evaluation.indicator import observation_for
+    from sim.evaluation.record import base_of
+    from sim.output.figures import _history_of
+    from sim.output.midterm_table import _observed_level, observed_sum
+    from sim.output.report_compare import _history
+    from sim.output.tables import _latest_observed
+    from sim.targets import Target
+
+    def target(series):
+        return Target.from_row({"id": "t", "series": series, "kind": "level", "target_year": 2015,
+                                "base_year": 2010, "unit": "%"})
+
+    return {
+        "tables._latest_observed": lambda h, s: _latest_observed(h, s, "level", 2015, "revised"),
+        "figures._history_of": lambda h, s: _history_of(h, s, "revised"),
+        "report_compare._history": lambda h, s: _history(h, s, "revised"),
+        "midterm_table._observed_level": lambda h, s: _observed_level(h, s, 2015, "revised"),
+        "midterm_table.observed_sum": lambda h, s: observed_sum(h, s, 2011, 2015, "revised"),
+        "indicator.observation_for": lambda h, s: observation_for(h, target(s)),
+        "record.base_of": lambda h, s: base_of(target(s), h, 2011, 2015),
+    }
+
+
+@pytest.mark.parametrize("reader", list(_observers()))
+def test_an_unknown_series_is_an_error_naming_it(reader):
+    h = load_history()
+    read = _observers()[reader]
+    with pytest.raises(SimError, match="unknown series 'forest_coverage'"):
+        read(h, "forest_coverage")
+    read(h, "tertiary_share")   # a known series reads as before

@@ -174,9 +174,11 @@ def test_plan_table_midterm_columns_and_dropouts():
     ])
     plan = T.plan_table(table)
     assert T.is_midterm(plan)
-    assert list(plan["delta_p_text"]) == ["+20.0 pp ± 1.4", "+30.0 pp ± 2.0"]
+    assert list(plan["delta_p_text"]) == [    # a record-only ΔP is not progress (issue 21)
+        "+20.0 pp ± 1.4", "+30.0 pp ± 2.0 (参考类更新 reference-class update, not progress)"]
     assert list(plan["p_at_plan_start_text"]) == ["60.0%", "50.0%"]
-    assert T.method_text(plan.iloc[1].to_dict()) == "record only; ⚠ 信息少 low information; 2 verdicts"
+    assert T.method_text(plan.iloc[1].to_dict()) == (
+        "参考往期规划 past plans only (record only); ⚠ 信息少 low information; 2 verdicts")
     assert "information" in T.csv_columns(plan)
     assert "information" not in T.csv_columns(plan.assign(information=""))
     drop = T.dropouts(plan)

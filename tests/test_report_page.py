@@ -38,7 +38,7 @@ def _row(tid, scen, p=None, *, tset="fyp13_2020", binding="binding", reason="", 
              status="evaluated" if evaluated else "not evaluable",
              reason="" if evaluated else reason, probability=p if evaluated else np.nan,
              mc_se=0.01 if evaluated else np.nan, ci_low=np.nan, ci_high=np.nan,
-             method="record only" if evaluated else "not evaluable", low_information=False,
+             method="trend only" if evaluated else "not evaluable", low_information=False,
              likelihood="likely" if evaluated else "", delta_vs_baseline=np.nan, delta_se=np.nan)
     r.update(kw)
     return r
@@ -116,18 +116,22 @@ def test_ignored_lever_messages_match_what_the_run_writes():
 def test_likelihood_counts_by_set_group_and_scenario(table):
     c = likelihood_counts(table).set_index(["target_set", "group", "scenario"])
     assert c.loc[("fyp13_2020", "all", "base")].to_dict() == dict(
-        likely=1, between=1, unlikely=0, not_evaluable=1)
+        likely=1, between=1, unlikely=0, past_plans_only=0, not_evaluable=1)
     assert c.loc[("fyp13_2020", "all", "alt")].to_dict() == dict(
-        likely=1, between=0, unlikely=1, not_evaluable=1)
+        likely=1, between=0, unlikely=1, past_plans_only=0, not_evaluable=1)
     assert c.loc[("setB", "all", "alt")].to_dict() == dict(
-        likely=0, between=0, unlikely=1, not_evaluable=1)
+        likely=0, between=0, unlikely=1, past_plans_only=0, not_evaluable=1)
+    # issue 21: a row resting on past plans only is counted apart, with no verdict
+    rec = likelihood_counts(table.assign(method=table["method"].replace("trend only",
+                                                                        "record only")))
+    assert rec["likely"].sum() == 0 and rec["past_plans_only"].sum() == 10
     assert ("setB", "binding", "base") not in c.index      # setB has no binding target
 
 
 def test_summary_lists_binding_targets_at_risk_and_those_without_probability(table):
     page = html.unescape(summary_section(table, {"base": "基准"}))
-    assert ("1 of the 2 binding targets with a probability (3 binding in all) are below “likely” "
-            "(P < 66%) in at least one scenario.") in page
+    assert ("1 of the 2 binding targets with a probability from data (3 binding in all) are below "
+            "“likely” (P < 66%) in at least one scenario") in page
     risk = page[page.index("Binding targets at risk"):]
     assert "指标t2" in risk and "50.0%" in risk and "20.0% (alt)" in risk
     assert "指标t1" not in risk.split("have no probability")[0]     # 90% in both: not at risk
@@ -139,8 +143,8 @@ def test_not_evaluable_targets_are_grouped_by_reason_and_collapsed(table):
     page = html.unescape(not_evaluable_section(table))
     assert "2 targets (by target and reason) could not be given a probability, for 2 reasons" in page
     assert page.count("<details>") == 2 and "<details open" not in page
-    assert "<summary>no history for x — 1</summary>" in page
-    assert "<summary>no target value — 1</summary>" in page
+    assert "<summary>无历史数据 no history for x — 1</summary>" in page     # reasons bilingual
+    assert "<summary>规划未给出目标值 no target value — 1</summary>" in page
     assert page.index("t3", page.index("no history for x — 1")) < page.index("no target value — 1")
     empty = not_evaluable_section(table[table["status"] == "evaluated"])
     assert "every target was evaluated" in empty
@@ -170,7 +174,7 @@ def test_pmet_table_keeps_every_probability_and_flags_low_information(table):
     assert '<th class="ind">' in page and "基准<span class=\"sub wide\">base</span>" in text
     # low information: the flag with the information text as tooltip, method shown
     assert 'title="2 informative observations; 80% of the variance from the prior">⚑ low information' in text
-    assert "record only" in text
+    assert "trend only" in text
     # without the information column (older results) the flag still shows, with a plain text
     older = pmet_table(table.drop(columns=["information"]), {})
     assert "few observations behind this probability" in html.unescape(older)

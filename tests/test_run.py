@@ -161,7 +161,7 @@ def test_midterm_run_adds_progress_since_plan_start(run2020, tmp_path):
     assert len(met) and met["required_pace"].isna().all()
     assert met["required"].str.startswith("已达到 already met").all()
     housing = plan.loc[("baseline", "affordable_housing_supply_2016_2020_fyp13")]
-    assert housing["change_since_start"].startswith(("method changed", "dropped out"))
+    assert housing["change_since_start"].startswith(("方法已变 method changed", "已退出评估 dropped out"))
     wb = load_workbook(out / "targets.xlsx")
     header = [c.value for c in wb["评估表 Evaluation"][1]]
     assert {"规划初期 P at plan start", "ΔP since plan start", "ΔP ± SE", "已实现年均 Achieved per year",

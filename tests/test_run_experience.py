@@ -97,10 +97,10 @@ def test_summary_keeps_full_scenario_names_with_a_legend_when_narrow(capsys):
         assert f"S{k}  {s}\n" in out           # the legend names every scenario in full
     assert "pandemic_stres " not in out
     assert "GDP" in out and "≥ 26,000 亿元" in out and "gdp_2020_fyp13" in out
-    assert "Water intensity, cumulative chang…" in out   # long indicator names end in …
-    assert "0.510" in out and "2 targets evaluated, 1 not evaluable" in out
-    assert max(display_width(line) for line in out.splitlines()) <= 100 + len(
-        "water_intensity_cum_2020_fyp13")
+    assert "Water intensity, cumulative …" in out   # long indicator names end in …
+    # P in the baseline, ΔP (pp) against it in the others (issue 21)
+    assert "50.0  +1.0  +2.0" in out and "2 targets evaluated, 1 not evaluable" in out
+    assert max(display_width(line) for line in out.splitlines()) <= 100
 
 
 def test_summary_uses_full_names_as_headers_when_they_fit(capsys):

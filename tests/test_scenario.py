@@ -75,7 +75,7 @@ def test_shipped_2020():
     assert (sf.run.as_of, sf.run.horizon) == (2015, 2020)
     assert set(sf.run.target_sets) == {"fyp13_2020", "quality_plan_2020"}
     assert sf.baseline.levers["affordable_housing"].units_by_year(2016, 2020) == {y: 70000 for y in range(2016, 2021)}
-    assert sf.baseline.target_values == {"co2_intensity_cum_2020_fyp13": -10.0}  # C40 case study
+    assert sf.baseline.target_values == {"co2_intensity_cum_2020_fyp13": -23.0}  # Guangdong allocation
     stress = [s for s in sf.scenarios.values() if s.shocks]
     assert stress and stress[0].shocks[0].year == 2020 and stress[0].shocks[0].shift_pp == -4.0
 

@@ -215,8 +215,34 @@ def test_solve_errors(ctx):
                                        "'co2_intensity_cum_2020_fyp13'"):
         solve(ctx, target="co2_intensity_cum_2020_fyp1", probability=0.9,
               lever="energy_intensity.shift_pp")
-    with pytest.raises(SimError, match="not evaluable"):
-        solve(ctx, target="energy_intensity_2020_qdp", probability=0.9, lever="energy_intensity.shift_pp")
+    # no target value (the 2020 file leaves it blank): the run gives it no probability either
+    with pytest.raises(SimError, match=r"target 'energy_intensity_cum_2020_fyp13' is not evaluable: "
+                                       r"no target value .*\(the run gives it no probability\)"):
+        solve(ctx, target="energy_intensity_cum_2020_fyp13", probability=0.9,
+              lever="energy_intensity.shift_pp")
+
+
+def test_solve_at_the_scenarios_lever_value_gives_the_runs_headline_probability(shipped):
+    """P(v) is the run's headline probability: at the baseline's own lever value (0 pp/yr: it has
+    no energy lever) it equals the run's P exactly (same seed and draws, the run's record draws
+    and weight), not p_trend; a past-plans-only target is answered, not refused: its P is the
+    run's at every lever value and the message says no lever moves it."""
+    from sim.run.stream import stream
+
+    small = RunContext.build(shipped["2020"], overrides={"draws": 600}, fitted=synthetic_fitted())
+    run = stream(small).acc
+    k = small.scenario_names.index("baseline")
+    P = LeverProbability(small, CO2, "energy_intensity.shift_pp", draws=600, chunk_draws=250)
+    assert P([0.0])[0] == run.probabilities([CO2])[k, 0]
+    assert P([0.0])[0] != run.trend_hits[("baseline", CO2)] / 600
+    assert P.method == "trend+record" and 0 < P.weight < 1
+    r = solve(small, target="energy_intensity_2020_qdp", probability=0.9,
+              lever="energy_intensity.shift_pp", points=3, bootstrap=0)
+    p_run = run.probabilities(["energy_intensity_2020_qdp"])[k, 0]
+    assert r.method == "record only" and r.shape == "flat" and set(r.evaluations.values()) == {p_run}
+    text = words(r.message())
+    assert "P(met), the run's headline probability (仅参考往期规划 past plans only)" in text
+    assert "no lever moves it" in text and "does not change with the lever" in text
 
 
 @pytest.mark.slow

@@ -135,13 +135,12 @@ def test_grid_sweep_common_random_numbers(write):
     assert p.values[0, 0] > p.values[-1, -1]
     # the GDP target does not depend on these levers: identical at every point
     assert np.unique(ds["p_met"].sel(target="gdp_2020_fyp13").values).size == 1
-    # each point equals a run of that scenario alone (same draws)
+    # each point's trend equals a run of that scenario alone (same draws; no plan record)
     lev = point_levers(ctx, "baseline", res.design.paths, res.design.points[[5]])
     one = ctx.catalogue[ctx.catalogue["id"] == CO2]
     acc = evaluate_draws(ctx.fitted, lev, ctx.settings, one,
                          {"p0000": ctx.target_values["baseline"]}, [(0, 1200)])
-    assert acc.hit_counts()[0, 0] == res.met[5, 0]
-    assert res.p[5, 0] == acc.probabilities()[0, 0]
+    assert res.p_trend is not None and res.p_trend[5, 0] == acc.probabilities()[0, 0]
 
 
 @pytest.mark.dask
@@ -179,7 +178,7 @@ def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, write, run_cli):
     assert ds.attrs["probability"] == 0.9 and "P ≥ 90 % at" in text
     table = pd.read_csv(out / "sweep.csv")
     assert list(table.columns) == ["point", "energy_intensity.shift_pp", "carbon_factor.shift_pp",
-                                   "target_id", "p_met", "mc_se"]
+                                   "target_id", "p_met", "mc_se", "p_trend", "method"]
     assert len(table) == 6 * 2 and table["p_met"].between(0, 1).all()
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"] == "sweep" and manifest["draws"] == 600
@@ -241,16 +240,60 @@ def test_sweep_summary_names_flat_and_not_evaluable_targets():
     from sim.analysis.sweep import Design, SweepResult, summary_lines
 
     d = Design(("energy_intensity.shift_pp",), np.array([[-2.0], [-1.0], [0.0]]), ((-2.0, -1.0, 0.0),))
-    p = np.array([[0.95, 0.4, np.nan], [0.9, 0.4, np.nan], [0.7, 0.4, np.nan]])
-    res = SweepResult(d, (CO2, "gdp_2020_fyp13", "energy_intensity_cum_2020_fyp13"), p, p * 0,
-                      np.nan_to_num(p * 1000).astype(int), 1000, ("", "", "no target value"), "baseline", 1.5)
+    p = np.array([[0.95, 0.4, 0.83, np.nan], [0.9, 0.4, 0.83, np.nan], [0.7, 0.4, 0.83, np.nan]])
+    ids = (CO2, "gdp_2020_fyp13", "energy_intensity_2020_qdp", "energy_intensity_cum_2020_fyp13")
+    res = SweepResult(d, ids, p, p * 0, np.nan_to_num(p * 1000).astype(int), 1000,
+                      ("", "", "", "no target value"), "baseline", 1.5,
+                      methods=("trend+record", "trend only", "record only", "not evaluable"))
     assert summary_lines(res, probability=0.9) == [
         "sweep of energy_intensity.shift_pp on 'baseline': 3 points × 1,000 draws (common random "
         "numbers), 1.5 s",
+        "  P(met), the run's headline probability (trend at each point combined with the run's plan "
+        "record, as in `sim run`); p_trend (trends continue) is in sweep.nc and sweep.csv",
         f"  {CO2}: P(met) 0.700–0.950 (best at energy_intensity.shift_pp = -2); P ≥ 90 % at 2 of 3 points",
-        "  P(met) is the same at every point for 1 target(s): gdp_2020_fyp13",
-        "  energy_intensity_cum_2020_fyp13: not evaluable (no target value)",
+        "  not moved by any swept lever (2 target(s), no figure; sweep.nc attribute "
+        "'not_moved_by_any_swept_lever'):",
+        "    依据本指标数据 this indicator's data — the swept levers do not enter its trend: gdp_2020_fyp13",
+        "    仅参考往期规划 past plans only — no lever moves a probability that rests on the record "
+        "alone: energy_intensity_2020_qdp",
+        "  energy_intensity_cum_2020_fyp13: not evaluable (the run gives it no probability): "
+        "no target value",
     ]
+
+
+RECORD_ONLY_TARGET = "fortune500_firms_2020_fyp13"   # no series measures it: past plans only
+
+
+def test_sweep_gives_the_runs_headline_probability_and_lists_what_no_lever_moves(tmp_path, write):
+    """At the scenario's own lever values (0 pp/yr: the baseline has no energy lever) the sweep's
+    P(met) is the run's headline probability, draw for draw (same seed, same draws, the run's
+    record draws and weights); a past-plans-only target has that probability at every point and
+    is listed as not moved by any swept lever — not as "not evaluable", and with no figure."""
+    from sim.analysis.sweep import summary_lines, write_sweep
+    from sim.run.stream import stream
+
+    path = write('\n[sweep]\n[sweep.levers]\n"energy_intensity.shift_pp" = [-1.0, 0.0]\n')
+    ctx = RunContext.build(path, overrides={"draws": 800}, fitted=synthetic_fitted())
+    ids = [CO2, "gdp_2020_fyp13", RECORD_ONLY_TARGET]
+    res = run_sweep(ctx, targets=ids, chunk_draws=300)
+    run = stream(ctx).acc
+    k = ctx.scenario_names.index("baseline")
+    assert np.array_equal(res.p[1], run.probabilities(ids)[k])         # exactly the run's P
+    assert res.p_trend is not None and res.p_trend[1, 0] == run.trend_hits[("baseline", CO2)] / 800
+    assert res.p[1, 0] != res.p_trend[1, 0]                              # the record enters
+    assert res.methods == ("trend+record", "trend+record", "record only")
+    assert res.reasons == ("", "", "") and np.isnan(res.p_trend[:, 2]).all()
+    assert res.p[0, 2] == res.p[1, 2] > 0                                # no lever moves it
+    out = write_sweep(res, ctx, tmp_path / "sw")
+    assert sorted(f.name for f in (out / "figures").iterdir()) == [f"sweep_{CO2}.png"]
+    ds = xr.open_dataset(out / "sweep.nc", engine="h5netcdf")
+    assert list(ds["method"].values) == list(res.methods) and "p_trend" in ds
+    assert ds.attrs["not_moved_by_any_swept_lever"] == f"gdp_2020_fyp13, {RECORD_ONLY_TARGET}"
+    assert ds.attrs["not_evaluable"] == "" and "headline" in ds["p_met"].attrs["long_name"]
+    text = "\n".join(summary_lines(res))
+    assert "not evaluable" not in text and "not moved by any swept lever" in text
+    assert f"past plans only — no lever moves a probability that rests on the record alone: " \
+           f"{RECORD_ONLY_TARGET}" in text
 
 
 def test_sweep_cli_probability_must_be_a_probability(tmp_path, shipped, run_cli):

@@ -170,19 +170,55 @@ def test_approx_sense_is_set_exactly_for_approx_targets(cat):
     assert cat.loc["major_projects_share_fai_2016_2020_fyp13", "approx_sense"] == "both"
 
 
+#: Targets whose base value a seed states (the plan's own number, quoted verbatim): 15 in 13th-FYP
+#: 专栏1 / review, 5 quality-plan targets quoted from seed 003 (same indicator and year), sewage.
+BASED = {
+    "gdp_2020_fyp13", "gdp_per_capita_cny_2020_fyp13", "construction_land_per_gdp_2020_fyp13",
+    "tertiary_share_2020_fyp13", "rd_share_2020_fyp13", "fortune500_firms_2020_fyp13",
+    "disposable_income_2020_fyp13", "beds_per1000_2020_fyp13", "tertiary_educated_share_2020_fyp13",
+    "life_expectancy_2020_fyp13", "unemployment_2020_fyp13", "transit_share_2020_fyp13",
+    "pm25_2020_fyp13", "modern_services_share_tertiary_2020_fyp13", "tertiary_hospitals_2020_fyp13",
+    "sewage_capacity_2020_fyp13", "gdp_2020_qdp", "gdp_per_capita_usd_2020_qdp",
+    "disposable_income_2020_qdp", "rd_share_2020_qdp", "fortune500_firms_2020_qdp",
+}
+BASE_SEED = re.compile(r"base quote from (\d{3}_[0-9a-f]{16}\.txt)")
+
+
+def base_seed(note: str, source: str) -> str:
+    """The seed that states a row's base: the one its note names ("base quote from SEED"), else
+    the target's own (first) seed."""
+    named = BASE_SEED.findall(note)
+    return named[0] if named else source.split(";")[0]
+
+
 def test_base_values_are_stated_by_the_plan(cat):
-    """A base value is the plan's own number (its quote is verbatim in the seed), never estimated."""
+    """A base value is a plan's own number, quoted verbatim from the named seed, never estimated."""
     seeds = {p.name: p.read_text(encoding="utf-8") for p in SEEDS_DIR.glob("*.txt")}
     based = cat[cat["base_value"].notna()]
-    assert len(based) == 15 and set(based["target_set"]) == {"fyp13_2020"}
+    assert set(based["id"]) == BASED
+    assert set(based["target_set"]) == {"fyp13_2020", "quality_plan_2020"}
     for r in based.itertuples():
-        assert r.base_quote in seeds[r.source.split(";")[0]], r.id
+        assert r.base_quote in seeds[base_seed(r.note, r.source)], r.id
         nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", r.base_quote)]
         assert any(math.isclose(n * 10 ** k, r.base_value, rel_tol=1e-9)
                    for n in nums for k in range(0, 5)), r.id
+        # a base is the level of the indicator at the plan's start, not a cumulative change or sum
+        assert r.kind not in ("cumulative_change", "cumulative_sum"), r.id
     assert (cat.loc[cat["base_value"].isna(), "base_quote"] == "").all()
     assert cat.loc["gdp_2020_fyp13", "base_value"] == 17500
     assert cat.loc["disposable_income_2020_fyp13", "base_value"] == 44600    # 4.46万元
+    # quoted from another plan (seed 003) than the target's (002): the note names the seed
+    assert cat.loc["gdp_per_capita_usd_2020_qdp", "base_value"] == 25000     # 2.5万美元
+    qdp = cat.loc["gdp_2020_qdp"]
+    assert (qdp.source, base_seed(qdp.note, qdp.source)) == ("002_c56b56aaba1c45dc.txt",
+                                                             "003_f03a317643cd5a3e.txt")
+
+
+def test_a_base_quote_that_is_not_in_the_named_seed_is_caught(cat):
+    """The check above can fail: the same quote does not pass against the target's own seed."""
+    seeds = {p.name: p.read_text(encoding="utf-8") for p in SEEDS_DIR.glob("*.txt")}
+    r = cat.loc["gdp_per_capita_usd_2020_qdp"]
+    assert r.base_quote not in seeds[r.source.split(";")[0]]
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_xlsx_formatting(results_folder):
             "基期值 Base value", "容差 Tolerance (≈)"} <= set(header)
     wide = wb["达标概率 P(met)"]
     assert [c.value for c in wide[1]][3:6] == ["目标值 Target", "单位 Unit", "年 Year"]
-    assert wide["G2"].number_format == "0.0%"
+    assert wide["G1"].value == "依据 Basis" and wide["H2"].number_format == "0.0%"
     ne = wb["未评估 Not evaluated"]
     listed = {ne.cell(row=i, column=1).value for i in range(2, ne.max_row + 1)}
     assert listed == set(table.loc[table["status"] != "evaluated", "target_id"])
@@ -80,7 +80,10 @@ def test_midterm_workbook_has_the_plan_start_columns_and_drop_outs(tmp_path):
     wb = load_workbook(path)
     ws = wb["评估表 Evaluation"]
     header = [c.value for c in ws[1]]
-    assert [r[3] for r in ws.iter_rows(min_row=2, values_only=True)] == ["a", "b"]
+    assert [r[3] for r in ws.iter_rows(min_row=2, values_only=True)] == ["a"]
+    # issue 21: a record-only row has its own sheet (no verdict of its own)
+    rec = wb["往期规划 Past plans only"]
+    assert [r[3] for r in rec.iter_rows(min_row=2, values_only=True)] == ["b"]
     assert {"规划初期 P at plan start", "ΔP since plan start", "ΔP ± SE"} <= set(header)
     r = dict(zip(header, next(ws.iter_rows(min_row=2, values_only=True))))
     assert (r["规划初期 P at plan start"], r["ΔP since plan start"], r["ΔP ± SE"]) == (0.7, 0.1, 0.015)

@@ -99,13 +99,21 @@ KIND_WORDS = {
     "initial state": ("starting state", "all starting states",
                       "where the driver stands at as_of, not fully observed"),
     "shocks": ("yearly shocks", "all yearly shocks", "year-to-year surprises after as_of"),
+    "record": ("past plans' record (往期规划)", "past plans' record (往期规划)",
+               "how past plans' targets of this family ended (the run's record draws)"),
 }
+
+
+#: the group of the plan record's draws in the sensitivity analysis (one input: the draw index)
+RECORD_GROUP = "record:plan record"
 
 
 def group_label(group: str) -> str:
     """``"shocks:energy_intensity"`` -> 'energy use per 10,000 CNY of GDP — yearly shocks';
-    a pooled ``"shocks:all"`` -> 'all yearly shocks'."""
+    a pooled ``"shocks:all"`` -> 'all yearly shocks'; the record -> "past plans' record (往期规划)"."""
     kind, _, driver = group.partition(":")
+    if group == RECORD_GROUP:
+        return KIND_WORDS["record"][0]
     one, every, _ = KIND_WORDS.get(kind, (kind, kind, ""))
     if driver == "all":
         return every

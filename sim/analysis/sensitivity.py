@@ -21,7 +21,12 @@ Cost: ``N (2 + G)`` draws; standard errors by bootstrap over the N rows. The dra
 simulated by :func:`sim.engine.simulation.simulate_given_normals` from the run's own normals
 (:func:`sim.engine.simulation.run_normals`: ``A`` = draws 0..N-1, ``B`` = the next N), so the
 analysis is reproducible, and "met" is decided by the one evaluator
-(:class:`~sim.evaluation.EvaluationAccumulator`). The estimator is :func:`sim.analysis.sobol.pick_freeze`
+(:class:`~sim.evaluation.EvaluationAccumulator`) with the run's plan record of the scenario
+(:mod:`sim.analysis.headline`), so ``Y`` is the met indicator of the run's headline
+probability. The record's draws are one more input, the group ``record:plan record``: a column
+holding the draw index (``A``: 0..N-1, ``B``: N..2N-1) that picks the record's keyed draws, so
+a record-only target's uncertainty is all the record's and a combined target's is shared
+between the trend's inputs and the record. The estimator is :func:`sim.analysis.sobol.pick_freeze`
 (any function; tests check it on the Ishigami function); the chart and the printed summary, in
 planners' words, are in :mod:`sim.analysis.sensitivity_report`.
 """
@@ -33,8 +38,9 @@ from typing import Sequence
 
 import numpy as np
 
-from sim.analysis.labels import target_statement
-from sim.analysis.sensitivity_report import summary_lines, tornado
+from sim.analysis.headline import methods_of, run_record
+from sim.analysis.labels import RECORD_GROUP, target_statement
+from sim.analysis.sensitivity_report import rare_side, summary_lines, tornado
 from sim.analysis.sobol import Sensitivity, SobolIndices, pick_freeze
 from sim.analysis.sweep import scenario_spec
 from sim.engine.kernels import Packed
@@ -42,6 +48,7 @@ from sim.engine.simulation import driver_names, pack, run_normals, simulate_give
 from sim.ensemble import ensemble_of
 from sim.errors import SimError
 from sim.evaluation import EvaluationAccumulator, select_targets
+from sim.evaluation.record import RECORD_ONLY, TREND_RECORD
 from sim.output.folder import ResultsFolder
 from sim.run.context import RunContext
 from sim.vocabulary import COMPOSITION, HOUSING_LEVER, HOUSING_SERIES
@@ -117,41 +124,53 @@ def sensitivity(ctx: RunContext, *, targets: Sequence[str] | None = None,
     N = int(draws)
     if N < 10:
         raise SimError(f"draws must be >= 10 for Sobol indices, got {N}")
-    A = run_normals(s.seed, s.block_size, 0, N, p)
-    B = run_normals(s.seed, s.block_size, N, N, p)
+    record = run_record(ctx, scenario, chosen)
+    n_var = int(p.n_var)
+    # the draw index as one more input: it picks the record's keyed draws (A: 0..N-1, B: N..2N-1)
+    A = np.hstack([run_normals(s.seed, s.block_size, 0, N, p), np.arange(N, dtype=float)[:, None]])
+    B = np.hstack([run_normals(s.seed, s.block_size, N, N, p),
+                   np.arange(N, 2 * N, dtype=float)[:, None]])
     target_values = {scenario: dict(spec.target_values)}
     found: list[tuple[str, ...]] = []
 
     def met(z: np.ndarray) -> np.ndarray:
-        sim = simulate_given_normals(fitted, [lev], z, horizon=s.horizon, seed=s.seed,
+        first = int(z[0, n_var])
+        if not np.array_equal(z[:, n_var], first + np.arange(len(z))):
+            raise SimError("the draw-index column must run consecutively")  # pick-freeze keeps it
+        sim = simulate_given_normals(fitted, [lev], z[:, :n_var], horizon=s.horizon, seed=s.seed,
                                      block_size=s.block_size,
                                      parameter_uncertainty=s.parameter_uncertainty,
                                      correlated_shocks=s.correlated_shocks)
         acc = EvaluationAccumulator(chosen, [scenario], target_values, (), keep_draws=0,
-                                    keep_met=True)
-        acc.add(ensemble_of(sim, fitted))
+                                    keep_met=True, record=record)
+        acc.add(ensemble_of(sim, fitted), first_draw=first)
         if not found:
             found.append(acc.reasons())
         return acc.met_array()[0].T.astype(float)          # (N, T)
 
-    # only the drivers the chosen targets are made of can matter
+    # only the drivers the chosen targets are made of can matter, and the record where it enters
     used: set[str] = set()
     for t in chosen:
         if t.series:
             used |= drivers_of(t.series, drivers)
     groups = variate_groups(p, drivers, keep=sorted(used), pooled=pooled)
+    if record is not None and any(
+            (row := record.row(scenario, tid)) is not None and row.method in (TREND_RECORD, RECORD_ONLY)
+            for tid in ids):
+        groups[RECORD_GROUP] = [n_var]
     if not groups:
         raise SimError("no uncertain input acts on the chosen targets (are they evaluable?)")
     ix = pick_freeze(met, A, B, groups, bootstrap=bootstrap, seed=int(s.seed) % 2 ** 32)
-    reasons = found[0] if found else ("",) * len(chosen)
-    keep = [t for t, r in enumerate(reasons) if not r]
+    methods, why = methods_of(record, scenario, ids, found[0] if found else ("",) * len(chosen))
+    keep = [t for t, r in enumerate(why) if not r]
     if not keep:
-        raise SimError("none of the chosen targets is evaluable: "
-                       + "; ".join(f"{i}: {r}" for i, r in zip(ids, reasons)))
+        raise SimError("none of the chosen targets is evaluable (the run gives them no "
+                       "probability): " + "; ".join(f"{i}: {r}" for i, r in zip(ids, why)))
     sub = SobolIndices(ix.groups, ix.first[:, keep], ix.total[:, keep], ix.first_se[:, keep],
                        ix.total_se[:, keep], ix.variance[keep], ix.mean[keep], ix.n)
     texts = tuple(target_statement(chosen[t], spec.target_values.get(ids[t])) for t in keep)
-    return Sensitivity(tuple(ids[t] for t in keep), ix.mean[keep], sub, scenario, N, texts)
+    return Sensitivity(tuple(ids[t] for t in keep), ix.mean[keep], sub, scenario, N, texts,
+                       tuple(methods[t] for t in keep))
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,7 +184,7 @@ def write_sensitivity(sens: Sensitivity, out: Path, *, force: bool = False, figu
         folder.csv("sensitivity.csv", sens.table())
         if figures:
             for t, tid in enumerate(sens.target_ids):
-                if sens.indices.variance[t] > 0:
+                if sens.indices.variance[t] > 0 and not rare_side(sens, t):
                     tornado(sens, t, folder.path / "figures" / f"tornado_{tid}.png")
         folder.manifest.update(scenario=sens.scenario, draws=int(sens.draws),
                                targets=list(sens.target_ids), groups=list(sens.indices.groups))

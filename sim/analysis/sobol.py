@@ -89,11 +89,21 @@ def pick_freeze(f: Callable[[np.ndarray], np.ndarray], A: np.ndarray, B: np.ndar
         Sb.append(s)
         STb.append(st)
     if Sb:
-        S_se, ST_se = np.nanstd(np.stack(Sb), axis=0, ddof=1), np.nanstd(np.stack(STb), axis=0, ddof=1)
+        S_se, ST_se = _bootstrap_sd(np.stack(Sb)), _bootstrap_sd(np.stack(STb))
     else:
         S_se = ST_se = np.full_like(S, np.nan)
     mean = np.mean(np.concatenate([fA, fB]), axis=0)
     return SobolIndices(names, S, ST, S_se, ST_se, V, mean, N)
+
+
+def _bootstrap_sd(x: np.ndarray) -> np.ndarray:
+    """SD over the bootstrap axis 0 of (B, G, T) estimates, NaN where fewer than 2 are finite
+    (an output with zero variance) — without numpy's "degrees of freedom" warning."""
+    ok = np.isfinite(x)
+    n = ok.sum(axis=0)
+    mean = np.where(ok, x, 0.0).sum(axis=0) / np.maximum(n, 1)
+    ss = np.where(ok, (x - mean) ** 2, 0.0).sum(axis=0)
+    return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
 
 
 @dataclass
@@ -106,6 +116,7 @@ class Sensitivity:
     scenario: str
     draws: int
     texts: tuple[str, ...] = ()   # what each target asks, in words (titles)
+    methods: tuple[str, ...] = ()  # what each P rests on (the run's method)
 
     def table(self) -> pd.DataFrame:
         """One row per (target, group): first-order and total index with bootstrap SEs (the raw

@@ -1,7 +1,10 @@
 """Required effort: which lever values make a target's P(met) reach a probability.
 
 ``P(v)`` is the share of draws meeting the target when the lever path (e.g.
-``energy_intensity.shift_pp``) is set to ``v`` in one scenario. Every ``v`` is simulated on the
+``energy_intensity.shift_pp``) is set to ``v`` in one scenario: the run's headline probability
+(:mod:`sim.analysis.headline`: the trend draws at ``v`` combined with the run's plan-record draws
+and weight of that scenario, no new pilot), so at the scenario's own lever value it is the run's
+P. A target resting on past plans only has a P no lever moves, and says so. Every ``v`` is simulated on the
 same draws (common random numbers), so differences between values carry no independent Monte
 Carlo noise. ``P`` is monotone whenever the lever moves each draw's indicator one way and the
 target is one-sided; a two-sided target (``≈``, a range) or a lever acting through several
@@ -26,12 +29,14 @@ from typing import Iterable
 
 import numpy as np
 
+from sim.analysis.headline import for_names, methods_of, run_record
 from sim.analysis.solve_result import Crossing, SolveResult
 from sim.analysis.solve_search import Bisection, crossing, search
 from sim.analysis.sweep import point_levers, scenario_spec, split_path
-from sim.engine.dispatch import chunk_ranges
+from sim.engine.dispatch import chunk_ranges, map_ranges
 from sim.errors import SimError
-from sim.evaluation import evaluate_draws, select_targets
+from sim.evaluation import EvaluationAccumulator, evaluate_range, select_targets
+from sim.evaluation.record import RecordSetup
 from sim.run.context import RunContext
 from sim.scenario.spec import SWEEP_RANGES
 
@@ -42,8 +47,9 @@ from sim.scenario.spec import SWEEP_RANGES
 class LeverProbability:
     """``P(v)`` for one target, lever path and scenario; keeps every draw's met flag per ``v``.
 
-    The met flags come from the evaluator (:func:`sim.evaluation.evaluate_draws` with
-    ``keep_met``), the draws ``0 .. draws-1`` in ranges of ``chunk_draws``.
+    The met flags come from the evaluator (:func:`sim.evaluation.evaluate_range` with
+    ``keep_met`` and the run's plan record of ``scenario``), the draws ``0 .. draws-1`` in
+    ranges of ``chunk_draws``. ``method`` is what the probability rests on (the run's method).
     """
 
     def __init__(self, ctx: RunContext, target: str, lever: str, scenario: str = "baseline", *,
@@ -56,6 +62,12 @@ class LeverProbability:
         self.chunk = int(chunk_draws)
         self.batch = max(int(batch), 1)
         self.met: dict[float, np.ndarray] = {}
+        self.record: RecordSetup | None = run_record(ctx, scenario, self.targets)
+        self.method = ""
+        self.weight = math.nan      # the trend's weight w of a trend+record target
+        row = self.record.row(scenario, self.target) if self.record is not None else None
+        if row is not None:
+            self.method, self.weight = row.method, row.weight
 
     @property
     def target(self) -> str:
@@ -74,13 +86,23 @@ class LeverProbability:
     def _simulate(self, todo: list[float]) -> None:
         """Simulate and evaluate the lever values ``todo`` on the draws; keep their met flags."""
         levers = point_levers(self.ctx, self.scenario, [self.lever], np.array(todo)[:, None])
-        tv = {lv.name: dict(self.spec.target_values) for lv in levers}
+        names = [lv.name for lv in levers]
+        tv = {name: dict(self.spec.target_values) for name in names}
         s = self.ctx.settings
-        acc = evaluate_draws(self.ctx.fitted, levers, s, self.targets, tv,
-                             chunk_ranges(self.draws, s.block_size, self.chunk), keep_met=True)
-        reason = acc.reasons()[0]
-        if reason:
-            raise SimError(f"target '{self.target}' is not evaluable: {reason}")
+        parts: list[EvaluationAccumulator] = []
+        map_ranges(evaluate_range, chunk_ranges(self.draws, s.block_size, self.chunk),
+                   shared=(self.ctx.fitted,),
+                   args=(list(levers), s, self.targets, None, tv, (), 0, {}),
+                   kwargs={"keep_met": True, "record": for_names(self.record, self.scenario, names)},
+                   on_result=lambda res, first, n: parts.append(res[0]))
+        acc = parts[0]
+        for part in parts[1:]:
+            acc.merge(part)
+        methods, why = methods_of(self.record, self.scenario, [self.target], acc.reasons())
+        self.method = methods[0]
+        if why[0]:
+            raise SimError(f"target '{self.target}' is not evaluable: {why[0]} (the run gives it "
+                           "no probability)")
         for v, row in zip(todo, acc.met_array()[:, 0, :]):
             self.met[v] = row
 
@@ -148,7 +170,8 @@ def solve(ctx: RunContext, *, target: str, probability: float, lever: str, scena
                       direction=s.direction, p_value=p_value,
                       se_p=math.sqrt(p_value * (1 - p_value) / P.draws), shape=s.scan.shape,
                       best_value=s.best_value, best_p=s.best_p, intervals=s.intervals,
-                      scanned=len(s.scan.values), default_bounds=bounds is None)
+                      scanned=len(s.scan.values), default_bounds=bounds is None,
+                      method=P.method, weight=P.weight)
     spacing = float(s.scan.values[1] - s.scan.values[0])
     for i, b in enumerate(s.crossings):
         c = _local_error(P, b, probability, spacing, (lo, hi), local_points=local_points,

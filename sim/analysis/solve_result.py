@@ -11,7 +11,9 @@ import math
 import textwrap
 from dataclasses import dataclass, field
 
+from sim.analysis.headline import HEADLINE, METHOD_WORDS
 from sim.analysis.labels import lever_label, plain, value_with_unit
+from sim.evaluation.record import RECORD_ONLY, TREND_RECORD
 
 WIDTH = 100   # printed lines are wrapped to this many characters
 
@@ -62,6 +64,8 @@ class SolveResult:
     evaluations: dict[float, float] = field(default_factory=dict)
     scanned: int = 0
     default_bounds: bool = False
+    method: str = ""                  # what P rests on (the run's method; "" unknown)
+    weight: float = math.nan          # the trend's weight w of a trend+record target
 
     def se_of(self, p: float) -> float:
         """Binomial SE of a P(met) on these draws."""
@@ -92,7 +96,21 @@ def head(res: SolveResult) -> list[str]:
     return [f"{res.target} in scenario '{res.scenario}', lever {res.lever}",
             f"  ({lever_label(res.lever)})",
             f"  searched {_range(res)} ({where}): {res.scanned} values scanned, crossings refined; "
-            f"{res.draws:,} draws, the same at every value (common random numbers)"]
+            f"{res.draws:,} draws, the same at every value (common random numbers)",
+            basis_line(res)]
+
+
+def basis_line(res: SolveResult) -> str:
+    """What P(met) is: the run's headline probability, and what it rests on."""
+    words = METHOD_WORDS.get(res.method, "")
+    if res.method == TREND_RECORD:
+        return (f"  {HEADLINE} ({words}): the trend at each lever value combined with the run's "
+                f"plan-record draws, trend weight w = {plain(res.weight, 3)} fixed by the run, so "
+                f"the lever moves P through the trend's share only.")
+    if res.method == RECORD_ONLY:
+        return (f"  {HEADLINE} ({words}): no series measures this indicator, so P is how past "
+                "plans' targets of its family ended and no lever moves it.")
+    return f"  {HEADLINE}" + (f" ({words})." if words else ".")
 
 
 def shape_line(res: SolveResult) -> str:

@@ -9,9 +9,17 @@ split into ranges, and every (group, range) is simulated and evaluated where it 
 (:func:`sim.evaluation.evaluate_range` dispatched by :func:`sim.engine.dispatch.map_ranges`),
 locally or as dask tasks — the client never holds draws, only met counts.
 
-Output (:func:`sweep_dataset`): ``p_met`` and ``mc_se`` with dims ``(<lever axis>..., target)``
-for a grid (one axis per swept lever, named by its path with ``.`` -> ``__``) or
-``(point, target)`` for a Latin hypercube (the lever values as ``point`` coordinates).
+``p_met`` is the run's headline probability (:mod:`sim.analysis.headline`): each point's trend
+draws are combined with the run's plan-record draws and weights of the sweep's scenario (no new
+pilot), so the point at the scenario's own lever values gives the run's probability; ``p_trend``
+is the trend alone ("trends continue"). A target the run gives no probability is "not
+evaluable"; one whose probability is the same at every point (e.g. past plans only) is "not
+moved by any swept lever": listed, not drawn.
+
+Output (:func:`sweep_dataset`): ``p_met``, ``mc_se`` and ``p_trend`` with dims
+``(<lever axis>..., target)`` for a grid (one axis per swept lever, named by its path with
+``.`` -> ``__``) or ``(point, target)`` for a Latin hypercube (the lever values as ``point``
+coordinates); the ``method`` coordinate says what each probability rests on.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import xarray as xr
 from pydantic import ValidationError
 from scipy.stats import qmc
 
+from sim.analysis.headline import (HEADLINE, METHOD_WORDS, NOT_EVALUABLE_WORDS, NOT_MOVED_WORDS,
+                                   for_names, methods_of, run_record)
 from sim.analysis.labels import plain, target_statement
 from sim.analysis.sweep_plots import DEFAULT_PROBABILITY, plot_sweep
 from sim.engine.dispatch import Scheduler, chunk_ranges, map_ranges
@@ -34,6 +44,7 @@ from sim.engine.simulation import ScenarioLevers, levers_from_spec
 from sim.ensemble import write_netcdf
 from sim.errors import SimError, did_you_mean
 from sim.evaluation import EvaluationAccumulator, evaluate_range, select_targets
+from sim.evaluation.record import RECORD_ONLY
 from sim.output.folder import ResultsFolder
 from sim.run.context import RunContext
 from sim.scenario.read import resolved_toml
@@ -139,13 +150,16 @@ def design(sweep: SweepSpec, run_seed: int) -> Design:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class PointCounts:
-    """Met counts of sweep points: ``met`` (P, T) draws meeting each target, out of ``draws``;
-    ``reasons`` per target why it is not evaluable ("" when it is)."""
+    """Met counts of sweep points: ``met`` (P, T) draws meeting each target (the headline),
+    ``trend_met`` (P, T) those of the trend alone, out of ``draws``; ``reasons`` per target why
+    it is not evaluable ("" when it is); ``methods`` what each probability rests on."""
 
     target_ids: tuple[str, ...]
     met: np.ndarray
     draws: int
     reasons: tuple[str, ...]
+    trend_met: np.ndarray | None = None
+    methods: tuple[str, ...] = ()
 
     @property
     def p(self) -> np.ndarray:
@@ -167,13 +181,23 @@ class SweepResult:
 
     design: Design
     target_ids: tuple[str, ...]
-    p: np.ndarray            # (P, T) P(met); NaN where not evaluable
+    p: np.ndarray            # (P, T) P(met), the headline; NaN where not evaluable
     se: np.ndarray           # (P, T) binomial SE
     met: np.ndarray          # (P, T) counts
     draws: int
     reasons: tuple[str, ...]
     scenario: str
     seconds: float = 0.0
+    p_trend: np.ndarray | None = None    # (P, T) the trend alone; NaN without a trend
+    methods: tuple[str, ...] = ()        # per target, its method (sim.evaluation.record)
+
+    def moved(self) -> np.ndarray:
+        """(T,) bool: evaluable and P(met) not the same at every point."""
+        finite = np.isfinite(self.p)
+        hi = np.where(finite, self.p, -np.inf).max(axis=0, initial=-np.inf)
+        lo = np.where(finite, self.p, np.inf).min(axis=0, initial=np.inf)
+        span = np.where(finite.any(axis=0), hi - lo, 0.0)
+        return np.array([not r for r in self.reasons], bool) & (span > 1e-12)
 
 
 def evaluate_points(ctx: RunContext, levers: Sequence[ScenarioLevers], targets: Sequence[str] | None,
@@ -193,12 +217,17 @@ def evaluate_points(ctx: RunContext, levers: Sequence[ScenarioLevers], targets: 
     groups = [list(levers[i:i + points_per_task]) for i in range(0, len(levers), points_per_task)]
     bs = ctx.settings.block_size
     met = np.zeros((len(levers), len(ids)), np.int64)
+    trend = np.zeros((len(levers), len(ids)), np.int64)
     reasons: list[tuple[str, ...]] = []
+    record = run_record(ctx, scenario, chosen)
+    points = for_names(record, scenario, list(index))
 
     def take(res: tuple[EvaluationAccumulator, None], first: int, n: int) -> None:
         acc = res[0]
         rows = [index[s] for s in acc.scenarios]
         met[rows] += acc.hit_counts(ids)
+        trend[rows] += np.array([[acc.trend_hits.get((s, tid), 0) for tid in ids]
+                                 for s in acc.scenarios], np.int64).reshape(len(rows), len(ids))
         if not reasons:
             reasons.append(acc.reasons(ids))
         if progress is not None:
@@ -206,9 +235,12 @@ def evaluate_points(ctx: RunContext, levers: Sequence[ScenarioLevers], targets: 
 
     map_ranges(evaluate_range, chunk_ranges(draws, bs, int(chunk_draws or bs)),
                shared=(ctx.fitted,), items=groups,
-               args=(ctx.settings, chosen, None, tv, (), 0, {}), scheduler=scheduler,
-               on_result=take)
-    return PointCounts(ids, met, int(draws), reasons[0] if reasons else ("",) * len(ids))
+               args=(ctx.settings, chosen, None, tv, (), 0, {}), kwargs={"record": points},
+               scheduler=scheduler, on_result=take)
+    trend_reasons = reasons[0] if reasons else ("",) * len(ids)
+    methods, why = methods_of(record, scenario, ids, trend_reasons)
+    trend_met = np.where(np.array([not r for r in trend_reasons], bool)[None, :], trend, -1)
+    return PointCounts(ids, met, int(draws), why, trend_met, methods)
 
 
 def run_sweep(ctx: RunContext, sweep: SweepSpec | None = None, *, draws: int | None = None,
@@ -227,9 +259,12 @@ def run_sweep(ctx: RunContext, sweep: SweepSpec | None = None, *, draws: int | N
     counts = evaluate_points(ctx, levers, targets, scenario=sweep.scenario, draws=draws,
                              scheduler=scheduler, points_per_task=points_per_task,
                              chunk_draws=chunk_draws, progress=progress)
+    p_trend = (np.where(counts.trend_met >= 0, counts.trend_met / max(draws, 1), np.nan)
+               if counts.trend_met is not None else None)
     return SweepResult(design=d, target_ids=counts.target_ids, p=counts.p, se=counts.se,
                        met=counts.met, draws=draws, reasons=counts.reasons,
-                       scenario=sweep.scenario, seconds=time.perf_counter() - t0)
+                       scenario=sweep.scenario, seconds=time.perf_counter() - t0,
+                       p_trend=p_trend, methods=counts.methods)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,6 +295,8 @@ def sweep_dataset(res: SweepResult, ctx: RunContext | None = None,
     ids = [res.target_ids[t] for t in keep]
     d = res.design
     data = {"p_met": res.p[:, keep], "mc_se": res.se[:, keep], "met_count": res.met[:, keep]}
+    if res.p_trend is not None:
+        data["p_trend"] = res.p_trend[:, keep]
     if d.grid is not None:
         dims = tuple(axis_name(p) for p in d.paths) + ("target",)
         shape = tuple(len(v) for v in d.grid) + (len(ids),)
@@ -273,10 +310,19 @@ def sweep_dataset(res: SweepResult, ctx: RunContext | None = None,
         ds = xr.Dataset({k: (("point", "target"), v) for k, v in data.items()}, coords=coords)
     for p in d.paths:
         ds[axis_name(p)].attrs.update(long_name=p, units="pp/yr" if p.endswith("shift_pp") else "units/yr")
-    ds["p_met"].attrs.update(long_name="probability that the target is met", units="1")
+    ds["p_met"].attrs.update(long_name=f"{HEADLINE}: the trend at this point combined with the "
+                                       "run's plan record where the run combines them", units="1")
+    if "p_trend" in ds:
+        ds["p_trend"].attrs.update(long_name="P(met) if trends continue (p_trend): the trend "
+                                             "alone; NaN for a target without one", units="1")
     ds["mc_se"].attrs.update(long_name="Monte Carlo standard error of p_met", units="1")
     ds["met_count"].attrs.update(long_name="draws meeting the target", units="1")
     not_eval = {res.target_ids[t]: r for t, r in enumerate(res.reasons) if r}
+    moved = res.moved()
+    not_moved = [res.target_ids[t] for t in keep if not moved[t]]
+    if res.methods:
+        ds = ds.assign_coords(method=("target", [res.methods[t] for t in keep]))
+        ds["method"].attrs.update(long_name="what the probability rests on (the run's method)")
     if ctx is not None and ids:
         names, texts = target_texts(ctx, res.scenario, ids)
         ds = ds.assign_coords(target_name=("target", names), target_text=("target", texts))
@@ -285,6 +331,9 @@ def sweep_dataset(res: SweepResult, ctx: RunContext | None = None,
         probability=float(probability),
         method="grid" if d.grid is not None else "lhs", levers=", ".join(d.paths),
         common_random_numbers=1, not_evaluable="; ".join(f"{k}: {v}" for k, v in not_eval.items()),
+        not_moved_by_any_swept_lever=", ".join(not_moved),
+        p_met_is="headline probability of the run (trend at each point combined with the run's "
+                 "plan-record draws and weights; no new pilot)",
     )
     if ctx is not None:
         s = ctx.settings
@@ -301,8 +350,13 @@ def sweep_table(res: SweepResult) -> pd.DataFrame:
         for t, tid in enumerate(res.target_ids):
             if res.reasons and res.reasons[t]:
                 continue
-            rows.append({"point": i, **dict(zip(res.design.paths, map(float, pt))), "target_id": tid,
-                         "p_met": float(res.p[i, t]), "mc_se": float(res.se[i, t])})
+            row = {"point": i, **dict(zip(res.design.paths, map(float, pt))), "target_id": tid,
+                   "p_met": float(res.p[i, t]), "mc_se": float(res.se[i, t])}
+            if res.p_trend is not None:
+                row["p_trend"] = float(res.p_trend[i, t])
+            if res.methods:
+                row["method"] = res.methods[t]
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -314,8 +368,9 @@ def write_sweep(res: SweepResult, ctx: RunContext, out: Path, *, force: bool = F
     with ResultsFolder(out, force=force, command="sweep") as folder:
         write_netcdf(ds, folder.file("sweep.nc"), dtype="float64")   # a full disk: one OSError
         folder.csv("sweep.csv", sweep_table(res))
-        if figures:
-            plot_sweep(ds, folder.path / "figures")
+        if figures:   # no flat picture of a target no swept lever moves: listed instead
+            moved = [tid for tid, m in zip(res.target_ids, res.moved()) if m]
+            plot_sweep(ds, folder.path / "figures", targets=moved)
         s = ctx.settings
         folder.manifest.update(
             scenario_file=str(ctx.path), scenario=res.scenario, levers=list(res.design.paths),
@@ -326,43 +381,55 @@ def write_sweep(res: SweepResult, ctx: RunContext, out: Path, *, force: bool = F
     return Path(out)
 
 
+def _listed(ids: Sequence[str], n: int = 5) -> str:
+    return ", ".join(ids) if len(ids) <= n else f"{', '.join(ids[:n])}, ... ({len(ids)} in all)"
+
+
 def summary_lines(res: SweepResult, max_targets: int = 12,
                   probability: float = DEFAULT_PROBABILITY) -> list[str]:
-    """A short text summary: per target, the P(met) range over the sweep, the best point and how
-    many points reach ``probability``; then the targets that could not be evaluated."""
+    """A short text summary: what P(met) is; per target moved by the levers, its range over the
+    sweep, the best point and how many points reach ``probability``; then the targets no swept
+    lever moves (by what their probability rests on) and those that are not evaluable."""
     lines = [f"sweep of {', '.join(res.design.paths)} on '{res.scenario}': "
              f"{len(res.design.points)} points × {res.draws:,} draws (common random numbers), "
-             f"{res.seconds:.1f} s"]
-    shown = 0
-    flat: list[str] = []
+             f"{res.seconds:.1f} s",
+             f"  {HEADLINE} (trend at each point combined with the run's plan record, as in "
+             "`sim run`); p_trend (trends continue) is in sweep.nc and sweep.csv"]
+    moved = res.moved()
     level = f"{plain(100 * probability)} %"
-    for t, tid in enumerate(res.target_ids):
-        if res.reasons and res.reasons[t]:
-            continue
+    shown = [t for t in range(len(res.target_ids)) if moved[t]]
+    for t in shown[:max_targets]:
         col = res.p[:, t]
-        if np.nanmax(col) - np.nanmin(col) < 1e-12:
-            flat.append(tid)
-            continue
         i = int(np.nanargmax(col))
         best = ", ".join(f"{p} = {plain(v)}" for p, v in zip(res.design.paths, res.design.points[i]))
-        lines.append(f"  {tid}: P(met) {np.nanmin(col):.3f}–{np.nanmax(col):.3f} (best at {best}); "
-                     f"P ≥ {level} at {int(np.sum(col >= probability))} of {len(col)} points")
-        shown += 1
-        if shown >= max_targets:
-            lines.append("  ...")
-            break
-    if shown == 0:
+        lines.append(f"  {res.target_ids[t]}: P(met) {np.nanmin(col):.3f}–{np.nanmax(col):.3f} "
+                     f"(best at {best}); P ≥ {level} at {int(np.sum(col >= probability))} of "
+                     f"{len(col)} points")
+    if len(shown) > max_targets:
+        lines.append(f"  ... and {len(shown) - max_targets} more moved by the levers (sweep.csv)")
+    if not shown:
         lines.append("  no target's P(met) moves over the swept lever values")
+    flat = [t for t in range(len(res.target_ids)) if not moved[t] and not res.reasons[t]]
     if flat:
-        lines.append(f"  P(met) is the same at every point for {len(flat)} target(s): "
-                     + (", ".join(flat) if len(flat) <= 5 else f"{', '.join(flat[:5])}, ..."))
+        lines.append(f"  {NOT_MOVED_WORDS} ({len(flat)} target(s), no figure; sweep.nc attribute "
+                     "'not_moved_by_any_swept_lever'):")
+        by_method: dict[str, list[str]] = {}
+        for t in flat:
+            method = res.methods[t] if res.methods else ""
+            by_method.setdefault(method, []).append(res.target_ids[t])
+        for method, ids in by_method.items():
+            why = ("no lever moves a probability that rests on the record alone"
+                   if method == RECORD_ONLY else "the swept levers do not enter its trend")
+            what = f"{METHOD_WORDS[method]} — {why}: " if method in METHOD_WORDS else ""
+            lines.append(f"    {what}{_listed(ids)}")
     bad = [(tid, r) for tid, r in zip(res.target_ids, res.reasons) if r]
     for tid, why in bad[:5]:
-        lines.append(f"  {tid}: not evaluable ({why})")
+        lines.append(f"  {tid}: {NOT_EVALUABLE_WORDS}: {why}")
     if len(bad) > 5:
         lines.append(f"  ... and {len(bad) - 5} more not evaluable (listed in sweep.nc, attribute "
                      "'not_evaluable')")
     return lines
+
 
 __all__ = ["design", "evaluate_points", "target_texts", "plot_sweep", "point_levers", "run_sweep",
            "scenario_spec", "split_path", "summary_lines", "sweep_dataset", "sweep_table",

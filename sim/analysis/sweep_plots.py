@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import FuncFormatter
 
+from sim.analysis.headline import METHOD_WORDS
 from sim.analysis.labels import lever_label, plain
 from sim.output.plots import new_figure, save_png, style
 
@@ -117,6 +118,8 @@ def _title(ds: xr.Dataset, tid: str, note: str) -> str:
     sub = (f"scenario '{ds.attrs.get('scenario', '')}' · {int(ds.attrs.get('draws', 0)):,} draws per "
            f"point (common random numbers) · Monte Carlo SE ≤ {plain(100 * se, 2)} pp")
     lines = textwrap.wrap(f"P(met): {text}", 90) + textwrap.wrap(sub, 110)
+    if "method" in ds.coords:   # what the run's headline probability rests on
+        lines.append(f"P(met) of the run: {METHOD_WORDS.get(str(ds['method'].sel(target=tid).values), '')}")
     return "\n".join(lines + ([note] if note else []))
 
 
@@ -158,7 +161,7 @@ def plot_sweep(ds: xr.Dataset, folder: Path, targets: Sequence[str] | None = Non
     prob = float(probability if probability is not None
                  else ds.attrs.get("probability", DEFAULT_PROBABILITY))
     out = []
-    for tid in (targets or [str(t) for t in ds["target"].values]):
+    for tid in (targets if targets is not None else [str(t) for t in ds["target"].values]):
         with matplotlib.rc_context(style()):
             out.append(save_png(sweep_figure(ds, tid, prob), folder / f"sweep_{tid}.png"))
     return out

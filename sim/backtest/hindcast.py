@@ -158,7 +158,7 @@ class _FileTargets:
 def _file_targets(sets: Sequence[str], history: History, vintage: str,
                   records: Sequence[PlanRecord], series_filter: Iterable[str] | None
                   ) -> _FileTargets:
-    catalogue = targets_for_sets(list(sets))
+    catalogue = targets_for_sets(list(sets), declarations=history.declarations)
     if series_filter is not None:
         catalogue = catalogue[catalogue["series"].isin(list(series_filter))].reset_index(drop=True)
     found = {t.id: outcome(history, t, vintage) for t in as_targets(catalogue)}
@@ -297,12 +297,14 @@ def midterm_table(path: str | Path, mid_as_of: int, start_as_of: int | None = No
     if seed is not None:
         overrides["seed"] = int(seed)
     start_sf = load_scenario_file(path, overrides=overrides if start_as_of is None
-                                  else {**overrides, "as_of": int(start_as_of)})
+                                  else {**overrides, "as_of": int(start_as_of)},
+                                  catalogue=history.catalogue())
     start_as_of = start_sf.run.as_of
     if mid_as_of <= start_as_of:
         raise SimError(f"--as-of {mid_as_of} must be after the plan's start ({start_as_of})")
-    mid_sf = load_scenario_file(path, overrides={**overrides, "as_of": int(mid_as_of)})
-    catalogue = targets_for_sets(list(start_sf.run.target_sets))
+    mid_sf = load_scenario_file(path, overrides={**overrides, "as_of": int(mid_as_of)},
+                                catalogue=history.catalogue())
+    catalogue = targets_for_sets(list(start_sf.run.target_sets), declarations=history.declarations)
     runs = {}
     for label, sf in (("start", start_sf), ("mid", mid_sf)):
         ctx = baseline_context(sf, catalogue, history, path=path, plan_start=start_as_of)

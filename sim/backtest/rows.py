@@ -181,7 +181,7 @@ def _model_columns(acc: EvaluationAccumulator, ds: xr.Dataset, tr: pd.Series, t:
     """The combined, trend and record forecasts of one evaluated target."""
     out: dict[str, Any] = {"record_p_low": _number(tr.get("p_record_low")),
                            "record_p_high": _number(tr.get("p_record_high")),
-                           "record_weight": _number(tr.get("record_weight"))}
+                           "trend_weight": _number(tr.get("trend_weight"))}
     trend, combined = model_draws(acc, ds, t)
     out.update(forecast_columns("combined", combined, y, t, _number(tr.get("probability"))))
     out.update(forecast_columns("trend", trend, y, t, _number(tr.get("p_trend"))))

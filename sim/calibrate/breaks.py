@@ -1,7 +1,8 @@
 """Structural breaks: where a series' levels stop being comparable (a census revision, a change of
 scope), so that calibration does not read the step across them as growth.
 
-Declared in ``breaks.csv`` of the data directory (one break a row)::
+Declared in ``breaks.csv`` of the data directory (one break a row; read and checked with the
+rest of the directory by :func:`sim.history.load_history`, :mod:`sim.declared.breaks`)::
 
     series,year,vintage,reason,source
 
@@ -27,36 +28,18 @@ them on one basis (the 12th-FYP pollutant reductions are on the 2011 scope for 2
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from sim.errors import Problem, ProblemList
-from sim.history import YEAR_MAX, YEAR_MIN, History, is_break
-from sim.vocabulary import SERIES, VINTAGES
+from sim.declared.breaks import BREAKS_FILE, Break
+from sim.declared.breaks import read_breaks as _read_breaks
+from sim.errors import ProblemList
+from sim.history import History, is_break
 
-BREAKS_FILE = "breaks.csv"
-REQUIRED = ("series", "year", "reason", "source")
-COLUMNS = ("series", "year", "vintage", "reason", "source")
-
-
-@dataclass(frozen=True)
-class Break:
-    """Levels of ``series`` before ``year`` are not comparable with those from ``year`` on
-    (``vintage`` None: every vintage). ``origin``: ``breaks.csv: line 3`` or the history row."""
-
-    series: str
-    year: int
-    vintage: str | None
-    reason: str
-    source: str
-    origin: str
-
-    def describe(self) -> str:
-        """``break before 2005 (1st economic census; breaks.csv: line 2)``."""
-        return f"break before {self.year} ({self.reason}; {self.origin})"
+__all__ = ["BREAKS_FILE", "Break", "Breaks", "breaks_of", "file_breaks", "note_breaks",
+           "read_breaks"]
 
 
 @dataclass(frozen=True)
@@ -75,77 +58,13 @@ class Breaks:
         return None
 
 
-def _problems_of_row(raw: dict[str, str], known: set[str]) -> list[str]:
-    """What is wrong with one row of ``breaks.csv`` (empty: nothing)."""
-    out = []
-    series = raw.get("series", "")
-    if series not in known:
-        out.append(f"series: unknown series '{series}' (expected a series of the vocabulary or "
-                   f"of the data)")
-    try:
-        year = int(raw.get("year", ""))
-        if not YEAR_MIN <= year <= YEAR_MAX:
-            out.append(f"year: {year} is outside {YEAR_MIN}–{YEAR_MAX}")
-    except ValueError:
-        out.append(f"year: not a whole year (got '{raw.get('year', '')}')")
-    vintage = raw.get("vintage", "")
-    if vintage and vintage not in VINTAGES:
-        out.append(f"vintage: unknown vintage '{vintage}' (expected blank for every vintage, or "
-                   f"one of {', '.join(VINTAGES)})")
-    for col in ("reason", "source"):
-        if not raw.get(col, ""):
-            out.append(f"{col}: empty (every break needs its {col})")
-    return out
-
-
-def _header_problem(header: list[str]) -> str | None:
-    missing = [c for c in REQUIRED if c not in header]
-    extra = [c for c in header if c not in COLUMNS]
-    if not missing and not extra:
-        return None
-    parts = ([f"missing column(s) {', '.join(missing)}"] if missing else []) + \
-        ([f"unexpected column(s) {', '.join(extra)}"] if extra else [])
-    return f"{'; '.join(parts)} (expected {','.join(COLUMNS)}; vintage may be omitted)"
-
-
 def read_breaks(path: Path, known: set[str]) -> list[Break]:
     """Read and validate ``path`` (a ``breaks.csv``); every problem at once as a ProblemList of
     ``FILE: line N: column: what is wrong (expected ...)``."""
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemList([Problem(name, "", f"cannot be read ({exc})")]) from None
-    reader = csv.reader(text.splitlines())
-    header = [h.strip() for h in next(reader, [])]
-    bad_header = _header_problem(header)
-    if bad_header:
-        raise ProblemList([Problem(name, "line 1", bad_header)])
-    problems: list[Problem] = []
-    out: list[Break] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    for cells in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            problems.append(Problem(name, f"line {line}",
-                                    f"has {len(cells)} fields, expected {len(header)}"))
-            continue
-        raw = {k: v.strip() for k, v in zip(header, cells)}
-        msgs = _problems_of_row(raw, known)
-        key = (raw.get("series", ""), raw.get("year", ""), raw.get("vintage", ""))
-        if not msgs and key in seen:
-            msgs.append(f"duplicate of line {seen[key]} (one break per series, year and vintage)")
-        problems += [Problem(name, f"line {line}", m) for m in msgs]
-        if msgs:
-            continue
-        seen[key] = line
-        out.append(Break(raw["series"], int(raw["year"]), raw.get("vintage") or None,
-                         raw["reason"], raw["source"], f"{path.name}: line {line}"))
+    found, problems = _read_breaks(path, known)
     if problems:
         raise ProblemList(problems)
-    return out
+    return found
 
 
 def note_breaks(frame: pd.DataFrame) -> list[Break]:
@@ -164,18 +83,15 @@ def note_breaks(frame: pd.DataFrame) -> list[Break]:
     return out
 
 
-_CACHE: dict[tuple[str, str], tuple[Break, ...]] = {}
-
-
 def file_breaks(history: History) -> tuple[Break, ...]:
-    """The rows of ``breaks.csv`` in the history's data directory (none when it has none),
-    read once per data directory and data hash."""
-    path = Path(history.data_dir) / BREAKS_FILE
-    key = (str(path), str(history.data_hash))
-    if key not in _CACHE:
-        known = set(SERIES) | set(history.frame["series"])
-        _CACHE[key] = tuple(read_breaks(path, known)) if path.is_file() else ()
-    return _CACHE[key]
+    """The rows of ``breaks.csv`` in the history's data directory (none when it has none), as
+    :func:`sim.history.load_history` read and checked them (a History built by hand, whose
+    ``breaks`` is None, has its directory's file read here, every call)."""
+    if history.breaks is not None:
+        return history.breaks
+    path = Path(history.data_dir or ".") / BREAKS_FILE
+    known = set(history.vocabulary) | set(history.frame["series"])
+    return tuple(read_breaks(path, known)) if path.is_file() else ()
 
 
 def breaks_of(history: History) -> Breaks:

@@ -58,7 +58,7 @@ from sim.calibrate.statespace import (MEASUREMENT_SD, PARAM_NAMES, THETA_BOUNDS,
 from sim.errors import SimError
 from sim.history import History
 from sim.model import CHANGE_PARAMS, RATIO_PARAMS, Anchor, DriverFit, FittedModel, Information
-from sim.vocabulary import CHANGE_DRIVERS, HOUSING_DRIVER, SERIES, is_declared
+from sim.vocabulary import CHANGE_DRIVERS, HOUSING_DRIVER
 
 # --- what is fitted ---------------------------------------------------------------------------
 REQUIRED_DRIVERS = ("gdp_real",)
@@ -87,7 +87,7 @@ N_PARAM_DRAWS = 30          # draws of theta used to report the parameter part o
 CALIBRATION_MODULES = ("calibrate/fit.py", "calibrate/observations.py", "calibrate/priors.py",
                        "calibrate/correlation.py", "calibrate/statespace.py",
                        "calibrate/breaks.py", "calibrate/levels.py", "calibrate/measurement.py",
-                       "model.py", "history.py", "vocabulary.py")
+                       "model.py", "history.py", "vocabulary.py", "declared/breaks.py")
 
 
 # ============================================================================================
@@ -363,8 +363,9 @@ def _anchors_and_base_years(h: History, as_of: int, vintage: str, generic_names:
     for name, a in derived_anchors(h, as_of, vintage).items():
         anchors.setdefault(name, a)
     by = DEFAULT_BASE_YEARS if base_years is None else tuple(base_years)
+    declared = h.vocabulary.is_declared
     by = tuple(sorted({int(b) for b in by if b < as_of}
-                      | {a.year for n, a in anchors.items() if a.year < as_of and not is_declared(n)}))
+                      | {a.year for n, a in anchors.items() if a.year < as_of and not declared(n)}))
     return anchors, by
 
 
@@ -400,12 +401,12 @@ def _fittable(series_obs: dict[str, tuple[SeriesObs, bool]], as_of: int
 
 
 def _pooled_sigma(fits: dict[str, _Fit], series_obs: dict[str, tuple[SeriesObs, bool]],
-                  generic: bool) -> _Pooled:
+                  generic: bool, declared: frozenset[str] = frozenset()) -> _Pooled:
     """Median ``sigma_noise`` of the series of the same group that estimated their own (the
     other group when none did; ``DEFAULT_SIGMA_NOISE`` when no series did). A series on its
     robust scale is left out: its changes had outliers, its scale is not a typical one."""
     own = {g: [float(np.exp(f.pf.theta[1])) for f in fits.values()
-               if f.own_sigma_noise and series_obs[f.name][1] == g and not is_declared(f.name)]
+               if f.own_sigma_noise and series_obs[f.name][1] == g and f.name not in declared]
            for g in (False, True)}
     group = own[generic] or own[not generic]
     if own[generic]:
@@ -420,7 +421,8 @@ def _pooled_sigma(fits: dict[str, _Fit], series_obs: dict[str, tuple[SeriesObs, 
 
 
 def _fit_all(series_obs: dict[str, tuple[SeriesObs, bool]], as_of: int,
-             base_years: tuple[int, ...]) -> dict[str, _Fit]:
+             base_years: tuple[int, ...], declared: frozenset[str] = frozenset()
+             ) -> dict[str, _Fit]:
     """Pass 1: series with enough data for their own sigma_noise; pass 2: the rest, pooled."""
     fits: dict[str, _Fit] = {}
     for name, (so, generic) in series_obs.items():
@@ -432,7 +434,7 @@ def _fit_all(series_obs: dict[str, tuple[SeriesObs, bool]], as_of: int,
         if name in fits:
             continue
         f = _fit_series(so, as_of, base_years, generic,
-                        _pooled_sigma(first_pass, series_obs, generic))
+                        _pooled_sigma(first_pass, series_obs, generic, declared))
         assert f is not None   # a pooled sigma_noise is always given in the second pass
         fits[name] = f
     return fits
@@ -461,13 +463,13 @@ def calibrate(history: History, as_of: int, vintage: str = "revised",
     if len(h.frame) == 0:
         raise SimError(f"no observations dated {as_of} or earlier")
     present = set(h.frame["series"])
-    generic_names = [s.name for s in SERIES.values() if s.role == "generic" and s.name in present]
+    generic_names = [s.name for s in h.vocabulary.values() if s.role == "generic" and s.name in present]
     anchors, by = _anchors_and_base_years(h, as_of, vintage, generic_names, base_years)
 
     series_obs = {name: (driver_obs(h, name, vintage), False) for name in CHANGE_DRIVERS}
     series_obs.update({name: (direct_obs(h, name, vintage), True) for name in generic_names})
     skipped, fallbacks = _fittable(series_obs, as_of)
-    fits = _fit_all(series_obs, as_of, by)
+    fits = _fit_all(series_obs, as_of, by, frozenset(s.name for s in h.vocabulary.declared))
 
     drivers: dict[str, DriverFit] = {}
     notes: list[str] = []

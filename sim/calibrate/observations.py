@@ -143,8 +143,8 @@ def provenance(row: Row) -> Provenance:
 
 def _check_unit(row: Row, where: str) -> None:
     series = SERIES.get(row["series"])
-    if series is None:
-        return
+    if series is None:   # a declared series: its units were checked against the history's
+        return           # vocabulary when it was loaded (sim.history.load_history)
     unit = expected_unit(series, row["kind"])
     if str(row["unit"]) != unit:
         raise SimError(f"{where}: {row['series']} {row['year']} {row['kind']}: unit "
@@ -253,7 +253,7 @@ def _add_level_runs(so: SeriesObs, history: History, levels: pd.DataFrame) -> No
 def direct_obs(history: History, name: str, vintage: str, scale: str | None = None
                ) -> SeriesObs:
     """Observations of ``name`` as held by the data (levels, annual and cumulative changes)."""
-    scale = scale or SERIES[name].scale
+    scale = scale or history.vocabulary.series(name).scale
     so = SeriesObs(name, scale)
     df = rows_of(history, name, vintage)
     for _, r in df.iterrows():
@@ -454,7 +454,7 @@ def find_anchors(history: History, as_of: int, vintage: str, names: list[str]
         if df.empty:
             continue
         r = df.sort_values("year").iloc[-1]
-        model_value(r, SERIES[name].scale if name in SERIES else "log")
+        model_value(r, history.vocabulary[name].scale if name in history.vocabulary else "log")
         out[name] = Anchor(series=name, year=int(r["year"]), value=float(r["value"]),
                            unit=str(r["unit"]), source=str(r.get("source", "")))
     return out

@@ -66,8 +66,7 @@ def series_table(history):
     """One row per series: label, kinds with their years, vintages, count, short sources."""
     import pandas as pd
 
-    from sim.vocabulary import SERIES
-
+    vocabulary = history.vocabulary
     rows = []
     for name in history.series_names():
         obs = history.frame[history.frame["series"] == name]
@@ -75,8 +74,8 @@ def series_table(history):
         sources = sorted({_short_source(s) for s in obs["source"]})
         rows.append({
             "series": name,
-            "label": SERIES[name].label_en,
-            "unit": SERIES[name].unit,
+            "label": vocabulary[name].label_en,
+            "unit": vocabulary[name].unit,
             "kinds_years": kinds,
             "vintages": ",".join(v for v in ("first", "revised", "unknown") if v in set(obs["vintage"])),
             "n": len(obs),
@@ -85,27 +84,26 @@ def series_table(history):
     return pd.DataFrame(rows)
 
 
-def declared_table():
-    """What the data directory in use declares: one row per series added (``series.csv``) and
-    per target added or corrected (``targets.csv``), with the columns and where."""
+def declared_table(history):
+    """What the history's data directory declares: one row per series added (``series.csv``)
+    and per target added or corrected (``targets.csv``), with the columns and where."""
     import pandas as pd
 
     from sim.targets import declared_changes
-    from sim.vocabulary import SERIES, is_declared
 
     rows = [{"what": "series", "name": s.name, "action": "added",
              "details": f"{s.unit}, {s.scale}, {s.family or 'no family'}: {s.label_en}",
-             "where": s.declared_in} for s in SERIES.values() if is_declared(s.name)]
+             "where": s.declared_in} for s in history.vocabulary.declared]
     rows += [{"what": "target", "name": c["id"], "action": c["action"],
-              "details": c["columns"], "where": c["where"]} for c in declared_changes()]
+              "details": c["columns"], "where": c["where"]}
+             for c in declared_changes(history.declarations)]
     return pd.DataFrame(rows, columns=["what", "name", "action", "details", "where"])
 
 
 def targets_without_history(history):
-    """Catalogue rows whose series is blank or has no observation."""
-    from sim.targets import load_catalogue
-
-    cat = load_catalogue()
+    """Catalogue rows (the history's: bundled plus declared) whose series is blank or has no
+    observation."""
+    cat = history.catalogue()
     have = set(history.series_names())
     series = cat["series"].fillna("").astype(str).str.strip()
     missing = cat[~series.isin(have)].copy()
@@ -186,7 +184,7 @@ def _series_parts(args) -> list:
     from sim.history import load_history
 
     history = load_history(args.data)
-    declared = declared_table()
+    declared = declared_table(history)
     return ([("declared", history, declared)] if len(declared) else []) + [
             ("series", history, series_table(history)),
             ("missing", history, targets_without_history(history))]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELP = ("which uncertain inputs drive P(met): the share of the uncertainty in meeting each target due to "
-        "trend estimates, starting state and yearly shocks, by driver (Sobol indices, tornado charts)")
+HELP = ("which uncertain inputs drive the run's headline P(met): the share of the uncertainty in "
+        "meeting each target due to trend estimates, starting state and yearly shocks, by driver, "
+        "and past plans' record (Sobol indices, tornado charts)")
 
 
 def add_arguments(p) -> None:

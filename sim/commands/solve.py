@@ -12,7 +12,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-HELP = "required effort: the least lever value giving P(target met) >= a probability"
+HELP = ("required effort: the least lever value giving the run's headline P(target met) >= a "
+        "probability")
 
 
 def add_arguments(p) -> None:

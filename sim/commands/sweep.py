@@ -1,8 +1,9 @@
-"""``python -m sim sweep FILE`` — P(met) of every target over the file's ``[sweep]`` of lever values.
+"""``python -m sim sweep FILE`` — the run's P(met) of every target over the ``[sweep]`` lever values.
 
-Calibrates once, simulates every sweep point on the same draws (common random numbers) and writes
-``sweep.nc`` (P(met) and its Monte Carlo error over the grid axes or the Latin-hypercube points),
-``sweep.csv`` and one figure per target into ``results/<file stem>_sweep/``.
+Calibrates once, simulates every sweep point on the same draws (common random numbers), combines
+them with the run's plan record (:mod:`sim.analysis.headline`) and writes ``sweep.nc`` (P(met),
+``p_trend`` and the Monte Carlo error over the grid axes or the Latin-hypercube points),
+``sweep.csv`` and one figure per target a swept lever moves into ``results/<file stem>_sweep/``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HELP = "P(met) surface over the [sweep] grid / Latin hypercube of lever values (common random numbers)"
+HELP = ("the run's headline P(met) over the [sweep] grid / Latin hypercube of lever values (common "
+        "random numbers; the run's plan-record draws and weights at every point)")
 
 
 def add_scheduler_argument(p) -> None:

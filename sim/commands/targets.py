@@ -1,4 +1,5 @@
-"""``python -m sim targets [--set NAME] [--format table|csv|json]`` — list the target catalogue."""
+"""``python -m sim targets [--set NAME] [--data DIR] [--format table|csv|json]`` — list the target
+catalogue (with ``--data DIR``: plus the targets that directory adds or corrects)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def add_arguments(p) -> None:
                         "fyp13_2020, quality_plan_2020")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="output format (default: table)")
+    p.add_argument("--data", metavar="DIR", help="a data directory whose targets.csv adds or "
+                                                 "corrects targets (ids for [target_values])")
 
 
 def _records(df) -> list[dict]:
@@ -95,11 +98,12 @@ def run(args) -> int:
     import json
     import sys
 
+    from sim.history import load_history
     from sim.targets import TARGET_SETS, check_set_names, load_catalogue
 
     sets = args.sets or list(TARGET_SETS)
     check_set_names(sets)
-    df = load_catalogue()
+    df = load_history(args.data).catalogue() if getattr(args, "data", None) else load_catalogue()
     df = df[df["target_set"].isin(sets)]
     records = _records(df)
 

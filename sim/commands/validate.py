@@ -1,8 +1,10 @@
 """``python -m sim validate [FILE...] [--data DIR]`` — check scenario files and a data directory.
 
-Every problem of every file is reported. ``--data DIR`` checks a data directory (its observation
-files, ``series.csv`` and ``targets.csv``) with ``FILE: line N: column: what is wrong`` messages,
-and the scenario files' levers against that directory's history.
+Every problem of every file is reported. ``--data DIR`` checks a data directory exactly as a run
+reads it (:func:`sim.declared.check.read_data_dir`: observation files, ``series.csv``,
+``targets.csv``, ``breaks.csv``, plan records, non-regular files) with ``FILE: line N: column:
+what is wrong`` messages; the scenario files are then read against that directory's catalogue
+(``[target_values]`` may name a target it declares) and their levers against its history.
 
 A file that reads cleanly is then checked against the history a run would calibrate on: a
 lever or shock on a driver with no history up to the file's as_of would be dropped by
@@ -25,25 +27,37 @@ def add_arguments(p) -> None:
                                                  "series.csv, targets.csv)")
 
 
+def _check_data(args):
+    """``(history, failed)`` of ``--data DIR`` (``(None, False)`` without it), every problem
+    printed: the one reading a run makes (:func:`sim.declared.check.read_data_dir`)."""
+    from sim.declared.check import read_data_dir
+
+    if not args.data:
+        return None, False
+    history, problems = read_data_dir(args.data)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print(f"{args.data}: ok")
+    return history, bool(problems)
+
+
 def run(args) -> int:
     """Check every file; exit 2 if any has a problem (warnings alone exit 0)."""
-    from sim.declared.check import check_data_dir
     from sim.run.context import ignored_levers
     from sim.scenario.read import load_scenario_file
 
     if not args.files and not args.data:
         raise SimError("nothing to check (expected scenario files, --data DIR, or both)")
-    failed = False
-    if args.data:
-        problems = check_data_dir(args.data)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        failed = bool(problems)
-        if not problems:
-            print(f"{args.data}: ok")
+    history, failed = _check_data(args)
+    if failed and args.files:
+        print(f"{args.data}: scenario files not checked (the data directory has problems)",
+              file=sys.stderr)
+        return 2
+    catalogue = history.catalogue() if history is not None else None
     for file in args.files:
         try:
-            sf = load_scenario_file(file)
+            sf = load_scenario_file(file, catalogue=catalogue)
         except ProblemList as exc:
             failed = True
             for problem in exc.problems:
@@ -59,7 +73,7 @@ def run(args) -> int:
                   "sim reads)", file=sys.stderr)
             continue
         try:
-            warnings = [f"{m} (a run leaves it out)" for m in ignored_levers(sf, data_dir=args.data)]
+            warnings = [f"{m} (a run leaves it out)" for m in ignored_levers(sf, history=history)]
         except SimError as exc:  # the history cannot be calibrated at the file's as_of
             warnings = [f"levers not checked against the history: {exc}"]
         for msg in warnings:

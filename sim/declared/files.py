@@ -1,4 +1,4 @@
-"""Read a data directory's ``series.csv`` and ``targets.csv``; keep the declarations in use.
+"""Read a data directory's ``series.csv`` and ``targets.csv`` into a :class:`Declarations` value.
 
 ``series.csv`` has exactly the columns ``series,unit,transform,lower,upper,family,description``:
 
@@ -16,22 +16,25 @@ Each declared series is calibrated with the generic model (local trend on its tr
 the built-in generic indicators. ``targets.csv`` is read here as raw cells; the catalogue merges
 them (:func:`sim.targets.load_catalogue`).
 
-The declarations in use are those of the data directory last loaded by
-:func:`sim.history.load_history` in this process (:func:`active`): the vocabulary
-(:data:`sim.vocabulary.SERIES`) and the catalogue both follow it.
+A data directory's declarations are a value (:class:`Declarations`, with its
+:class:`~sim.vocabulary.Vocabulary`), carried by the :class:`~sim.history.History` loaded from it:
+nothing here changes a module table, so loading one directory never changes what another
+history, the built-in vocabulary or :func:`sim.targets.load_catalogue` sees.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import Problem, ProblemList, did_you_mean
 from sim.numbers import parse_float
-from sim.vocabulary import BUILTIN_SERIES, FAMILIES, Series, declare_series
+from sim.vocabulary import BUILTIN_SERIES, FAMILIES, Series, Vocabulary
 
 SERIES_FILE, TARGETS_FILE = "series.csv", "targets.csv"
 SERIES_COLUMNS = ("series", "unit", "transform", "lower", "upper", "family", "description")
@@ -54,30 +57,42 @@ class TargetRow:
 
 @dataclass(frozen=True)
 class Declarations:
-    """The series and target rows a data directory declares (empty for the bundled data)."""
+    """The series and target rows a data directory declares (empty for the bundled data), and
+    the vocabulary they make: the built-in series plus ``series``. A value: picklable, never
+    changed, never installed anywhere."""
 
     data_dir: Path | None = None
     series: dict[str, Series] = field(default_factory=dict)
     targets: tuple[TargetRow, ...] = ()
     header: tuple[str, ...] = ()          # the columns of targets.csv, in file order
+    vocabulary: Vocabulary = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vocabulary", Vocabulary(self.series.values()))
 
 
-_ACTIVE = [Declarations()]
-
-
-def active() -> Declarations:
-    """The declarations in use (those of the data directory last loaded)."""
-    return _ACTIVE[0]
-
-
-def activate(decl: Declarations) -> None:
-    """Make ``decl`` the declarations in use: its series join :data:`sim.vocabulary.SERIES`."""
-    declare_series(decl.series)
-    _ACTIVE[0] = decl
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a data file without opening it: a FIFO, a device, a
+    socket (reading would block or never end) or a folder; None for a regular file (or a
+    symlink to one). A missing file is None too (the read reports it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return f"is {kind}, not a regular file (expected a CSV file; sim reads only regular files)"
 
 
 def _csv_rows(path: Path, problems: list[Problem]) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and ``(line, cells)`` of every non-blank row; unreadable files become problems."""
+    why = not_regular(path)
+    if why:
+        problems.append(Problem(str(path), "", why))
+        return [], []
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -164,6 +179,8 @@ def read_series_file(path: Path) -> tuple[dict[str, Series], list[Problem]]:
     """The series a ``series.csv`` declares, and every problem of the file."""
     problems: list[Problem] = []
     header, rows = _csv_rows(path, problems)
+    if problems and not header:
+        return {}, problems
     missing = [c for c in SERIES_COLUMNS if c not in header]
     extra = [c for c in header if c not in SERIES_COLUMNS]
     if missing or extra:
@@ -188,6 +205,8 @@ def read_target_rows(path: Path, columns: tuple[str, ...], verbatim: tuple[str, 
     ``source``) and its rows' non-empty cells; checks of the cells are the catalogue's."""
     problems: list[Problem] = []
     header, rows = _csv_rows(path, problems)
+    if problems and not header:
+        return (), [], problems
     extra = [c for c in header if c not in columns]
     missing = [c for c in ("id", "source") if c not in header]
     if extra or missing:
@@ -212,10 +231,10 @@ def load_declarations(data_dir: Path | None, columns: tuple[str, ...],
     series: dict[str, Series] = {}
     header: tuple[str, ...] = ()
     targets: list[TargetRow] = []
-    if (data_dir / SERIES_FILE).is_file():
+    if (data_dir / SERIES_FILE).exists():
         series, more = read_series_file(data_dir / SERIES_FILE)
         problems += more
-    if (data_dir / TARGETS_FILE).is_file():
+    if (data_dir / TARGETS_FILE).exists():
         header, targets, more = read_target_rows(data_dir / TARGETS_FILE, columns, verbatim)
         problems += more
     if problems:

@@ -29,7 +29,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
-from sim.declared.files import Declarations, activate, active
 from sim.errors import SimError
 
 NEEDS_DASK = "--scheduler needs dask.distributed: pip install -e '.[distributed]'"
@@ -191,13 +190,6 @@ def chunk_ranges(draws: int, block_size: int, chunk_draws: int,
     return draw_ranges(draws, block_size, -(-int(draws) // chunk), first_draw)
 
 
-def _with_declarations(decl: Declarations, task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """On a dask worker: use the client's declared series (a data directory's ``series.csv``,
-    :mod:`sim.declared`) as the vocabulary, then run ``task``."""
-    activate(decl)
-    return task(*args, **kwargs)
-
-
 def map_ranges(task: Callable[..., Any], ranges: Sequence[tuple[int, int]], *,
                shared: Sequence[Any] = (), args: Sequence[Any] = (),
                kwargs: Mapping[str, Any] | None = None, scheduler: Scheduler = None,
@@ -213,8 +205,10 @@ def map_ranges(task: Callable[..., Any], ranges: Sequence[tuple[int, int]], *,
     every result on this process, in completion order, and the task's result is then released,
     so the caller decides what to keep. With ``items`` the task runs once per item and range,
     as ``task(*shared, item, *args, first_draw, draws, ...)`` (e.g. groups of sweep points), all
-    dispatched together. Dask tasks run with this process's declarations in use (the series a
-    data directory declares, :func:`sim.declared.files.active`). Because draw ``i`` depends only on
+    dispatched together. A task gets everything it needs in its arguments (e.g. the run's
+    vocabulary, :class:`sim.vocabulary.Vocabulary`, a keyword of
+    :func:`~sim.evaluation.ranges.evaluate_range`): nothing is installed in a worker's module
+    state, so tasks of different runs may share a multi-threaded worker. Because draw ``i`` depends only on
     ``(seed, i // block_size, i % block_size)``, how the ranges are split and where they run
     never changes a result.
     """
@@ -231,8 +225,7 @@ def map_ranges(task: Callable[..., Any], ranges: Sequence[tuple[int, int]], *,
         distributed = _dask()
         threads = getattr(client, "_sim_threads", None)
         scattered = [client.scatter(obj, broadcast=True) for obj in shared]
-        decl = client.scatter(active(), broadcast=True)
-        futures = {client.submit(_with_declarations, decl, task, *scattered, *item, *args, a, n,
+        futures = {client.submit(task, *scattered, *item, *args, a, n,
                                  threads=threads, pure=False, **kw): (a, n) for a, n, item in jobs}
         for fut in distributed.as_completed(futures):
             a, n = futures[fut]

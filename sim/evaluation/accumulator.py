@@ -29,6 +29,7 @@ from sim.evaluation.indicator import Indicator, as_target, indicator_for, observ
 from sim.evaluation.probability import compare, likelihood_word, wilson_interval
 from sim.evaluation.record import (NOT_EVALUABLE, RECORD_ONLY, TREND_ONLY, TREND_RECORD,
                                    RecordSetup)
+from sim.evaluation.value_met import CurveDraws, merge_value_met, value_met_rows
 from sim.numbers import as_number
 from sim.scenario.spec import DEFAULT_QUANTILES
 from sim.targets import Target, as_targets
@@ -73,6 +74,7 @@ class Evaluation:
     table: pd.DataFrame
     met: dict[Key, np.ndarray] = field(default_factory=dict)
     joint: pd.DataFrame | None = None
+    curves: pd.DataFrame | None = None   # P(met | v) per scenario, target and value v
 
 
 def evaluate(ds: xr.Dataset, catalogue: Catalogue, target_values: TargetValues | None = None,
@@ -122,6 +124,7 @@ class EvaluationAccumulator:
         self.dsum: dict[Key, int] = {}
         self.dsq: dict[Key, int] = {}
         self.k_hist: dict[tuple[str, str, str], np.ndarray] = {}
+        self.curve_draws = CurveDraws()   # trend draws for P(met | v) (sim.evaluation.value_met)
 
     def value(self, target: Target, scen: str) -> tuple[float | None, str]:
         """The value ``target`` asks for in scenario ``scen`` and where it comes from."""
@@ -145,6 +148,7 @@ class EvaluationAccumulator:
             if take_indicators:
                 self.indicators[t.id] = ind.without_values()
             if ind.values is not None:
+                self.curve_draws.add(self, t, ind.values, first, int(ds.attrs["as_of"]))
                 try:
                     self._add_target(t, ind.values, first, n, met_chunk)
                 except SimError as exc:   # name the ensemble file when the draws come from one
@@ -233,6 +237,7 @@ class EvaluationAccumulator:
             self.kept.setdefault(key, {}).update(pieces)
         for key, pieces in other.met.items():
             self.met.setdefault(key, {}).update(pieces)
+        self.curve_draws.merge(other.curve_draws)
         if other.indicators_from is not None and (
                 self.indicators_from is None or other.indicators_from < self.indicators_from):
             self.indicators, self.indicators_from = other.indicators, other.indicators_from
@@ -308,7 +313,9 @@ class EvaluationAccumulator:
                 table[col] = math.nan
         met = {key: np.concatenate([v for _, v in sorted(pieces.items())])
                for key, pieces in self.met.items()} if self.keep_met else {}
-        return Evaluation(table=table, met=met, joint=self._joint())
+        value_met, curves = value_met_rows(self, self.curve_draws)
+        return Evaluation(table=merge_value_met(table, value_met), met=met, joint=self._joint(),
+                          curves=curves)
 
     def _row(self, t: Target, s_idx: int, scen: str, base: dict[str, Any]) -> dict[str, Any]:
         n = self.n
@@ -354,7 +361,7 @@ class EvaluationAccumulator:
                                    p_trend=math.nan, p_trend_se=math.nan, p_record=math.nan,
                                    p_record_low=math.nan, p_record_high=math.nan,
                                    record_n_family=math.nan, record_thin=math.nan,
-                                   record_weight=math.nan, family=t.family,
+                                   trend_weight=math.nan, family=t.family,
                                    approx_sense=t.approx_sense)
         if self.record is None:
             out["record_note"] = "no plan-record model in this evaluation"
@@ -365,7 +372,7 @@ class EvaluationAccumulator:
                        record_n_family=rp.n_family, record_thin=bool(rp.thin))
         rec = self.record.row(scen, t.id)
         if rec is not None:
-            out.update(method=rec.method, record_note=rec.note, record_weight=rec.weight,
+            out.update(method=rec.method, record_note=rec.note, trend_weight=rec.weight,
                        low_information=bool(rec.method == RECORD_ONLY and rp is not None
                                             and rp.thin))
         return out

@@ -177,10 +177,7 @@ def observation_for(history: Any, target: Target | Mapping[str, Any]) -> dict | 
     series, kind, y = t.series, t.kind, t.target_year
     if not series or y is None:
         return None
-    try:
-        obs = history.select(series)
-    except Exception:  # a series the history does not know: no observation
-        return None
+    obs = history.select(series)   # an unknown series is an error naming it
     if kind in LEVEL_KINDS:
         hit = obs[(obs["kind"] == "level") & (obs["year"] == y)]
     elif kind == "cumulative_change":

@@ -27,6 +27,7 @@ from sim.errors import SimError
 from sim.evaluation.accumulator import Catalogue, EvaluationAccumulator, TargetValues
 from sim.evaluation.record import RecordSetup
 from sim.model import FittedModel
+from sim.vocabulary import SERIES, Series
 
 ADAPTIVE_CHUNK_BLOCKS = 5   # blocks of draws per range of an adaptive batch
 
@@ -36,7 +37,8 @@ def evaluate_range(fitted: FittedModel, levers: Sequence[ScenarioLevers], settin
                    target_values: TargetValues | None, quantiles: Sequence[float],
                    keep_draws: int | None, attrs: Mapping[str, Any], first_draw: int, draws: int,
                    *, threads: int | None = None, want_dataset: bool = False,
-                   keep_met: bool = False, record: RecordSetup | None = None
+                   keep_met: bool = False, record: RecordSetup | None = None,
+                   vocabulary: Mapping[str, Series] = SERIES
                    ) -> tuple[EvaluationAccumulator, xr.Dataset | None]:
     """Simulate draws ``first_draw .. first_draw+draws-1`` and evaluate them.
 
@@ -58,6 +60,8 @@ def evaluate_range(fitted: FittedModel, levers: Sequence[ScenarioLevers], settin
     record
         The run's plan record (:func:`~sim.evaluation.record.build_record_setup`), or None for
         the trend alone.
+    vocabulary
+        The run's series (``ctx.vocabulary``: built in plus declared), shipped with the task.
 
     Returns
     -------
@@ -67,7 +71,7 @@ def evaluate_range(fitted: FittedModel, levers: Sequence[ScenarioLevers], settin
     set_threads(threads)
     chunk = simulate(fitted, levers, draws=draws, first_draw=first_draw,
                      **settings.engine_kwargs())
-    ds = ensemble_of(chunk, fitted, attrs)
+    ds = ensemble_of(chunk, fitted, attrs, vocabulary)
     del chunk
     names = [lv.name for lv in levers] if scenarios is None else scenarios
     acc = EvaluationAccumulator(catalogue, names, target_values, quantiles,

@@ -85,10 +85,7 @@ def base_of(t: Target, history: Any, plan_start: int, as_of: int) -> tuple[float
         return None, f"no base: the base year {year} is after as_of {as_of}"
     if history is None or not t.series:
         return None, "no base value in the plan and no series to observe it"
-    try:
-        obs = history.select(t.series)
-    except Exception:   # a series the history does not know
-        return None, f"no base: {t.series} is not in the history"
+    obs = history.select(t.series)   # an unknown series is an error naming it
     hit = obs[(obs["kind"] == "level") & (obs["year"] == year)]
     if hit.empty:
         return None, f"no base: no observed level of {t.series} in {year}"

@@ -4,10 +4,10 @@
 ``ensemble.nc``) of one or more results folders and writes, through the one writer
 (:class:`~sim.output.folder.ResultsFolder`), its own folder (default
 ``results/compare_<folder names>``) with ``compare.csv`` (P(met), Wilson interval and ΔP with
-its standard error per target and run/scenario), ``compare.md``, a self-contained
-``compare.html``, ``figures/`` (dot-and-whisker, heat map, overlaid fans of every shared target
-view with the observed history) and ``manifest.json``. :func:`print_compare` prints one P(met)
-table and the largest differences.
+its standard error per target and run/scenario; for spreadsheets: :mod:`sim.output.safe_text`),
+``compare.md``, a self-contained ``compare.html``, ``figures/`` (dot-and-whisker, heat map,
+overlaid fans of every shared target view with the observed history) and ``manifest.json``.
+:func:`print_compare` prints one P(met) table and the largest differences.
 
 A run is labelled by what made it: ``<scenario file> · as of <year> · seed <seed>`` (from its
 ``manifest.json``, else its resolved scenario). ΔP compares each (run, scenario) with a
@@ -32,7 +32,7 @@ import pandas as pd
 
 from sim.ensemble import read_netcdf
 from sim.errors import SimError
-from sim.evaluation import evaluate
+from sim.evaluation import evaluate, evidence as E
 from sim.history import load_history
 from sim.output import html as H
 from sim.output import tables as T
@@ -42,6 +42,7 @@ from sim.output.folder import ResultsFolder, check_results_folder, read_manifest
 from sim.output.owned import safe_name
 from sim.output.plots import pmet_chart, pmet_heatmap
 from sim.output.report import resolved_scenarios, scenario_labels, target_windows
+from sim.output.safe_text import SPREADSHEET_CSV, spreadsheet_frame
 from sim.output.summary import display_width, pad
 from sim.paths import DEFAULT_RESULTS_DIR
 from sim.targets import targets_for_sets
@@ -105,7 +106,7 @@ def _compare_into(folder: ResultsFolder, folders: list[Path], figures: bool,
 
     timings: dict[str, float] = {}
     with folder:
-        files = [folder.csv("compare.csv", cmp_tab).name]
+        files = [folder.csv("compare.csv", spreadsheet_frame(cmp_tab), **SPREADSHEET_CSV).name]
         t0 = time.perf_counter()
         fig_records = []
         if figures:
@@ -331,7 +332,9 @@ def _met_flags(run: dict) -> dict | None:
         sets = [str(x) for x in doc["run"]["target_sets"]]
         values = {str(n): {str(k): float(v) for k, v in (e.get("target_values") or {}).items()}
                   for n, e in doc["scenarios"].items()}
-        return evaluate(ds, targets_for_sets(sets), values).met
+        history = _history(run)   # the run's own targets (a data directory may declare some)
+        declared = history.declarations if history is not None else None
+        return evaluate(ds, targets_for_sets(sets, declarations=declared), values).met
     except (KeyError, TypeError, ValueError, AttributeError, SimError):
         return None
 
@@ -349,6 +352,7 @@ def _delta_table(table: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     """compare.csv: the shared rows with ``reference``, ``delta_p``, ``delta_se`` and
     ``delta_se_kind`` (paired / unpaired)."""
     cmp_tab = table[[c for c in COLUMNS if c in table.columns]].copy()
+    cmp_tab = cmp_tab.assign(basis=cmp_tab["method"].map(E.basis)) if "method" in cmp_tab else cmp_tab
     index = {r["label"]: k for k, r in enumerate(runs)}
     ev = table[table["status"] == "evaluated"]
     rows = {(index[r["run"]], str(r["scenario"]), r["target_id"]): r
@@ -437,11 +441,11 @@ def _write_figures(figdir: Path, table: pd.DataFrame, runs: list[dict], labels: 
                         title="P(met) by run and scenario"))
     if pmet_heatmap(table, figdir / "pmet_heatmap.png", column="group", labels=labels):
         out.append(dict(file="figures/pmet_heatmap.png", kind="heatmap", title="P(met) heat map"))
-    windows = target_windows()
     ds0 = runs[0]["ds"]
     latest = max(runs, key=lambda r: int(r["ds"].attrs["as_of"]))
     as_of = int(latest["ds"].attrs["as_of"])
     history = _history(latest)
+    windows = target_windows(history.catalogue() if history is not None else None)
     first_group = _group(runs[0], str(ds0["scenario"].values[0]), multi)
     seen = []
     for row in table.drop_duplicates("target_id").to_dict("records"):
@@ -455,11 +459,8 @@ def _write_figures(figdir: Path, table: pd.DataFrame, runs: list[dict], labels: 
                              if target_view(ds0, x, windows) == spec])
         hist = None
         if history is not None:
-            try:
-                hist = history.upto(as_of).select(spec.series, str(ds0.attrs.get("vintage",
-                                                                                  "revised")))
-            except Exception:   # a series or vintage the history lacks: no observed points
-                hist = None
+            hist = history.upto(as_of).select(spec.series, str(ds0.attrs.get("vintage",
+                                                                              "revised")))
         relative = bool(ds0[spec.series].attrs.get("relative_to_as_of", 0))
         overlay_chart(_overlay_items(runs, spec, labels, multi), figdir / spec.overlay_filename,
                       title=title, ylabel=ylabel, as_of=as_of, targets=rows,
@@ -482,10 +483,10 @@ def _top_deltas(cmp_tab: pd.DataFrame, n: int = 30) -> pd.DataFrame:
 
 def _delta_rows(cmp_tab: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     head = ["指标 Indicator", "目标 id", "运行·情景 Run · scenario", "参照 Reference", "ΔP",
-            "SE", "配对 Paired"]
+            "SE", "配对 Paired", "依据 Basis"]
     rows = [[str(r.get("indicator", "")), str(r["target_id"]), str(r["group"]),
              str(r["reference"]), f"{100 * r['delta_p']:+.1f} pp",
-             f"{100 * r['delta_se']:.1f} pp", str(r["delta_se_kind"])]
+             f"{100 * r['delta_se']:.1f} pp", str(r["delta_se_kind"]), E.basis(r.get("method"))]
             for r in _top_deltas(cmp_tab).to_dict("records")]
     return head, rows
 

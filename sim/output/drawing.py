@@ -37,6 +37,10 @@ BANDS = ((0, 6, "#d5e3f1", "95%"), (1, 5, "#9dbddd", "80%"), (2, 4, "#5f93c6", "
 MEDIAN_COLOUR = "#173a6b"
 HISTORY_COLOUR = "#111111"
 TARGET_COLOUR = "#c0392b"
+HEADLINE_COLOUR = "#e08a00"   # the headline (combined trend+record) distribution at the target year
+#: legend words of the two distributions (the fan's, and the headline's where they differ)
+TREND_BAND_LABEL = "趋势单独 trend alone (p_trend)"
+HEADLINE_LABEL = "本表预测 headline: median, 80% (table's projection)"
 
 Job = dict[str, Any]
 _font_ready = False
@@ -129,9 +133,17 @@ def _target_marks(ax, marks: list[dict], as_of: int) -> None:
     """Each target as drawn on ``ax``: a dashed line from as_of to a marker at the target year
     (``^`` at least, ``v`` at most, ``D`` about), or a bar for a range.
 
-    ``marks``: ``{"value", "value_high" (NaN unless a range), "comparator", "year"}``.
+    ``marks``: ``{"value", "value_high" (NaN unless a range), "comparator", "year"}`` and, where
+    the headline draws differ from the fan's (trend+record), ``"headline": {"median", "p10",
+    "p90"}``: drawn at the target year as an orange bar (10–90 %) with a diamond (median).
     """
     for m in marks:
+        h = m.get("headline")
+        if h and all(math.isfinite(h[k]) for k in ("median", "p10", "p90")):
+            x = m["year"] + 0.18
+            ax.vlines(x, h["p10"], h["p90"], color=HEADLINE_COLOUR, lw=4, zorder=7)
+            ax.plot([x], [h["median"]], marker="D", color=HEADLINE_COLOUR, mec="black", mew=0.6,
+                    ms=6, zorder=8, ls="none")
         v, y = m["value"], m["year"]
         if m["comparator"] == "range" and math.isfinite(m["value_high"]):
             ax.vlines(y, v, m["value_high"], color=TARGET_COLOUR, lw=3, zorder=5)
@@ -141,17 +153,28 @@ def _target_marks(ax, marks: list[dict], as_of: int) -> None:
         ax.plot([y], [v], marker=marker, color=TARGET_COLOUR, ms=6, zorder=6, ls="none")
 
 
-def _fan_handles(targets: bool) -> list:
+def _fan_handles(targets: bool, headline: bool = False) -> list:
+    """Legend handles; with ``headline`` the bands are the trend's alone and the headline bar is
+    named."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    trend = f" ({TREND_BAND_LABEL})" if headline else ""
     handles: list = [
         Line2D([], [], color=HISTORY_COLOUR, lw=1.8, marker="o", ms=2.5, label="实际 observed"),
-        Line2D([], [], color=MEDIAN_COLOUR, lw=1.6, label="中位数 median")]
+        Line2D([], [], color=MEDIAN_COLOUR, lw=1.6, label=f"中位数 median{trend}")]
     handles += [Patch(color=c, label=f"{lab} 区间 band") for _, _, c, lab in BANDS[::-1]]
+    if headline:
+        handles += [Line2D([], [], color=HEADLINE_COLOUR, lw=4, marker="D", mec="black",
+                           label=HEADLINE_LABEL)]
     if targets:
         handles += [Line2D([], [], color=TARGET_COLOUR, ls="--", marker="^", label="目标 target")]
     return handles
+
+
+def has_headline(marks: list[dict]) -> bool:
+    """Whether some mark carries a headline distribution different from the fan's."""
+    return any(m.get("headline") for m in marks)
 
 
 def draw_fan(job: Job) -> None:
@@ -205,7 +228,8 @@ def draw_fan(job: Job) -> None:
             ax.text(as_of, 1.0, f" 截至 as of {as_of}", transform=ax.get_xaxis_transform(),
                     fontsize=7, color="#555555", va="top", ha="left")
             ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(axis_number))
-        handles = _fan_handles(any(p["marks"] for p in panels))
+        handles = _fan_handles(any(p["marks"] for p in panels),
+                               any(has_headline(p["marks"]) for p in panels))
         fig.legend(handles=handles, loc="lower center", frameon=False,
                    ncol=len(handles) if legend_rows == 1 else math.ceil(len(handles) / 2),
                    bbox_to_anchor=(0.5, 0.0))
@@ -250,6 +274,9 @@ def draw_overlay(job: Job) -> None:
         if job.get("marks"):
             _target_marks(ax, job["marks"], as_of)
             handles.append(Line2D([], [], color=TARGET_COLOUR, ls="--", marker="^", label="目标 target"))
+            if has_headline(job["marks"]):
+                handles.append(Line2D([], [], color=HEADLINE_COLOUR, lw=4, marker="D", mec="black",
+                                      label=HEADLINE_LABEL))
         ax.set_xlabel("\n".join(notes), fontsize=8, color=TARGET_COLOUR, loc="left")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(axis_number))

@@ -4,8 +4,12 @@ Fan charts follow the Bank of England layout: observed history as a solid line, 
 as shaded central bands (50 %, 80 %, 95 % of the draws; darker = more likely) anchored at the
 last observed year (as_of, observed in every draw), the median as a line, a dotted vertical line
 at as_of, the target as a dashed line ending in a marker at the target year, and P(met) ± its
-Monte Carlo standard error under each panel (the headline probability; the shading is the
-trend model's draws, so a ``trend+record`` row also gives the trend's own P(met)).
+Monte Carlo standard error under each panel (the headline probability). One distribution per
+target: for a ``trend only`` row the fan *is* the headline draws (its median at the target year is
+the table's projection); for a ``trend+record`` row the headline (combined) draws exist at the
+target year only, drawn there as an orange bar (10–90 %, median ◆: the table's projection,
+``targets.csv`` ``median``/``p10``/``p90``), and the shading is labelled "trend alone (p_trend)",
+the trend's own P(met) in the note.
 One file per indicator view, with one panel per group of scenarios whose draws (and target
 notes) are identical: a single panel "all N scenarios identical" when no lever moves the
 series, small multiples (shared y axis) only where scenarios differ; the scenario overlay draws
@@ -34,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int
+from sim.evaluation import evidence as E
 from sim.output.drawing import (BANDS, HISTORY_COLOUR, MEDIAN_COLOUR, TARGET_COLOUR,  # noqa: F401
                                 Job, draw_fan, draw_overlay)
 from sim.output.plots import LOW_INFORMATION, SET_LABELS, low_information
@@ -115,7 +120,7 @@ def fan_specs(ds, table: pd.DataFrame, windows: dict | None = None) -> list[FanS
     """
     with_targets = set(table["series"].dropna()) if "series" in table else set()
     specs = [FanSpec(s) for s in series_variables(ds)
-             if s in with_targets or s not in SERIES or SERIES[s].role in ("driver", "derived")]
+             if s in with_targets or (s in SERIES and SERIES[s].role in ("driver", "derived"))]
     for row in table.drop_duplicates("target_id").to_dict("records"):
         spec = target_view(ds, row, windows)
         if spec is not None and spec not in specs:
@@ -287,13 +292,18 @@ def target_items(rows: pd.DataFrame | list[dict] | None) -> tuple[list[dict], li
             lines.append(f"{tag} {y}: 目标值空白 no target value · 未评估 not evaluated")
             continue
         high = r.get("value_high")
-        marks.append(dict(value=float(v), year=int(y), comparator=str(r.get("comparator")),
-                          value_high=float(high) if high is not None and np.isfinite(high) else math.nan))
+        mark = dict(value=float(v), year=int(y), comparator=str(r.get("comparator")),
+                    value_high=float(high) if high is not None and np.isfinite(high) else math.nan)
+        head_q = headline(r)
+        if head_q is not None:
+            mark["headline"] = head_q
+        marks.append(mark)
         head = f"{tag} {y}: 目标 target {target_text(r)}"
         if r.get("status") == "evaluated":
             line = f"{head}  ·  P(达标 met) = {fmt_pm(r.get('probability'), r.get('mc_se'))}"
-            if r.get("method") == "trend+record":   # the fan shows the trend draws
-                line += f" (trend+record; trend alone {fmt_pct(r.get('p_trend'))})"
+            line += f" · {E.BASIS_SHORT.get(E.basis(r.get('method')), '')}"
+            if r.get("method") == E.TREND_RECORD:   # the fan shows the trend draws
+                line += f"; ◆ headline, shading trend alone (p_trend {fmt_pct(r.get('p_trend'))})"
             if low_information(r.get("low_information")):
                 line += f" · {LOW_INFORMATION}"
             lines.append(line)
@@ -302,6 +312,18 @@ def target_items(rows: pd.DataFrame | list[dict] | None) -> tuple[list[dict], li
         else:
             lines.append(f"{head}  ·  未评估 not evaluable")
     return marks, lines
+
+
+def headline(r: dict) -> dict | None:
+    """The headline distribution of an evaluated ``trend+record`` row at its target year
+    (``median``, ``p10``, ``p90`` of ``targets.csv``: the draws P(met) counts, the table's
+    projection), where it differs from the fan's trend draws; None otherwise."""
+    if r.get("status") != "evaluated" or r.get("method") != E.TREND_RECORD:
+        return None
+    q = {k: r.get(k) for k in ("median", "p10", "p90")}
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in q.values()):
+        return None
+    return {k: float(v) for k, v in q.items()}  # type: ignore[arg-type]
 
 
 def text_width(text: str) -> int:
@@ -435,7 +457,8 @@ def overlay_job(items: list[tuple[str, np.ndarray, np.ndarray]], path: Path, *, 
     if seen:
         marks, notes = target_items(list(seen.values()))
     return dict(kind="overlay", path=str(path), title=title, ylabel=ylabel, as_of=int(as_of),
-                subtitle="中位数与80%区间 · median and 80% band by scenario",
+                subtitle="中位数与80%区间 · median and 80% band by scenario (trend draws; ◆ headline "
+                         "at the target year where it differs)",
                 lines=lines, history=(np.asarray(hy)[keep], np.asarray(hv)[keep]), marks=marks,
                 notes=notes)
 

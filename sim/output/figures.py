@@ -94,7 +94,4 @@ def _jobs(figdir: Path, ds, table: pd.DataFrame, specs: list[FanSpec], history, 
 def _history_of(history, series: str, vintage: str) -> pd.DataFrame | None:
     if history is None:
         return None
-    try:
-        return history.select(series, vintage)
-    except Exception:  # unknown series or vintage: draw the fan without history
-        return None
+    return history.select(series, vintage)   # an unknown series is an error naming it

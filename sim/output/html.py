@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.evaluation import evidence as E
 from sim.output.plots import FONT_FAMILY, FONT_FILE
+from sim.output.value_met_cells import BLANK_HEAD, PLANNER_WORDS, blank_value_rows
 from sim.output.tables import (BINDING_TEXT, JOINT_HEAD, JOINT_KEYS, MEANING_TEXT, PACE_NOTE,
                                coverage, coverage_lines, display_columns, display_rows, dropouts,
                                fmt_pm, is_midterm, joint_rows, light, not_evaluable,
-                               target_with_unit)
+                               record_columns, split_rows, target_with_unit)
 
 CSS = "\n".join([
     "",
@@ -44,7 +46,7 @@ CSS = "\n".join([
     "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}",
     "td.nowrap{white-space:nowrap}",
     "td.green{background:var(--green)}td.amber{background:var(--amber)}"
-    "td.red{background:var(--red)}",
+    "td.red{background:var(--red)}td.record{background:#eceff3;font-style:italic}",
     ".legend span{display:inline-block;padding:1px 8px;margin-right:6px;border-radius:3px}",
     "figure{margin:1em 0}",
     "figure img{max-width:100%;height:auto;border:1px solid var(--line)}",
@@ -86,7 +88,9 @@ def html_table(header: list[str], rows: list[list], classes: list[list[str]] | N
 LEGEND_HTML = ('<p class="legend muted">'
                '<span class="green" style="background:var(--green)">≥ 66% likely 可能</span>'
                '<span style="background:var(--amber)">33–66%</span>'
-               '<span style="background:var(--red)">&lt; 33% unlikely 不太可能</span></p>')
+               '<span style="background:var(--red)">&lt; 33% unlikely 不太可能</span>'
+               f'<span class="record" style="background:#eceff3">{html.escape(E.RECORD)}: '
+               'no verdict 无判断</span></p>')
 
 
 def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, column: str = "scenario") -> str:
@@ -99,22 +103,26 @@ def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, col
     ids = list(dict.fromkeys(ev["target_id"]))
     idx = ev.set_index(["target_id", column])
     first = ev.drop_duplicates("target_id").set_index("target_id")
-    head = (["指标 Indicator", "目标 Target", "属性 Type"]
+    head = (["指标 Indicator", "目标 Target", "属性 Type", "依据 Basis"]
             + [f"{scenario_labels.get(g, '')} {g}".strip() for g in groups])
     rows, classes = [], []
     for tid in ids:
         f = first.loc[tid].to_dict()
         row = [f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
                f"{target_with_unit(f)}, {f.get('target_set')}",
-               BINDING_TEXT.get(f.get("binding"), f.get("binding"))]
-        cls = ["", "nowrap", "nowrap"]
+               BINDING_TEXT.get(f.get("binding"), f.get("binding")), E.basis(f.get("method"))]
+        cls = ["", "nowrap", "nowrap", ""]
         for g in groups:
             if (tid, g) in idx.index:
                 r = idx.loc[(tid, g)]
                 if isinstance(r, pd.DataFrame):
                     r = r.iloc[0]
-                row.append(fmt_pm(r["probability"], r["mc_se"]))
-                cls.append(f"num {light(r['probability'])}")
+                if E.is_record_only(r):
+                    row.append(f"{fmt_pm(r['probability'], r['mc_se'])} (往期 past plans)")
+                    cls.append("num record")
+                else:
+                    row.append(fmt_pm(r["probability"], r["mc_se"]))
+                    cls.append(f"num {light(r['probability'])}")
             else:
                 row.append("")
                 cls.append("")
@@ -134,12 +142,24 @@ def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
     sub = plan[(plan["scenario"] == scenario) & (plan["p_met_text"] != "")]
     if sub.empty:
         return "<p>（无可评估目标）No evaluable target in this scenario.</p>"
-    cols = display_columns(plan) + [("status", "状态 Status")]
-    keys = [k for k, _ in cols]
-    rows = display_rows(sub, keys)
-    classes = [[("num " + r["light"]) if k == "p_met_text" else r["light"] if k == "verdict"
-                else ("num" if k in NUM_KEYS else "") for k in keys] for r in sub.to_dict("records")]
-    return html_table([h for _, h in cols], rows, classes) + f'<p class="muted">{esc(PACE_NOTE)}</p>'
+    data, rec = split_rows(sub)
+    out = []
+    if not data.empty:
+        cols = display_columns(plan) + [("status", "状态 Status")]
+        keys = [k for k, _ in cols]
+        classes = [[("num " + r["light"]) if k == "p_met_text" else r["light"] if k == "verdict"
+                    else ("num" if k in NUM_KEYS else "") for k in keys]
+                   for r in data.to_dict("records")]
+        out.append(html_table([h for _, h in cols], display_rows(data, keys), classes))
+    if not rec.empty:
+        rcols = record_columns(plan)
+        keys = [k for k, _ in rcols]
+        classes = [["num record" if k == "p_met_text" else ("num" if k in NUM_KEYS else "")
+                    for k in keys] for _ in range(len(rec))]
+        out.append(f"<h3>{esc(E.RECORD)} · {len(rec)} targets without data of their own "
+                   f"(no verdict 无判断)</h3>"
+                   + html_table([h for _, h in rcols], display_rows(rec, keys), classes))
+    return "".join(out) + f'<p class="muted">{esc(E.BASIS_NOTE)} {esc(PACE_NOTE)}</p>'
 
 
 def html_dropouts(plan: pd.DataFrame) -> str:
@@ -151,6 +171,17 @@ def html_dropouts(plan: pd.DataFrame) -> str:
              r["change_since_start"], r["scenarios"]] for r in drop.to_dict("records")]
     return html_table(["编号 Target id", "指标 Indicator", "属性 Type", "变化 Change",
                        "情景 Scenarios"], rows)
+
+
+def html_levers(table: pd.DataFrame) -> str:
+    """The "responds to levers" list ('' with one scenario)."""
+    lines = E.lever_lines(table)
+    if not lines:
+        return ""
+    if len(lines) == 1:
+        return f"<p>{esc(lines[0])}</p>"
+    return (f"<p>{esc(lines[0])}</p><ul>"
+            + "".join(f"<li>{esc(x.strip())}</li>" for x in lines[1:]) + "</ul>")
 
 
 def html_joint(joint: pd.DataFrame | None) -> str:
@@ -179,7 +210,7 @@ def html_not_evaluable(table: pd.DataFrame) -> str:
     if ne.empty:
         return "<p>None: every target was evaluated. 全部目标均已评估。</p>"
     rows = [[r["target_id"], r["target_set"], r["indicator_zh"], r["indicator"], r["target_year"],
-             r["reason"], r["scenarios"]] for r in ne.to_dict("records")]
+             E.bilingual(r["reason"]), r["scenarios"]] for r in ne.to_dict("records")]
     return html_table(["编号 Target id", "来源 Set", "指标", "Indicator", "年 Year", "原因 Reason",
                        "情景 Scenarios"], rows)
 
@@ -205,10 +236,15 @@ def write_html(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, title: st
             f'<p class="muted">{esc(MEANING_TEXT)}</p>', html_pmet_heat(table, scenario_labels)]
     for scen in dict.fromkeys(plan["scenario"]):
         body += [f"<h2>{esc(scenario_labels.get(scen, ''))} {esc(scen)}</h2>", html_plan_table(plan, scen)]
+    if html_levers(table):
+        body += ["<h2>受情景影响的目标 · Targets that respond to levers</h2>", html_levers(table)]
     if is_midterm(plan):
         body += ["<h2>规划初期以来的评估变化 · Changes since the plan's start</h2>", html_dropouts(plan)]
     if joint_rows(joint):
         body += ["<h2>联合概率 · Joint probabilities</h2>", html_joint(joint)]
+    head, blank = blank_value_rows(plan)   # not in the tables above: no probability of their own
+    if blank:
+        body += [f"<h2>{esc(BLANK_HEAD)}</h2><p>{esc(PLANNER_WORDS)}</p>", html_table(head, blank)]
     body += ["<h2>未能评估的目标 · Targets not evaluated</h2>", html_not_evaluable(table)]
     text = "".join(body)
     css = font_face_css(title + text) if font_css is None else font_css

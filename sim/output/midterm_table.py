@@ -104,10 +104,7 @@ class Base:
 def _observed_level(history, series: str, year: int, vintage: str) -> float | None:
     if history is None or not series:
         return None
-    try:
-        rows = history.select(series, vintage)
-    except Exception:      # a series this history does not know: nothing observed
-        return None
+    rows = history.select(series, vintage)   # an unknown series is an error naming it
     hit = rows[(rows["kind"] == "level") & (rows["year"] == year)]
     return float(hit["value"].iloc[0]) if not hit.empty else None
 
@@ -266,10 +263,7 @@ def observed_sum(history, series: str, p0: int, as_of: int, vintage: str) -> tup
     the longest run of consecutive observed years from ``p0`` up to ``as_of``; None without."""
     if history is None or not series or p0 > as_of:
         return None
-    try:
-        rows = history.select(series, vintage)
-    except Exception:      # a series this history does not know: nothing observed
-        return None
+    rows = history.select(series, vintage)   # an unknown series is an error naming it
     levels = rows[(rows["kind"] == "level") & (rows["year"] >= p0) & (rows["year"] <= as_of)]
     by_year = dict(zip(levels["year"].astype(int), levels["value"].astype(float)))
     s, k = 0.0, 0

@@ -136,7 +136,8 @@ def heatmap_job(table: pd.DataFrame, path: Path, *, column: str = "scenario",
     drop = same & np.array([t in record_only for t in targets], dtype=bool)
     if drop.any() and not drop.all():
         title += (f"\n不含{int(drop.sum())}个仅凭规划记录、各情景相同的目标 · without the "
-                  f"{int(drop.sum())} record-only targets (the same in every scenario: see the table)")
+                  f"{int(drop.sum())} targets resting on past plans only (参考往期规划: the same in "
+                  "every scenario, no verdict: see the table)")
         values, same = values[~drop], same[~drop]
         targets = [t for t, d in zip(targets, drop) if not d]
     if same.any():

@@ -75,6 +75,9 @@ def _run_tables(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]
         return None, None
     if "method" not in table.columns or "target_id" not in table.columns:
         return None, None
+    if "record_weight" in table.columns and "trend_weight" not in table.columns:
+        # runs before the rename: that column held the trend's weight w (z = w·trend + (1−w)·record)
+        table = table.rename(columns={"record_weight": "trend_weight"})
     return table, joint
 
 
@@ -97,8 +100,9 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     target_sets, target_values, quantiles = _resolved_facts(doc, _resolved_name(ds, folder))
     manifest = read_manifest(folder)
     t0 = time.perf_counter()
-    catalogue = targets_for_sets(target_sets)
     history = _load_history(data_dir, manifest)
+    catalogue = targets_for_sets(target_sets, declarations=history.declarations
+                                 if history is not None else None)
     # always evaluated: it checks the stored draws (non-finite draws are an error)
     ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
     table, joint = _run_tables(folder)
@@ -114,8 +118,9 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
                        command=command if isinstance(command, str) else "run") as new:
         new.csv("targets.csv", table)
         new.csv("joint.csv", joint)
-        if (folder / "scenario.resolved.toml").exists():
-            new.keep(folder / "scenario.resolved.toml")
+        for name in ("scenario.resolved.toml", "value_curves.csv"):   # the run's, read below
+            if (folder / name).exists():
+                new.keep(folder / name)
         out = write_outputs(new, ds, table, joint, history=history, catalogue=catalogue,
                             manifest=manifest, figures=figures)
         written = {p.name for p in new.path.iterdir()}

@@ -34,6 +34,7 @@ import pandas as pd
 from sim.ensemble import ensemble_facts
 from sim.errors import SimError
 from sim.evaluation import as_int
+from sim.evaluation import evidence as E
 from sim.output import html as H
 from sim.output import tables as T
 from sim.output.figures import write_figures
@@ -42,6 +43,7 @@ from sim.output.report_assets import REPORT_CSS, REPORT_JS, zoom_figure
 from sim.output.report_compare import compare_data, compare_widget, delta_table, pmet_table
 from sim.output.report_scenarios import MAX_RESOLVED, scenario_section, shorten
 from sim.output.report_summary import joint_section, not_evaluable_section, summary_section
+from sim.output.value_curves import SECTION_HEAD, value_section, write_value_figures
 from sim.output.xlsx import write_xlsx
 from sim.scenario.spec import TABLE_FORMATS
 from sim.targets import load_catalogue
@@ -176,6 +178,8 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
         sections.append((id_, head, f'<section id="{id_}"><h2>{H.esc(head)}</h2>{body}</section>'))
 
     sec("summary", "摘要 · Summary", summary_section(table, labels))
+    if values := value_section(folder, table, figures, labels):
+        sec("values", SECTION_HEAD, values)
     sec("scenarios", "情景 · Scenarios", scenario_section(doc, ds))
     sec("overview", "情景比较 · Compare scenarios", _overview(folder, table, figures, compare, labels))
     sec("joint", "联合概率 · Joint probabilities", joint_section(joint, table, labels))
@@ -185,11 +189,19 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
                     f"{H.esc(scen)}</summary>{H.html_plan_table(plan, scen)}</details>")
     sec("tables", "评估表 · Evaluation tables",
         "<p class=\"muted\">Projection: median with the 80% interval (10th–90th percentile) of the "
-        "draws. Also as targets.csv, targets_table.csv, targets.md, targets.xlsx.</p>" + "".join(tabs))
+        "headline draws, those P(met) counts (combined trend+record draws for 数据与往期规划 rows, "
+        "the trend's for 本指标数据 rows; the fan charts draw the same). "
+        f"{H.esc(E.BASIS_NOTE)} Also as targets.csv, targets_table.csv, targets.md, "
+        "targets.xlsx.</p>" + "".join(tabs))
     if T.is_midterm(plan):
         sec("since-start", "规划初期以来的评估变化 · Changes since the plan's start", H.html_dropouts(plan))
     fan_note = ('<p class="muted">Black: observed (数据截至 as of the dotted line). Shading: 50%, 80% '
-                "and 95% of the draws (darker = more likely); line: median. Red: the target and its "
+                "and 95% of the trend model's draws (darker = more likely); line: median. For a "
+                "target resting on the trend alone (本指标数据 this indicator's data) these are the "
+                "headline draws: the median in the target year is the table's projection. Where the "
+                "headline combines the trend with past plans (数据与往期规划), the orange bar at "
+                "the target year is the headline's 80% interval and ◆ its median (the table's "
+                "projection), and the shading is the trend alone (p_trend). Red: the target and its "
                 "P(met) ± Monte Carlo standard error, per scenario. Click a chart for full size.</p>")
     sec("charts", "目标指标扇形图 · Fan charts of the target indicators",
         fan_note + _figures(folder, figures, ("fan", "overlay"), True))
@@ -305,6 +317,7 @@ def write_outputs(folder: Path | ResultsFolder, ds, table: pd.DataFrame,
         hist = history.upto(as_of) if history is not None and hasattr(history, "upto") else history
         fig_records = write_figures(folder, ds, table, history=hist, scenario_labels=labels,
                                     windows=windows, vintage=vintage)
+        fig_records += write_value_figures(folder, table, labels)   # blank targets' P(met | v)
         files += [f["file"] for f in fig_records]
     timings["figures_s"] = time.perf_counter() - t0
 
@@ -335,7 +348,7 @@ def _write_tables(folder: Path, plan: pd.DataFrame, table: pd.DataFrame, joint: 
     title = f"目标达成概率 · Probability that the targets are met (as of {as_of})"
     files = []
     if "csv" in formats:
-        T.write_csv(plan, folder / "targets_table.csv")
+        T.write_csv(plan, folder / "targets_table.csv", table)
         files.append("targets_table.csv")
     if "md" in formats:
         T.write_markdown(plan, table, folder / "targets.md", title=title, scenario_labels=labels,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int, as_number
+from sim.evaluation import evidence as E
 from sim.output import html as H
 from sim.output import tables as T
 from sim.output.fans import history_points, target_view, view_title, view_values
@@ -85,10 +86,7 @@ def _quantiles(values: np.ndarray) -> np.ndarray:
 def _history(history, series: str, vintage: str) -> pd.DataFrame | None:
     if history is None or not hasattr(history, "select"):
         return None
-    try:
-        return history.select(series, vintage)
-    except Exception:   # a series this history does not know: no observed points
-        return None
+    return history.select(series, vintage)   # an unknown series is an error naming it
 
 
 def _view_entry(ds, spec, scenarios: list[str], history, vintage: str) -> dict:
@@ -230,7 +228,7 @@ def _pm_cell(r: dict, first_method: str) -> tuple[str, str]:
     se_txt = T.fmt_pm(p, se).split(" ± ", 1)[-1]
     body = (f'<span title="{H.esc(" · ".join(t for t in tip if t))}">{T.fmt_pct(p)}{flag}'
             f'<span class="se"> ± {H.esc(se_txt)}</span></span>{other}')
-    return body, f"num {T.light(p)}"
+    return body, "num record" if meth == E.RECORD_ONLY else f"num {T.light(p)}"  # no verdict
 
 
 def indicator_cell(first: dict) -> str:
@@ -246,7 +244,9 @@ def indicator_cell(first: dict) -> str:
     name = f'{H.esc(zh)}<span class="wide"> / {H.esc(en)}</span>' if zh else H.esc(en)
     target = (f"{T.target_text(first)} {unit} ({as_int(first.get('target_year'))})")
     rest = f" · {first.get('target_set')} · {T.BINDING_TEXT.get(binding, binding)}"
-    return (f'{name}<span class="sub">{H.esc(target)}<span class="wide">{H.esc(rest)} · '
+    basis = E.basis(first.get("method"))     # shown on phones too (issue 21)
+    return (f'{name}<span class="sub">{H.esc(target)}{" · " + H.esc(basis) if basis else ""}'
+            f'<span class="wide">{H.esc(rest)} · '
             f'<span class="meth">{H.esc(text_of(first.get("method")))}</span></span>{flag}</span>')
 
 

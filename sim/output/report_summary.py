@@ -4,9 +4,11 @@ probabilities with the n of N targets they cover, and the not-evaluable targets 
 reason.
 
 Likelihood classes use the traffic-light thresholds of :mod:`sim.output.tables` (IPCC
-"likely" P ≥ 0.66, "unlikely" P < 0.33). A binding target is *at risk* when its P(met) is below
-"likely" in at least one scenario; binding targets with no probability are listed with it,
-because nothing is known about them.
+"likely" P ≥ 0.66, "unlikely" P < 0.33), for the rows where the indicator's data enter; rows
+resting on past plans only are counted apart (:mod:`sim.evaluation.evidence`: no verdict of their
+own). A binding target is *at risk* when its P(met) from data is below "likely" in at least one
+scenario; binding targets with no probability are listed with it, because nothing is known about
+them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sim.evaluation import as_number
+from sim.evaluation import evidence as E
 from sim.output import html as H
 from sim.output import tables as T
 from sim.output.report_assets import cells_table
@@ -21,9 +24,10 @@ from sim.output.report_compare import indicator_cell, scenario_head
 
 
 def likelihood_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Evaluated targets per (target_set, scenario) that are likely (P ≥ 0.66), in between and
-    unlikely (P < 0.33), for all targets and the binding ones: columns ``target_set, group,
-    scenario, likely, between, unlikely, not_evaluable``."""
+    """Evaluated targets per (target_set, scenario) whose P from data is likely (P ≥ 0.66), in
+    between and unlikely (P < 0.33), for all targets and the binding ones, and those resting on
+    past plans only: columns ``target_set, group, scenario, likely, between, unlikely,
+    past_plans_only, not_evaluable``."""
     rows: list[dict] = []
     if table.empty:
         return pd.DataFrame(rows)
@@ -31,8 +35,12 @@ def likelihood_counts(table: pd.DataFrame) -> pd.DataFrame:
         for group, sub in (("all", g), ("binding", g[g["binding"] == "binding"])):
             if sub.empty:
                 continue
-            p = sub.loc[sub["status"] == "evaluated", "probability"].astype(float)
+            ev = sub[sub["status"] == "evaluated"]
+            rec = ev.get("method", pd.Series("", index=ev.index)).map(E.is_record_only_method)
+            rec = rec.astype(bool)
+            p = ev.loc[~rec, "probability"].astype(float)
             rows.append(dict(target_set=tset, group=group, scenario=scen,
+                             past_plans_only=int(rec.sum()),
                              likely=int((p >= T.GREEN).sum()),
                              between=int(((p >= T.AMBER) & (p < T.GREEN)).sum()),
                              unlikely=int((p < T.AMBER).sum()),
@@ -55,6 +63,8 @@ def _counts_table(table: pd.DataFrame, labels: dict) -> str:
             row.append("" if r is None else (
                 f'<span class="counts"><span class="green">{r["likely"]}</span>'
                 f'<span class="amber">{r["between"]}</span><span class="red">{r["unlikely"]}</span>'
+                + (f'<span class="record" title="{H.esc(E.RECORD)}">{r["past_plans_only"]}</span>'
+                   if r["past_plans_only"] else "")
                 + (f'<span title="not evaluable">{r["not_evaluable"]}</span>' if r["not_evaluable"]
                    else "") + "</span>"))
         rows.append(row)
@@ -64,9 +74,10 @@ def _counts_table(table: pd.DataFrame, labels: dict) -> str:
         for tset, group in groups]
     return (cells_table(head, rows, classes, table_class="pm",
                         header_classes=["ind"] + [""] * len(groups))
-            + '<p class="muted">Targets per scenario, set and group that are likely (green, '
-              "P ≥ 66%), in between (amber) and unlikely (red, P &lt; 33%); a plain number counts "
-              "targets without a probability.</p>")
+            + '<p class="muted">Targets per scenario, set and group whose probability from data '
+              "is likely (green, P ≥ 66%), in between (amber) and unlikely (red, P &lt; 33%); grey "
+              f"italic: {H.esc(E.RECORD)} (no verdict 无判断); a plain number counts targets "
+              "without a probability.</p>")
 
 
 def _at_risk(table: pd.DataFrame, labels: dict) -> str:
@@ -74,7 +85,8 @@ def _at_risk(table: pd.DataFrame, labels: dict) -> str:
     b = table[table["binding"] == "binding"] if not table.empty else table
     if b.empty:
         return "<p>No binding target in the chosen sets.</p>"
-    ev = b[b["status"] == "evaluated"]
+    ev = b[(b["status"] == "evaluated") & b["method"].map(E.has_verdict)] if "method" in b \
+        else b[b["status"] == "evaluated"]
     base = str(table["scenario"].iloc[0])
     rows, classes = [], []
     for _, g in ev.groupby("target_id", sort=False):
@@ -89,8 +101,9 @@ def _at_risk(table: pd.DataFrame, labels: dict) -> str:
                      H.esc(f"{T.fmt_pct(low['probability'])} ({low['scenario']})")])
         classes.append(["ind", f"num {T.light(pb)}", f"num {T.light(low['probability'])}"])
     n_b, n_ev = b["target_id"].nunique(), ev["target_id"].nunique()
-    out = [f"<p>{len(rows)} of the {n_ev} binding targets with a probability ({n_b} binding in all) "
-           "are below “likely” (P &lt; 66%) in at least one scenario.</p>"]
+    out = [f"<p>{len(rows)} of the {n_ev} binding targets with a probability from data ({n_b} "
+           "binding in all) are below “likely” (P &lt; 66%) in at least one scenario; binding "
+           f"targets resting on past plans only get no verdict ({H.esc(E.RECORD)}).</p>"]
     if rows:
         out.append(cells_table(["约束性目标 Binding target", f"P(met) {H.esc(base)}",
                                 "lowest P(met) (scenario)"], rows, classes, table_class="pm",
@@ -107,9 +120,12 @@ def _at_risk(table: pd.DataFrame, labels: dict) -> str:
 
 def summary_section(table: pd.DataFrame, labels: dict) -> str:
     """Coverage, likely / unlikely counts by set and scenario, binding targets at risk."""
+    levers = H.html_levers(table)
     return (H.html_coverage(table)
             + "<h3>可能 / 不太可能 · Likely and unlikely targets by set</h3>" + _counts_table(table, labels)
-            + "<h3>有风险的约束性目标 · Binding targets at risk</h3>" + _at_risk(table, labels))
+            + "<h3>有风险的约束性目标 · Binding targets at risk</h3>" + _at_risk(table, labels)
+            + (f"<h3>受情景影响的目标 · Targets that respond to levers</h3>{levers}" if levers
+               else ""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,7 +187,8 @@ def not_evaluable_section(table: pd.DataFrame) -> str:
     groups = list(ne.groupby("reason", sort=False))
     groups.sort(key=lambda kv: -len(kv[1]))
     summary = cells_table(["原因 Reason", "目标数 Targets"],
-                          [[H.esc(reason or "(no reason given)"), str(len(g))] for reason, g in groups],
+                          [[H.esc(E.bilingual(reason) or "(no reason given)"), str(len(g))]
+                           for reason, g in groups],
                           [["", "num"] for _ in groups])
     parts = [f"<p>{len(ne)} targets (by target and reason) could not be given a probability, for "
              f"{len(groups)} reasons. Each list is collapsed: click a reason to open it.</p>", summary]
@@ -179,7 +196,8 @@ def not_evaluable_section(table: pd.DataFrame) -> str:
         rows = [[H.esc(r["target_id"]), H.esc(r["target_set"]),
                  H.esc(f"{r['indicator_zh'] or ''} / {r['indicator'] or ''}"), H.esc(r["target_year"]),
                  H.esc(r["scenarios"])] for r in g.to_dict("records")]
-        parts.append(f"<details><summary>{H.esc(reason or '(no reason given)')} — {len(g)}</summary>"
+        parts.append(f"<details><summary>{H.esc(E.bilingual(reason) or '(no reason given)')} — "
+                     f"{len(g)}</summary>"
                      + cells_table(["编号 Target id", "来源 Set", "指标 Indicator", "年 Year",
                                     "情景 Scenarios"], rows) + "</details>")
     return "".join(parts)

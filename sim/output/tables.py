@@ -18,7 +18,6 @@ built by :func:`plan_table` from the evaluation's ``targets.csv`` (base and pace
 
 from __future__ import annotations
 
-import html
 import math
 import tomllib
 from pathlib import Path
@@ -27,10 +26,17 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int, as_number
+from sim.evaluation import evidence as E
 from sim.evaluation.record import MEANINGS
 from sim.output import midterm_table as M
 from sim.output.midterm_table import PACE_NOTE, dropouts, is_midterm, joint_rows  # noqa: F401
+from sim.output.evidence_table import (RECORD_DISPLAY, lever_markdown, method_text,  # noqa: F401
+                                     split_rows, with_levers)
+from sim.output.safe_text import SPREADSHEET_CSV, markdown_text, spreadsheet_frame
 
+from sim.output.value_met_cells import (BLANK_HEAD, PLANNER_WORDS, blank_value_rows,
+                                       value_met_cells)
+from sim.output.value_met_cells import HEADER as VALUE_MET_HEADER
 from sim.output.formatting import (AMBER, BINDING_TEXT, COMPARATOR_TEXT, GREEN, LIKELIHOOD_ZH,  # noqa: F401
                                    STATUS_TEXT, _nan, fmt_number, fmt_pct, fmt_pm, light,
                                    target_text, tolerance_text)
@@ -45,10 +51,7 @@ def _latest_observed(history, series: str, kind: str, as_of: int, vintage: str,
     cumulative change a ``cumulative_change_pct`` from ``base_year``), as a data row, or None."""
     if history is None or not series:
         return None
-    try:
-        rows = history.select(series, vintage)
-    except Exception:      # a series this history does not know: nothing observed
-        return None
+    rows = history.select(series, vintage)   # an unknown series is an error naming it
     rows = rows[(rows["kind"] == kind) & (rows["year"] <= as_of)]
     if base_year is not None:
         rows = rows[rows["base_year"].astype("Float64") == base_year]
@@ -141,9 +144,11 @@ def _midterm_cells(r: dict, evaluated: bool) -> dict:
     return {"p_at_plan_start": p0, "delta_p": dp, "delta_p_se": dse,
             "p_at_plan_start_text": fmt_pct(p0) if math.isfinite(p0) else "",
             "delta_p_text": (f"{100 * dp:+.1f} pp ± {100 * dse:.1f}".replace("-", "−")
+                             + (" (参考类更新 reference-class update, not progress)"
+                                if E.is_record_only(r) else "")
                              if evaluated and math.isfinite(dp) else ""),
             "method_at_plan_start": _text(r.get("method_at_plan_start")),
-            "change_since_start": _text(r.get("change_since_start"))}
+            "change_since_start": E.bilingual(r.get("change_since_start"))}
 
 
 def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = None,
@@ -179,6 +184,7 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
                       and as_of is not None else None)
         pace = M.pace(r, base, (latest_v, latest_y), as_of or 0, window_sum)
         info = r.get("information")
+        method = _text(r.get("method"))
         rows.append({
             "scenario": scen,
             "scenario_zh": scenario_labels.get(scen, ""),
@@ -209,20 +215,25 @@ def plan_table(table: pd.DataFrame, ds=None, *, scenario_labels: dict | None = N
             "ci_low": _nan(r.get("ci_low")), "ci_high": _nan(r.get("ci_high")),
             "p_met_text": fmt_pm(r.get("probability"), r.get("mc_se")) if evaluated else "",
             **_midterm_cells(r, evaluated),
-            "verdict": M.verdict(r.get("probability"), pace.already_met) if evaluated else "",
-            "method": _text(r.get("method")),
+            "verdict": E.verdict(r.get("probability"), method, pace.already_met) if evaluated else "",
+            "basis": E.basis(method), "evidence": E.evidence(r) if evaluated else "",
+            "projection_draws": E.DRAWS.get(method, "") if evaluated and math.isfinite(med) else "",
+            "delta_p_data": _nan(r.get("delta_p_trend_since_start")),
+            "delta_p_record": _nan(r.get("delta_p_record_since_start")),
+            "method": method,
             "low_information": _flag(r.get("low_information")),
-            "information": info if isinstance(info, str) else "",
+            "information": E.bilingual(info),
             "p_trend": _nan(r.get("p_trend")), "p_record": _nan(r.get("p_record")),
             "p_trend_text": fmt_pct(_nan(r.get("p_trend"))) if evaluated else "",
             "p_record_text": (f"{fmt_pct(_nan(r.get('p_record')))}"
                               f"{' (thin)' if _flag(r.get('record_thin')) else ''}"
                               if evaluated else ""),
+            **value_met_cells(r),
             "likelihood": f"{LIKELIHOOD_ZH.get(word, '')} {word}".strip() if evaluated else "",
-            "light": light(r.get("probability")) if evaluated else "",
+            "light": light(r.get("probability")) if evaluated and E.has_verdict(method) else "",
             "required_annual": _nan(r.get("required_annual")),
             "status": STATUS_TEXT.get(r.get("status"), r.get("status")),
-            "reason": _text(r.get("reason")),
+            "reason": E.bilingual(r.get("reason")),
             "observed": _nan(r.get("observed")),
         })
     return pd.DataFrame(rows)
@@ -249,7 +260,8 @@ def coverage_lines(table: pd.DataFrame) -> list[str]:
         return []
     total = by_set.loc["total"]
     n = int(total.sum())
-    parts = [f"{int(v)} {m}" for m, v in total.items() if m != "not evaluable" and v]
+    parts = [f"{int(v)} {E.basis(m)} ({m})" if E.basis(m) else f"{int(v)} {m}"
+             for m, v in total.items() if m != "not evaluable" and v]
     with_p = sum(int(v) for m, v in total.items() if m != "not evaluable")
     out = [f"{with_p} of {n} targets have a probability ({', '.join(parts)})."]
     if len(reasons):
@@ -258,13 +270,17 @@ def coverage_lines(table: pd.DataFrame) -> list[str]:
     return out
 
 
-def wide_pmet(table: pd.DataFrame) -> pd.DataFrame:
-    """Evaluated targets (rows, catalogue order) × scenarios (columns, run order): P(met)."""
+def wide_pmet(table: pd.DataFrame, values: str = "probability") -> pd.DataFrame:
+    """Evaluated targets (rows, catalogue order) × scenarios (columns, run order): P(met) (or
+    another column, e.g. ``method``)."""
     ev = table[table["status"] == "evaluated"]
-    if ev.empty:
+    if ev.empty or values not in ev:
         return pd.DataFrame()
     scen = list(dict.fromkeys(ev["scenario"]))
     ids = list(dict.fromkeys(ev["target_id"]))
+    if values != "probability":
+        return ev.drop_duplicates(["target_id", "scenario"]).pivot(
+            index="target_id", columns="scenario", values=values).reindex(index=ids, columns=scen)
     return ev.pivot_table(index="target_id", columns="scenario", values="probability",
                           sort=False).reindex(index=ids, columns=scen)
 
@@ -296,34 +312,32 @@ CSV_COLUMNS = ("scenario", "scenario_zh", "target_set", "target_id", "indicator_
                "target_value", "target_year", "target_source", "latest_actual", "latest_value",
                "latest_year", "latest_source", "achieved", "achieved_pace", "required",
                "required_pace", "pace_unit", "already_met", "projection", "median", "p10", "p90",
-               "p_met", "p_se", "ci_low", "ci_high", "p_at_plan_start", "delta_p", "delta_p_se",
-               "verdict", "likelihood", "method", "low_information", "p_trend", "p_record",
-               "change_since_start", "status", "reason", "observed")
+               "projection_draws", "p_met", "p_se", "ci_low", "ci_high", "p_at_plan_start",
+               "delta_p", "delta_p_se", "delta_p_data", "delta_p_record", "verdict", "basis",
+               "evidence", "likelihood", "method", "low_information", "p_trend", "p_record",
+               "value_met_p50", "value_met_p80", "value_met_p90", "value_met",
+               "change_since_start", "responds_to_levers", "status", "reason", "observed")
 
 
 def csv_columns(plan: pd.DataFrame) -> list[str]:
     """:data:`CSV_COLUMNS`, with ``information`` after ``low_information`` when the run's
     ``targets.csv`` has that column (filled in some row)."""
-    cols = list(CSV_COLUMNS)
+    cols = [c for c in CSV_COLUMNS if c in plan or c != "responds_to_levers"]
     if "information" in plan and (plan["information"] != "").any():
         cols.insert(cols.index("low_information") + 1, "information")
     return cols
 
 
-def write_csv(plan: pd.DataFrame, path: Path) -> Path:
-    """The plan-layout table as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
-    plan.loc[:, csv_columns(plan)].to_csv(path, index=False, encoding="utf-8-sig")
+def write_csv(plan: pd.DataFrame, path: Path, table: pd.DataFrame | None = None) -> Path:
+    """The plan-layout table as CSV for spreadsheets: UTF-8 with BOM (so spreadsheet programs read
+    the Chinese), a text cell a spreadsheet would take for a formula with a leading apostrophe
+    (:func:`~sim.output.safe_text.spreadsheet_frame`; numbers stay as they are), CRLF line ends
+    (RFC 4180; a cell holding a CR is then quoted instead of splitting its row). With the run's
+    ``table``, ``responds_to_levers`` marks rows whose P(met) differs from the baseline's beyond
+    Monte Carlo error (:func:`sim.evaluation.evidence.responds_to_levers`)."""
+    plan = with_levers(plan, table) if table is not None else plan
+    spreadsheet_frame(plan.loc[:, csv_columns(plan)]).to_csv(path, index=False, **SPREADSHEET_CSV)
     return Path(path)
-
-
-def method_text(r: dict) -> str:
-    """'trend+record', with '⚠ 信息少 low information' and the information column when given."""
-    parts = [str(r.get("method") or "")]
-    if r.get("low_information") is True:
-        parts.append("⚠ 信息少 low information")
-    if r.get("information"):
-        parts.append(str(r["information"]))
-    return "; ".join(p for p in parts if p)
 
 
 #: the evaluation table as people read it (Markdown, HTML): (key, header); the mid-term columns
@@ -335,13 +349,19 @@ DISPLAY = (("indicator_zh", "指标"), ("indicator_en", "Indicator"), ("type", "
            ("latest_actual", "最新实际值 Latest actual (year)"),
            ("achieved", "已实现年均 Achieved so far, per year"),
            ("required", "尚需年均 Required from now, per year"),
-           ("projection", "预测中位数 [80%区间] Projection"), ("p_met_text", "达标概率 P(met) ± SE"))
+           ("projection", "预测中位数 [80%区间] Projection (of the headline draws)"),
+           ("p_met_text", "达标概率 P(met) ± SE"))
 MIDTERM_DISPLAY = (("p_at_plan_start_text", "规划初期 P at plan start"),
                    ("delta_p_text", "变化 ΔP since plan start ± SE"),
                    ("change_since_start", "评估变化 Change since plan start"))
 TAIL_DISPLAY = (("verdict", "判断 Verdict"), ("likelihood", "可能性 Likelihood"),
-                ("method_text", "方法 Method · information"), ("p_trend_text", "趋势 p_trend"),
-                ("p_record_text", "规划记录 p_record"))
+                ("method_text", "依据 Basis (method) · information"), ("p_trend_text", "趋势 p_trend"),
+                ("p_record_text", "规划记录 p_record"), ("value_met", VALUE_MET_HEADER))
+
+
+def record_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
+    """(key, header) of the past-plans-only section; mid-term columns only in a mid-term run."""
+    return list(RECORD_DISPLAY) + (list(MIDTERM_DISPLAY) if is_midterm(plan) else [])
 
 
 def display_columns(plan: pd.DataFrame) -> list[tuple[str, str]]:
@@ -356,42 +376,50 @@ def display_rows(plan: pd.DataFrame, keys: list[str]) -> list[list]:
 
 
 def md_text(x) -> str:
-    """Text from user files made inert in Markdown: ``&``, ``<`` and ``>`` as HTML entities
-    (Markdown passes raw HTML through: a label ``<img onerror=...>`` must stay text), newlines
-    flattened."""
-    return html.escape(str(x), quote=False).replace("\r", " ").replace("\n", " ")
+    """Text from user files made inert in Markdown (:func:`~sim.output.safe_text.markdown_text`:
+    CommonMark backslash escapes, so ``[a](b)``, ``![x](u)``, ``<b>``, backticks and ``|`` show
+    as typed; newlines flattened)."""
+    return markdown_text(x)
 
 
 def _md_cell(x) -> str:
     s = "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else str(x)
-    return md_text(s).replace("|", "\\|")
+    return md_text(s)
 
 
 def md_table(header: list[str], rows: list[list]) -> str:
-    """A Markdown pipe table (HTML escaped by :func:`md_text`, ``|`` in cells escaped, newlines
-    flattened)."""
+    """A Markdown pipe table (every header and cell through :func:`md_text`: ``|`` escaped,
+    links, images, HTML and code inert, newlines flattened)."""
     out = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
            "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
-LIGHT_MARK = {"green": "🟢", "amber": "🟡", "red": "🔴", "": ""}
+LIGHT_MARK = {"green": "🟢", "amber": "🟡", "red": "🔴", "": "", "record": "⚪"}
 #: one sentence per probability column (tables and report)
 MEANING_TEXT = "; ".join(MEANINGS.values()) + "."
 
 
-def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame) -> list[list[str]]:
+def pmet_rows(wide: pd.DataFrame, first: pd.DataFrame,
+              methods: pd.DataFrame | None = None) -> list[list[str]]:
     """Rows of the P(met) overview: indicator, target, then a traffic light and P per column.
 
-    ``wide`` is targets × scenarios (or runs) of P(met); ``first`` one catalogue row per target.
+    ``wide`` is targets × scenarios (or runs) of P(met); ``first`` one catalogue row per target;
+    ``methods`` (same shape) marks past-plans-only cells ⚪ instead of a traffic light and adds
+    the basis in words after the target.
     """
     rows = []
     for tid, r in wide.iterrows():
         f = first.loc[tid].to_dict()
+        meth = (list(methods.loc[tid].values) if methods is not None and tid in methods.index
+                else [""] * len(r))
         rows.append([f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
                      target_with_unit(f)]
-                    + [f"{LIGHT_MARK[light(v)]} {fmt_pct(v)}".strip() for v in r.values])
+                    + ([" / ".join(dict.fromkeys(E.basis(m) for m in meth))] if methods is not None
+                       else [])
+                    + [f"{LIGHT_MARK['record' if m == E.RECORD_ONLY else light(v)]} {fmt_pct(v)}"
+                       .strip() for v, m in zip(r.values, meth)])
     return rows
 
 
@@ -414,11 +442,13 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
     first = table.drop_duplicates("target_id").set_index("target_id")
     if not wide.empty:
         parts += ["## 达标概率一览 · P(met) by scenario", "",
-                  "🟢 ≥ 66% (likely) · 🟡 33–66% · 🔴 < 33% (unlikely)", ""]
-        head = ["指标 Indicator", "目标 Target"] + [
+                  "🟢 ≥ 66% (likely) · 🟡 33–66% · 🔴 < 33% (unlikely) · "
+                  f"⚪ {E.RECORD} (no verdict)", ""]
+        head = ["指标 Indicator", "目标 Target", "依据 Basis"] + [
             f"{scenario_labels.get(s, '')} {s}".strip() for s in wide.columns]
-        parts += [md_table(head, pmet_rows(wide, first)), ""]
+        parts += [md_table(head, pmet_rows(wide, first, wide_pmet(table, "method"))), ""]
     parts += [md_text(MEANING_TEXT), "", md_text(PACE_NOTE), ""]
+    parts += [md_text(E.BASIS_NOTE), ""]
     for scen in dict.fromkeys(plan["scenario"]):
         sub = plan[(plan["scenario"] == scen) & (plan["p_met_text"] != "")]
         label = scenario_labels.get(scen, "")
@@ -426,9 +456,19 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
         if sub.empty:
             parts += ["（无可评估目标）No evaluable target.", ""]
             continue
+        data, rec = split_rows(sub)
         cols = display_columns(plan)
-        parts += [md_table([h for _, h in cols], display_rows(sub, [k for k, _ in cols])), ""]
-    parts += _md_dropouts(plan) + _md_joint(joint)
+        if not data.empty:
+            parts += [md_table([h for _, h in cols], display_rows(data, [k for k, _ in cols])), ""]
+        if not rec.empty:
+            rcols = record_columns(plan)
+            parts += [f"### {E.RECORD} · {len(rec)} targets without data of their own", "",
+                      md_table([h for _, h in rcols], display_rows(rec, [k for k, _ in rcols])),
+                      ""]
+    parts += lever_markdown(table, md_text) + _md_dropouts(plan) + _md_joint(joint)
+    head, blank = blank_value_rows(plan)   # not in the tables above: no probability of their own
+    if blank:
+        parts += [f"## {BLANK_HEAD}", "", md_text(PLANNER_WORDS), "", md_table(head, blank), ""]
     ne = not_evaluable(table)
     parts += ["## 未能评估的目标 · Targets not evaluated", ""]
     if ne.empty:
@@ -436,7 +476,8 @@ def markdown(plan: pd.DataFrame, table: pd.DataFrame, *, title: str = "",
     else:
         head = ["编号 Target id", "来源 Set", "指标 Indicator", "年 Year", "原因 Reason", "情景 Scenarios"]
         rows = [[r["target_id"], r["target_set"], f"{r['indicator_zh']} / {r['indicator']}",
-                 r["target_year"], r["reason"], r["scenarios"]] for r in ne.to_dict("records")]
+                 r["target_year"], E.bilingual(r["reason"]), r["scenarios"]]
+                for r in ne.to_dict("records")]
         parts += [md_table(head, rows), ""]
     return "\n".join(parts)
 

@@ -22,8 +22,10 @@ import numpy as np
 import pandas as pd
 
 from sim.evaluation import as_int
+from sim.evaluation import evidence as E
 from sim.output.tables import (PACE_NOTE, dropouts, is_midterm, joint_rows, not_evaluable,
-                               target_text, wide_pmet)
+                               split_rows, target_text, wide_pmet)
+from sim.output.value_met_cells import VALUE_MET_XLSX, blank_value_rows
 
 P, PP, NUM = "0.0%", "0.00%", "#,##0.###"
 XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
@@ -60,9 +62,13 @@ XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
     ("already_met", "已达到 Already met", 10, None,
      "TRUE where the latest actual already meets the target."),
     ("required", "尚需年均 Required (text)", 26, None, "The required pace with its years, or 'already met'."),
-    ("median", "预测中位数 Median", 13, NUM, "Median of the simulated indicator in the target year."),
-    ("p10", "P10", 12, NUM, "10th percentile of the simulated indicator."),
-    ("p90", "P90", 12, NUM, "90th percentile of the simulated indicator."),
+    ("median", "预测中位数 Median", 13, NUM,
+     "Median of the indicator in the target year over the headline draws (those P(met) counts: "
+     "the combined trend+record draws for 数据与往期规划 rows, the trend's otherwise)."),
+    ("p10", "P10", 12, NUM, "10th percentile of the same draws."),
+    ("p90", "P90", 12, NUM, "90th percentile of the same draws."),
+    ("projection_draws", "预测依据 Projection of", 24, None,
+     "Which draws median, P10 and P90 summarise (the fan charts draw the same at the target year)."),
     ("p_met", "达标概率 P(met)", 12, P, "Probability that the target is met (share of draws)."),
     ("p_se", "± SE", 9, PP, "Monte Carlo standard error of P(met)."),
     ("ci_low", "Wilson 95% 下限 low", 11, P, "Wilson 95% interval of the Monte Carlo estimate."),
@@ -71,12 +77,21 @@ XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
      "Mid-term runs: P(met) with the data as of the plan's start."),
     ("delta_p", "ΔP since plan start", 12, P, "P(met) now minus P at plan start."),
     ("delta_p_se", "ΔP ± SE", 9, PP, "Standard error of ΔP (the two runs independent)."),
+    ("delta_p_data", "ΔP 数据 data (p_trend)", 12, P,
+     "Mid-term runs: the change of p_trend since the plan's start (the indicator's data)."),
+    ("delta_p_record", "ΔP 往期规划 record (p_record)", 12, P,
+     "Mid-term runs: the change of p_record since the plan's start (past plans judged since)."),
     ("change_since_start", "评估变化 Change since plan start", 40, None,
-     "Mid-term runs: a target evaluated at the plan's start that dropped out, or changed method, and why."),
+     "Mid-term runs: a drop-out or method change, and what moved every ΔP beyond 2 SE (the "
+     "indicator's data, or past plans judged since: an update of the reference class)."),
     ("verdict", "判断 Verdict", 16, None,
-     "有望完成 on track (P ≥ 66%), 存在风险 at risk (33–66%), 难以完成 off track (< 33%); "
-     "已达到 already met where the latest actual meets the target and P ≥ 66%."),
+     "有望完成 on track (P ≥ 66%), 存在风险 at risk (33–66%), 难以完成 off track (< 33%), only "
+     "where the indicator's data enter; 已达到 already met where the latest actual meets the "
+     "target (and P ≥ 66%)."),
+    ("basis", "依据 Basis", 22, None, E.BASIS_NOTE),
     ("likelihood", "可能性 Likelihood", 22, None, "IPCC calibrated likelihood term of P(met)."),
+    ("evidence", "依据说明 Evidence", 30, None,
+     "The basis; for past-plans-only rows how many past targets of the family were met."),
     ("method", "方法 Method", 14, None,
      "trend+record, trend only, record only (see the caveats below)."),
     ("low_information", "信息少 Low information", 10, None,
@@ -84,6 +99,7 @@ XLSX_COLUMNS = (  # key, header, width, number format, definition (About sheet)
     ("information", "信息 Information", 20, None, "How much information the probability rests on."),
     ("p_trend", "趋势 p_trend", 11, P, "P(met) if the calibrated trends continue under the scenario."),
     ("p_record", "规划记录 p_record", 11, P, "P(met) from the record of past plans alone."),
+    *VALUE_MET_XLSX,
 )
 NOT_EVALUATED_NOTE = "Not-evaluable targets are on the sheet 未评估 Not evaluated, with the reason."
 CAVEATS = (
@@ -117,11 +133,21 @@ def write_xlsx(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, joint: pd
 
     wb = Workbook()
     cols = _columns(plan)
-    _evaluation_sheet(wb.active, plan, cols)
+    data, rec = split_rows(plan[plan["p_met_text"] != ""])
+    _evaluation_sheet(wb.active, data, cols)
+    if not rec.empty:
+        _evaluation_sheet(wb.create_sheet(), rec, _record_columns(cols),
+                          "往期规划 Past plans only")
     _pmet_sheet(wb.create_sheet("达标概率 P(met)"), table, scenario_labels or {})
     _not_evaluated_sheet(wb.create_sheet("未评估 Not evaluated"), table)
+    head, blank = blank_value_rows(plan)   # not on the evaluation sheet: no probability of their own
+    if blank:
+        _rows_sheet(wb.create_sheet("留白目标值 Blank values"), head, blank)
     if is_midterm(plan):
         _dropout_sheet(wb.create_sheet("评估变化 Since plan start"), plan)
+    moved = E.responds_to_levers(table)
+    if table["scenario"].nunique() > 1:
+        _levers_sheet(wb.create_sheet("受情景影响 Levers"), moved)
     if joint is not None and not joint.empty:
         _joint_sheet(wb.create_sheet("联合概率 Joint"), joint)
     _about_sheet(wb.create_sheet("说明 About"), cols, provenance or {})
@@ -224,11 +250,35 @@ def _colour_scale(ws, cells: str) -> None:
     ws.conditional_formatting.add(cells, ColorScaleRule(**SCALE))
 
 
-def _evaluation_sheet(ws, plan: pd.DataFrame, cols: list[tuple]) -> None:
+#: columns a past-plans-only row has no use for (no verdict, no projection of its own)
+NOT_FOR_RECORD = {"verdict", "likelihood", "median", "p10", "p90", "projection_draws", "p_trend",
+                  "achieved_pace", "required_pace", "pace_unit", "required", "delta_p_data"}
+
+
+def _record_columns(cols: list[tuple]) -> list[tuple]:
+    return [c for c in cols if c[0] not in NOT_FOR_RECORD]
+
+
+def _levers_sheet(ws, moved: pd.DataFrame) -> None:
+    """Targets whose P(met) differs from the baseline's beyond Monte Carlo error."""
+    _header(ws, ["编号 Target id", "指标", "Indicator", "情景 Scenario", "ΔP vs baseline",
+                 "± paired SE"], [30, 26, 34, 16, 12, 10])
+    if moved.empty:
+        ws.append(["无 none: no target's P(met) differs from the baseline's beyond Monte Carlo "
+                   "error"])
+    for r in moved.to_dict("records"):
+        ws.append([r["target_id"], r["indicator_zh"], r["indicator"], r["scenario"],
+                   _clean(r["delta"], P), _clean(r["delta_se"], PP)])
+    _format_column(ws, 5, P)
+    _format_column(ws, 6, PP)
+
+
+def _evaluation_sheet(ws, plan: pd.DataFrame, cols: list[tuple],
+                      title: str = "评估表 Evaluation") -> None:
     """The evaluated rows of the plan table (not-evaluable ones have their own sheet)."""
     from openpyxl.utils import get_column_letter
 
-    ws.title = "评估表 Evaluation"
+    ws.title = title
     _header(ws, [c[1] for c in cols], [c[2] for c in cols])
     for r in plan[plan["p_met_text"] != ""].to_dict("records"):
         ws.append([_clean(r.get(c[0]), c[3]) for c in cols])
@@ -248,16 +298,17 @@ def _pmet_sheet(ws, table: pd.DataFrame, scenario_labels: dict) -> None:
     wide = wide_pmet(table)
     first = table.drop_duplicates("target_id").set_index("target_id")
     scen = list(wide.columns)
-    _header(ws, ["编号 Target id", "指标", "Indicator", "目标值 Target", "单位 Unit", "年 Year"]
-            + [f"{scenario_labels.get(s, '')} {s}".strip() for s in scen],
-            [30, 26, 34, 18, 10, 8] + [16] * len(scen))
+    _header(ws, ["编号 Target id", "指标", "Indicator", "目标值 Target", "单位 Unit", "年 Year",
+                 "依据 Basis"] + [f"{scenario_labels.get(s, '')} {s}".strip() for s in scen],
+            [30, 26, 34, 18, 10, 8, 22] + [16] * len(scen))
     for tid, r in wide.iterrows():
         f = first.loc[tid].to_dict()
         ws.append([tid, f.get("indicator_zh"), f.get("indicator"), target_text(f, with_tolerance=True),
                    f.get("unit") if isinstance(f.get("unit"), str) else None,
-                   as_int(f.get("target_year"))] + [_clean(v, P) for v in r.values])
+                   as_int(f.get("target_year")), E.basis(f.get("method"))]
+                  + [_clean(v, P) for v in r.values])
     if len(wide) and scen:
-        cells = f"G2:{get_column_letter(6 + len(scen))}{ws.max_row}"
+        cells = f"H2:{get_column_letter(7 + len(scen))}{ws.max_row}"
         for row in ws[cells]:
             for cell in row:
                 cell.number_format = P
@@ -268,8 +319,15 @@ def _not_evaluated_sheet(ws, table: pd.DataFrame) -> None:
     _header(ws, ["编号 Target id", "目标来源 Set", "指标", "Indicator", "年 Year", "原因 Reason",
                  "情景 Scenarios"], [30, 16, 26, 34, 8, 60, 20])
     for r in not_evaluable(table).to_dict("records"):
+        r = dict(r, reason=E.bilingual(r["reason"]))
         ws.append([_clean(r[k]) for k in ("target_id", "target_set", "indicator_zh", "indicator",
                                           "target_year", "reason", "scenarios")])
+
+
+def _rows_sheet(ws, head: list[str], rows: list[list[str]]) -> None:
+    _header(ws, head, [max(12, min(60, len(h) + 4)) for h in head])
+    for r in rows:
+        ws.append([_clean(c) for c in r])
 
 
 def _dropout_sheet(ws, plan: pd.DataFrame) -> None:

@@ -1,10 +1,12 @@
 """RunContext: everything a command needs before the engine, built once per command.
 
-``RunContext.build(path)`` reads the scenario file once (with any command-line overrides),
-loads the history once, picks the target catalogue of the file's target sets, calibrates (or
-reuses a cached fit of) the model on data <= as_of, and turns every scenario into engine
-levers. ``run``, ``sweep``, ``solve``, ``sensitivity``, ``backtest`` and the mid-term evaluation
-all start from it, so they cannot disagree about what was read.
+``RunContext.build(path)`` loads the history once (the data directory: observations, declared
+series and targets, breaks), reads the scenario file once against that history's catalogue
+(with any command-line overrides; ``[target_values]`` may name a declared target), picks the
+target catalogue of the file's target sets, calibrates (or reuses a cached fit of) the model on
+data <= as_of, and turns every scenario into engine levers. ``run``, ``sweep``, ``solve``,
+``sensitivity``, ``backtest`` and the mid-term evaluation all start from it, so they cannot
+disagree about what was read.
 
 ``as_of`` has one home: ``ctx.settings.as_of``. ``build`` checks that a fitted model passed in
 was calibrated at that as_of (and the same vintage), ``check_as_of`` that an ensemble was made at
@@ -34,7 +36,7 @@ from sim.plan_record import PlanRecordModel, fit_plan_record_model
 from sim.scenario.read import load_scenario_file
 from sim.scenario.spec import ScenarioFile, ScenarioSpec
 from sim.targets import targets_for_sets
-from sim.vocabulary import HOUSING_LEVER
+from sim.vocabulary import HOUSING_LEVER, Vocabulary
 
 
 def base_years_needed(catalogue: pd.DataFrame, as_of: int) -> list[int]:
@@ -83,13 +85,16 @@ def usable_scenarios(scenarios: Mapping[str, ScenarioSpec], fitted: FittedModel
 
 
 def ignored_levers(sf: ScenarioFile, *, data_dir: str | Path | None = None,
-                   cache_dir: str | Path | None = None) -> list[str]:
+                   cache_dir: str | Path | None = None, history: History | None = None
+                   ) -> list[str]:
     """The levers and shocks of ``sf`` a run would drop for lack of history (the messages of
     :func:`usable_scenarios`), from the model a run fits at the file's as_of (cached)."""
     settings = RunSettings.from_spec(sf)
-    catalogue = targets_for_sets(list(sf.run.target_sets))
+    if history is None:
+        history = load_history(Path(data_dir) if data_dir else None)
+    catalogue = targets_for_sets(list(sf.run.target_sets), declarations=history.declarations)
     fitted = load_or_calibrate(settings.as_of, settings.vintage,
-                               history=load_history(Path(data_dir) if data_dir else None),
+                               history=history,
                                base_years=base_years_needed(catalogue, settings.as_of),
                                cache_dir=Path(cache_dir) if cache_dir else None)
     return usable_scenarios(sf.scenarios, fitted)[1]
@@ -131,11 +136,14 @@ class RunContext:
         as ``start_spec``: :meth:`at_as_of` of the plan start reuses it instead of a third read).
         """
         overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-        sf = load_scenario_file(path, overrides=overrides or None)
+        if history is None:
+            history = load_history(Path(data_dir) if data_dir is not None else None)
+        known = history.catalogue()
+        sf = load_scenario_file(path, overrides=overrides or None, catalogue=known)
         start_spec = None
         if "as_of" in overrides:
             rest = {k: v for k, v in overrides.items() if k != "as_of"}
-            start_spec = load_scenario_file(path, overrides=rest or None)
+            start_spec = load_scenario_file(path, overrides=rest or None, catalogue=known)
         plan_start = start_spec.run.as_of if start_spec is not None else sf.run.as_of
         ctx = cls.from_spec(sf, path=Path(path), data_dir=data_dir, fitted=fitted,
                             history=history, plan_start=plan_start, cache_dir=cache_dir,
@@ -162,7 +170,8 @@ class RunContext:
         cache_dir = Path(cache_dir) if cache_dir is not None else None
         history = history if history is not None else load_history(data_dir)
         if catalogue is None:
-            catalogue = targets_for_sets(list(sf.run.target_sets))
+            catalogue = targets_for_sets(list(sf.run.target_sets),
+                                         declarations=history.declarations)
         if fitted is None:
             fitted = load_or_calibrate(settings.as_of, settings.vintage, history=history,
                                        base_years=base_years_needed(catalogue, settings.as_of),
@@ -184,6 +193,11 @@ class RunContext:
     @property
     def as_of(self) -> int:
         return self.settings.as_of
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The run's series: the built-in ones plus those its data directory declares."""
+        return self.history.vocabulary
 
     @property
     def scenario_names(self) -> list[str]:

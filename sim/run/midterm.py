@@ -11,6 +11,14 @@ next to ``required_annual``, the rate still needed. A target evaluated at the pl
 has no probability at the mid-term year, or whose method changed (a trend lost, so only the
 plan record is left), is named in ``change_since_start`` with the reason: a joint probability
 over fewer targets is not progress.
+
+ΔP since the plan's start is split by what changed (:func:`what_changed`): the indicator's data
+(``delta_p_trend_since_start``, the change of p_trend) and the record (``delta_p_record_since_start``,
+the change of p_record, with the past targets of the family judged since the plan's start,
+:func:`records_since_start`). A past-plans-only ΔP is an update of the reference class, never
+progress; every ΔP beyond 2 SE says what changed in ``change_since_start``. The two parts are
+the changes of the two ingredients, not an additive decomposition of ΔP (the headline combines
+them draw by draw with the run's weight).
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import pandas as pd
 import xarray as xr
 
 from sim.evaluation import indicator_for
+from sim.evaluation.evidence import (add_record_counts, delta_words, family_counts,
+                                     significant)
 from sim.run.context import RunContext
 from sim.run.stream import evaluate_context
 from sim.targets import Target, as_targets
@@ -91,6 +101,39 @@ def change_since_start(row: dict, start: dict | None) -> str:
     return ""
 
 
+def records_since_start(model_start: Any, model_mid: Any,
+                        family: Any) -> tuple[int, int, int, int] | None:
+    """``(met, judged)`` past targets of ``family`` known at the plan's start and now:
+    ``(m0, n0, m1, n1)``, from the two runs' plan-record models (each admits the records
+    published by its as_of: today ``period_end <= as_of``, :func:`sim.plan_record.records.known_by`);
+    None without both."""
+    fam = family if isinstance(family, str) and family else "other"
+    c0, c1 = family_counts(model_start, fam), family_counts(model_mid, fam)
+    return None if c0 is None or c1 is None else (*c0, *c1)
+
+
+def what_changed(row: dict, start: dict | None, since: int,
+                 new_records: tuple[int, int, int, int] | None) -> str:
+    """The ``change_since_start`` of a row: the drop-out / method change
+    (:func:`change_since_start`) and, where ΔP is beyond 2 SE, what moved it
+    (:func:`sim.evaluation.evidence.delta_words`)."""
+    parts = [change_since_start(row, start)]
+    if start is not None and significant(row.get("delta_p_since_start"),
+                                         row.get("delta_p_since_start_se")):
+        dt = _float(row.get("p_trend")) - _float(start.get("p_trend"))
+        dr = _float(row.get("p_record")) - _float(start.get("p_record"))
+        parts.append(delta_words(row.get("method"), dt, dr, new_records, since,
+                                 _float(row.get("p_trend"))))
+    return "; ".join(p for p in parts if p)
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def add_midterm_columns(ctx: RunContext, table: pd.DataFrame, ds_mid: xr.Dataset, *,
                         scheduler: Any = None) -> pd.DataFrame:
     """The mid-term run's ``table`` with the plan-start columns added.
@@ -103,23 +146,31 @@ def add_midterm_columns(ctx: RunContext, table: pd.DataFrame, ds_mid: xr.Dataset
     """
     start_ctx = ctx.at_as_of(ctx.plan_start)
     start, ds_start = evaluate_context(start_ctx, scheduler=scheduler)
-    start = start.set_index(["scenario", "target_id"])
+    start = add_record_counts(start, start_ctx.record_model).set_index(["scenario", "target_id"])
     table = table.copy()
-    p0, dp, dse, changes, m0 = [], [], [], [], []
+    p0, dp, dse, changes, m0, dpt, dpr = [], [], [], [], [], [], []
     for _, r in table.iterrows():
         key = (r["scenario"], r["target_id"])
         srow = start.loc[key].to_dict() if key in start.index else None
         ps = srow.get("probability") if srow is not None else None
-        changes.append(change_since_start(r.to_dict(), srow))
         m0.append(srow.get("method") if srow is not None else "")
+        row = r.to_dict()
         if r.get("status") == "evaluated" and ps is not None and ps == ps:
             p0.append(ps)
             dp.append(r["probability"] - ps)
             dse.append(float(np.hypot(r["mc_se"], start["mc_se"][key])))
+            dpt.append(_float(row.get("p_trend")) - _float(srow.get("p_trend")) if srow else np.nan)
+            dpr.append(_float(row.get("p_record")) - _float(srow.get("p_record"))
+                       if srow else np.nan)
         else:
             p0.append(np.nan)
             dp.append(np.nan)
             dse.append(np.nan)
+            dpt.append(np.nan)
+            dpr.append(np.nan)
+        row.update(delta_p_since_start=dp[-1], delta_p_since_start_se=dse[-1])
+        new = records_since_start(start_ctx.record_model, ctx.record_model, row.get("family"))
+        changes.append(what_changed(row, srow, ctx.plan_start, new))
     targets = {t.id: t for t in as_targets(ctx.catalogue)}
     rate = {tid: achieved(ds_start, ds_mid, targets[tid], ctx.plan_start, ctx.as_of)[0]
             for tid in table["target_id"].unique()}
@@ -128,6 +179,8 @@ def add_midterm_columns(ctx: RunContext, table: pd.DataFrame, ds_mid: xr.Dataset
     table["delta_p_since_start_se"] = dse
     table["achieved_annual"] = table["target_id"].map(rate)
     table["achieved_unit"] = table["target_id"].map(lambda t: achieved_unit(targets[t]))
+    table["delta_p_trend_since_start"] = dpt
+    table["delta_p_record_since_start"] = dpr
     table["method_at_plan_start"] = m0
     table["change_since_start"] = changes
     table["plan_start_as_of"] = ctx.plan_start

@@ -26,6 +26,7 @@ from sim.engine.dispatch import RemoteScheduler, connect
 from sim.ensemble import EnsembleWriter, write_netcdf
 from sim.errors import SimError
 from sim.evaluation import AdaptiveResult, run_adaptive
+from sim.evaluation.evidence import add_record_counts
 from sim.evaluation.information import add_information
 from sim.output.folder import ResultsFolder, check_free_space, versions
 from sim.output.owned import safe_name
@@ -141,13 +142,15 @@ def _run_locked(folder: ResultsFolder, source: str | Path | RunContext, path: Pa
             timings["evaluate_s"] = time.perf_counter() - t0
             series_q_draws = _write_summaries(folder, ctx, full_ds) if summaries_only \
                 else ctx.settings.draws
-            table = add_information(ev.table, ctx.fitted)
+            table = add_record_counts(add_information(ev.table, ctx.fitted), ctx.record_model)
             if ctx.is_midterm:
                 t0 = time.perf_counter()
                 table = add_midterm_columns(ctx, table, full_ds, scheduler=client)
                 timings["midterm_s"] = time.perf_counter() - t0
             folder.csv("targets.csv", table)
             folder.csv("joint.csv", ev.joint)
+            if ev.curves is not None:   # P(met | v): sim.evaluation.value_met
+                folder.csv("value_curves.csv", ev.curves)
             folder.text("scenario.resolved.toml", full_ds.attrs["scenario_resolved"])
             ctx.fitted.save(folder.file("fitted_model.json"))
             outputs = write_outputs(folder.path, full_ds, table, ev.joint, history=ctx.history,

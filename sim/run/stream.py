@@ -34,6 +34,7 @@ from sim.evaluation import (PILOT_DRAWS, EvaluationAccumulator, RecordSetup, eva
 from sim.model import FittedModel
 from sim.output.folder import versions
 from sim.run.context import RunContext
+from sim.vocabulary import BUILTIN, Vocabulary
 
 SUMMARY_CHUNK_DRAWS = 20_000    # draws per streamed chunk (~0.4 GB at 6 scenarios)
 SUMMARY_KEEP_DRAWS = 100_000    # draws of each target indicator kept for its quantiles
@@ -77,7 +78,8 @@ def record_setup(ctx: RunContext, attrs: dict[str, Any] | None = None) -> Record
     s = ctx.settings
     chunk = simulate(ctx.fitted, list(ctx.levers), draws=PILOT_DRAWS, first_draw=0,
                      **s.engine_kwargs())
-    pilot = ensemble_of(chunk, ctx.fitted, attrs if attrs is not None else ensemble_attrs(ctx))
+    pilot = ensemble_of(chunk, ctx.fitted, attrs if attrs is not None else ensemble_attrs(ctx),
+                        ctx.vocabulary)
     pilot = pilot.assign_coords(scenario=ctx.scenario_names)
     return setup_from_pilot(pilot, targets_of(ctx.catalogue), model, seed=s.seed,
                             target_values=ctx.target_values,
@@ -90,13 +92,14 @@ def _evaluate_chunk(fitted: FittedModel, levers: list[ScenarioLevers], settings:
                     target_values: dict[str, dict[str, float]], quantiles: tuple[float, ...],
                     keep_draws: int | None, attrs: dict[str, Any], first_draw: int, draws: int,
                     *, threads: int | None = None, every_dataset: bool = False,
-                    record: RecordSetup | None = None
+                    record: RecordSetup | None = None, vocabulary: Vocabulary = BUILTIN
                     ) -> tuple[EvaluationAccumulator, xr.Dataset | None]:
     """:func:`~sim.evaluation.evaluate_range` of one chunk, with its Dataset for the first
     chunk (or every chunk when ``every_dataset``)."""
     return evaluate_range(fitted, levers, settings, catalogue, scenarios, target_values,
                           quantiles, keep_draws, attrs, first_draw, draws, threads=threads,
-                          want_dataset=every_dataset or first_draw == 0, record=record)
+                          want_dataset=every_dataset or first_draw == 0, record=record,
+                          vocabulary=vocabulary)
 
 
 def stream(ctx: RunContext, *, keep_draws: int | None = None, scheduler: Any = None,
@@ -141,7 +144,8 @@ def stream(ctx: RunContext, *, keep_draws: int | None = None, scheduler: Any = N
 
         map_ranges(_evaluate_chunk, chunk_ranges(s.draws, s.block_size, chunk_draws),
                    shared=(ctx.fitted, list(ctx.levers)), args=args,
-                   kwargs={"every_dataset": on_chunk is not None, "record": record},
+                   kwargs={"every_dataset": on_chunk is not None, "record": record,
+                           "vocabulary": ctx.vocabulary},
                    scheduler=scheduler,
                    on_result=take)
     total = parts[0]

@@ -10,14 +10,16 @@ together as a :class:`~sim.errors.ProblemList`; each reads ``FILE: key.path: wha
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
+import pandas as pd
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.bounds import COUNT_TARGET, CUMULATIVE_CHANGE_TARGET, SHARE_TARGET
+from sim.bounds import TARGET_KIND_RANGES
 from sim.errors import Problem, ProblemList, did_you_mean
 from sim.scenario.extends import (Origin, chains, clip, expand_file_extends, merge, origin_of,
                                   window)
@@ -40,9 +42,6 @@ from sim.vocabulary import TARGET_SETS
 __all__ = ["load_scenario_file", "resolved_toml", "json_schema"]
 
 Years = tuple[int, int]   # (as_of, horizon)
-#: Plausible target values by the catalogue's kind of target (sim.bounds).
-TARGET_KIND_RANGES = {"share": SHARE_TARGET, "cumulative_change": CUMULATIVE_CHANGE_TARGET,
-                      "count": COUNT_TARGET, "cumulative_sum": COUNT_TARGET}
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -51,8 +50,13 @@ _M = TypeVar("_M", bound=BaseModel)
 # --------------------------------------------------------------------------------------------
 
 
-def load_scenario_file(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> ScenarioFile:
+def load_scenario_file(path: str | Path, *, overrides: Mapping[str, Any] | None = None,
+                       catalogue: pd.DataFrame | None = None) -> ScenarioFile:
     """Read, validate and resolve a scenario file.
+
+    ``catalogue`` holds the target ids ``[target_values]`` may name (default: the bundled
+    catalogue; a run with ``--data DIR`` passes its history's, ``history.catalogue()``, so a
+    scenario may name a target that directory declares).
 
     ``overrides`` (e.g. ``{"draws": 1000, "seed": 1, "as_of": 2018}``) replace keys of ``[run]``
     before validation. When they move ``as_of`` or ``horizon``, the scenarios are checked against
@@ -62,8 +66,9 @@ def load_scenario_file(path: str | Path, *, overrides: Mapping[str, Any] | None 
     """
     reader = _Reader(str(path))
     raw = _read_toml(path, reader.file)
-    raw = expand_file_extends(raw, path, _read_toml, check=load_scenario_file)
-    result = reader.check(raw, dict(overrides or {}))
+    raw = expand_file_extends(raw, path, _read_toml,
+                              check=lambda parent: load_scenario_file(parent, catalogue=catalogue))
+    result = reader.check(raw, dict(overrides or {}), catalogue)
     if reader.problems:
         raise ProblemList(_unique(reader.problems))
     run, output, scenarios, sweep = result
@@ -124,7 +129,11 @@ _BOM = "\ufeff"
 
 def _read_toml(path: str | Path, file: str) -> dict:
     try:
-        size = Path(path).stat().st_size
+        st = Path(path).stat()
+        if not stat.S_ISREG(st.st_mode):   # a FIFO or device would block or never end
+            raise ProblemList([Problem(file, "", "not a regular file (expected a scenario file; "
+                                                 "sim does not read FIFOs, devices or folders)")])
+        size = st.st_size
         if size > MAX_FILE_BYTES:
             raise ProblemList([Problem(file, "", f"file too large ({size} bytes; expected a "
                                                  f"scenario file of at most {MAX_FILE_BYTES} bytes)")])
@@ -174,7 +183,7 @@ class _Reader:
 
     # -- sections -------------------------------------------------------------------------
 
-    def check(self, raw: dict, overrides: dict
+    def check(self, raw: dict, overrides: dict, catalogue: pd.DataFrame | None = None
               ) -> tuple[RunSpec | None, OutputSpec | None, dict[str, ScenarioSpec],
                          SweepSpec | None]:
         """Check every section: ``(run, output, resolved scenarios, sweep)``."""
@@ -189,7 +198,7 @@ class _Reader:
         for loc, msg in issues:
             self.add(loc, msg)
         target_sets = _valid_target_sets(raw.get("run"), run)
-        targets = _Targets(*_target_ids(), target_sets) if target_sets else None
+        targets = _Targets(*_target_ids(catalogue), target_sets) if target_sets else None
 
         valid = {n: e for n, e in entries.items() if e is not None}
         scenarios: dict[str, ScenarioSpec] = {}
@@ -435,9 +444,10 @@ def _valid_target_sets(run_raw: Any, run: RunSpec | None) -> tuple[str, ...] | N
     return None
 
 
-def _target_ids() -> tuple[dict[str, str], dict[str, str]]:
-    """Target id -> target set, and target id -> kind, from the catalogue."""
-    cat = load_catalogue()
+def _target_ids(catalogue: pd.DataFrame | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Target id -> target set, and target id -> kind, from ``catalogue`` (default: the
+    bundled one)."""
+    cat = load_catalogue() if catalogue is None else catalogue
     return ({str(i): str(s) for i, s in zip(cat["id"], cat["target_set"])},
             {str(i): str(k) for i, k in zip(cat["id"], cat["kind"])})
 
