@@ -530,3 +530,44 @@ def test_latin_hypercube_design_is_the_same_on_every_scipy():
     pts = design(spec, run_seed=1).points
     assert pts.shape == (4, 2)
     np.testing.assert_allclose(pts, PINNED_LHS, rtol=0, atol=1e-15)
+
+
+def test_small_files_are_written_through_a_new_name_never_a_planted_link(tmp_path):
+    """The fitted model and solve's JSON were written through ``<file>.tmp`` /
+    ``.<file>.tmp``, following a symbolic link planted at that name (the user's file it points to
+    was overwritten). Now through a fresh temporary name: the planted links' targets keep their
+    contents, the file is written whole, no temporary file is left."""
+    from sim.atomic_file import write_text_atomic
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine", encoding="utf-8")
+    out = tmp_path / "fitted_model.json"
+    for planted in (out.with_suffix(".json.tmp"), tmp_path / f".{out.name}.tmp"):
+        planted.symlink_to(victim)
+    write_text_atomic(out, "new contents")
+    assert out.read_text(encoding="utf-8") == "new contents"
+    assert victim.read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".fitted_model.json.tmp", "fitted_model.json", "fitted_model.json.tmp", "victim.txt"])
+
+
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    from sim.atomic_file import write_text_atomic
+
+    out = tmp_path / "f.json"
+    out.write_text("old", encoding="utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        write_text_atomic(out, "\udcff", encoding="ascii")
+    assert out.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_saving_a_fitted_model_leaves_a_link_planted_at_its_temporary_name_alone(tmp_path,
+                                                                                 fitted_real):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine", encoding="utf-8")
+    out = tmp_path / "fitted_model.json"
+    out.with_suffix(".json.tmp").symlink_to(victim)
+    fitted_real(2015).save(out)
+    assert victim.read_text(encoding="utf-8") == "mine"
+    assert json.loads(out.read_text(encoding="utf-8"))["sha256"]

@@ -48,6 +48,7 @@ def run(args) -> int:
     from sim.analysis.solve_search import MIN_POINTS
     from sim.analysis.solve import solve
     from sim.analysis.sweep import split_path
+    from sim.atomic_file import write_text_atomic
     from sim.errors import SimError
     from sim.calibrate.cache import cache_dir_for
     from sim.run.context import RunContext
@@ -72,8 +73,6 @@ def run(args) -> int:
     if args.json_out:
         out = {k: v for k, v in asdict(res).items() if k != "evaluations"}
         out["evaluations"] = [{"value": v, "p_met": p} for v, p in res.evaluations.items()]
-        path = Path(args.json_out)   # written aside, then renamed: never half a file
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(out, indent=1, default=float), encoding="utf-8")
-        tmp.replace(path)
+        # written aside in a new file (never a link at its name), then renamed: never half a file
+        write_text_atomic(Path(args.json_out), json.dumps(out, indent=1, default=float))
     return 0 if res.status in ("ok", "always") else 1
