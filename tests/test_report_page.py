@@ -30,6 +30,11 @@ from sim.output.report_summary import (joint_section, likelihood_counts, not_eva
 # an injected evaluation table
 
 
+def unlabelled(page: str) -> str:
+    """``page`` without the narrow-screen card labels (``data-label``: tests/test_layout.py)."""
+    return re.sub(r' data-label="[^"]*"', "", page)
+
+
 def _row(tid, scen, p=None, *, tset="fyp13_2020", binding="binding", reason="", **kw):
     evaluated = p is not None
     r = dict(target_id=tid, target_set=tset, indicator=f"Ind {tid}", indicator_zh=f"指标{tid}",
@@ -153,7 +158,7 @@ def test_not_evaluable_targets_are_grouped_by_reason_and_collapsed(table):
 def test_joint_names_n_of_N_and_the_targets_left_out(table):
     joint = pd.DataFrame([dict(scenario="base", target_set="fyp13_2020", group="binding",
                                n_targets=2, p_all=0.45, p_all_se=0.02, expected_met=1.4)])
-    page = html.unescape(joint_section(joint, table, {}))
+    page = html.unescape(unlabelled(joint_section(joint, table, {})))
     assert "<td class=\"num\">2 of 3</td>" in page
     assert "P(all n met)" in page and "45.0% ± 2.0%" in page
     assert "1 targets left out of the joint probability" in page and "no history for x" in page
@@ -163,7 +168,7 @@ def test_joint_names_n_of_N_and_the_targets_left_out(table):
 
 
 def test_pmet_table_keeps_every_probability_and_flags_low_information(table):
-    page = pmet_table(table, {"base": "基准"})
+    page = unlabelled(pmet_table(table, {"base": "基准"}))
     text = html.unescape(page)
     # one row per evaluated target, one cell per scenario, the SE in its own (phone-hidden) span
     assert text.count('<td class="ind">') == 3

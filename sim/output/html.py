@@ -11,17 +11,34 @@ import base64
 import html
 import io
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from sim.evaluation import evidence as E
+from sim.output.handin import handin_rows, handin_scenario
 from sim.output.plots import FONT_FAMILY, FONT_FILE
 from sim.output.value_met_cells import BLANK_HEAD, PLANNER_WORDS, blank_value_rows
 from sim.output.tables import (BINDING_TEXT, JOINT_HEAD, JOINT_KEYS, MEANING_TEXT, PACE_NOTE,
                                coverage, coverage_lines, display_columns, display_rows, dropouts,
                                fmt_pm, is_midterm, joint_rows, light, not_evaluable,
                                record_columns, split_rows, target_with_unit)
+
+#: below this width every table is shown as one labelled card per row (no horizontal scrolling)
+NARROW_PX = 600
+#: the narrow-screen rule: each row a card, each cell labelled by its ``data-label`` (the header)
+CARDS_CSS = (f"@media (max-width:{NARROW_PX}px){{"
+             "table.cards thead,.cmp table thead{display:none}"
+             "table.cards,table.cards tbody,table.cards tr,table.cards td,"
+             ".cmp table,.cmp tbody,.cmp tr,.cmp td"
+             "{display:block;min-width:0;max-width:none;width:auto;position:static}"
+             "table.cards tr,.cmp tr{border-bottom:2px solid var(--line);padding:4px 0}"
+             "table.cards td,.cmp td{border:0;padding:1px 8px;text-align:left;white-space:normal}"
+             "table.cards td:first-child{font-weight:600}"
+             "table.cards td[data-label]::before,.cmp td[data-label]::before"
+             "{content:attr(data-label) \": \";font-weight:600;color:var(--muted)}"
+             ".scroll{overflow-x:visible}}")
 
 CSS = "\n".join([
     "",
@@ -37,6 +54,9 @@ CSS = "\n".join([
     "margin:1.2em 0 .4em}",
     "p,li{max-width:75ch}",
     ".muted{color:var(--muted);font-size:.9em}",
+    "td .sub{display:block;color:var(--muted);font-size:.85em}",
+    # probability columns of a targets × scenarios table: narrow, wrapping, all on a 1280 px screen
+    "td.p{min-width:5.5em;white-space:normal}td.p .sub{font-style:normal}",
     ".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5em 0 1em;"
     "border:1px solid var(--line);border-radius:4px}",
     "table{border-collapse:collapse;font-size:.85rem;min-width:100%}",
@@ -59,6 +79,7 @@ CSS = "\n".join([
     "dd{margin:0;word-break:break-all}",
     "@media (max-width:600px){main{padding:8px}h1{font-size:1.25rem}table{font-size:.78rem}"
     "dl{grid-template-columns:1fr}}",
+    CARDS_CSS,
     "",
 ])
 
@@ -70,19 +91,35 @@ def esc(x) -> str:
     return html.escape(str(x))
 
 
-def html_table(header: list[str], rows: list[list], classes: list[list[str]] | None = None) -> str:
-    """A horizontally scrolling table; ``classes[i][j]`` is the CSS class of cell (i, j)."""
-    out = ['<div class="scroll"><table><thead><tr>']
+def html_table(header: list[str], rows: list[list], classes: list[list[str]] | None = None,
+               labels: list[str] | None = None) -> str:
+    """A table that scrolls on a wide screen and turns into one card per row on a narrow one
+    (:data:`CARDS_CSS`: every cell carries its header as ``data-label``); ``classes[i][j]`` is the
+    CSS class of cell (i, j). A cell given as a tuple is shown as lines: the first, then the
+    others smaller (``.sub``). ``labels``: the card labels when not the headers ('' for none,
+    e.g. a first column that titles the card)."""
+    labels = header if labels is None else labels
+    out = ['<div class="scroll"><table class="cards"><thead><tr>']
     out += [f"<th>{esc(h)}</th>" for h in header]
     out.append("</tr></thead><tbody>")
     for i, r in enumerate(rows):
         out.append("<tr>")
         for j, c in enumerate(r):
-            cls = classes[i][j] if classes else ""
-            out.append(f'<td class="{cls}">{esc(c)}</td>' if cls else f"<td>{esc(c)}</td>")
+            cls = f' class="{classes[i][j]}"' if classes and classes[i][j] else ""
+            lab = f' data-label="{esc(labels[j])}"' if j < len(labels) and labels[j] else ""
+            out.append(f"<td{cls}{lab}>{cell_html(c)}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def cell_html(c) -> str:
+    """A cell's escaped HTML; a tuple is its first line and the others as ``.sub`` lines."""
+    if isinstance(c, tuple):
+        parts = [esc(x) for x in c if esc(x)]
+        return (parts[0] if parts else "") + "".join(f'<span class="sub">{x}</span>'
+                                                     for x in parts[1:])
+    return esc(c)
 
 
 LEGEND_HTML = ('<p class="legend muted">'
@@ -93,47 +130,70 @@ LEGEND_HTML = ('<p class="legend muted">'
                'no verdict 无判断</span></p>')
 
 
+#: scenario columns per overview table: more (e.g. two compared runs) continue in the next table
+MAX_HEAT_COLUMNS = 6
+
+
 def html_pmet_heat(table: pd.DataFrame, scenario_labels: dict | None = None, column: str = "scenario") -> str:
-    """Traffic-light table: targets × scenarios, P(met) ± SE in coloured cells."""
+    """Traffic-light table: targets × scenarios, P(met) ± SE in coloured cells; at most
+    :data:`MAX_HEAT_COLUMNS` scenarios per table, so every probability fits a 1280 px screen."""
     scenario_labels = scenario_labels or {}
     ev = table[table["status"] == "evaluated"]
     if ev.empty:
         return "<p>No evaluable target.</p>"
     groups = list(dict.fromkeys(ev[column]))
+    if len(groups) > MAX_HEAT_COLUMNS:
+        parts = [groups[i:i + MAX_HEAT_COLUMNS] for i in range(0, len(groups), MAX_HEAT_COLUMNS)]
+        return "".join(
+            (f'<p class="muted">{k + 1} / {len(parts)}: {esc(", ".join(map(str, part)))}</p>'
+             + html_pmet_heat(ev[ev[column].isin(part)], scenario_labels, column)
+             .removeprefix(LEGEND_HTML if k else "")) for k, part in enumerate(parts))
     ids = list(dict.fromkeys(ev["target_id"]))
     idx = ev.set_index(["target_id", column])
     first = ev.drop_duplicates("target_id").set_index("target_id")
-    head = (["指标 Indicator", "目标 Target", "属性 Type", "依据 Basis"]
+    head = (["指标 · 目标 · 属性 · 依据 Indicator · target · type · basis"]
             + [f"{scenario_labels.get(g, '')} {g}".strip() for g in groups])
     rows, classes = [], []
-    for tid in ids:
+    for tid in ids:   # one text column, then the scenarios: all P(met) fit beside it at 1280 px
         f = first.loc[tid].to_dict()
-        row = [f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
-               f"{target_with_unit(f)}, {f.get('target_set')}",
-               BINDING_TEXT.get(f.get("binding"), f.get("binding")), E.basis(f.get("method"))]
-        cls = ["", "nowrap", "nowrap", ""]
+        row: list = [(f"{f.get('indicator_zh', '')} / {f.get('indicator', '')}",
+                f"{target_with_unit(f)}, {f.get('target_set')} · "
+                f"{BINDING_TEXT.get(f.get('binding'), f.get('binding'))} · {E.basis(f.get('method'))}")]
+        cls = [""]
         for g in groups:
             if (tid, g) in idx.index:
                 r = idx.loc[(tid, g)]
                 if isinstance(r, pd.DataFrame):
                     r = r.iloc[0]
                 if E.is_record_only(r):
-                    row.append(f"{fmt_pm(r['probability'], r['mc_se'])} (往期 past plans)")
-                    cls.append("num record")
+                    row.append((fmt_pm(r["probability"], r["mc_se"]), "往期 past plans"))
+                    cls.append("num p record")
                 else:
                     row.append(fmt_pm(r["probability"], r["mc_se"]))
-                    cls.append(f"num {light(r['probability'])}")
+                    cls.append(f"num p {light(r['probability'])}")
             else:
                 row.append("")
                 cls.append("")
         rows.append(row)
         classes.append(cls)
-    return LEGEND_HTML + html_table(head, rows, classes)
+    return LEGEND_HTML + html_table(head, rows, classes, labels=[""] + head[1:])
 
 
 #: cells right-aligned as numbers
 NUM_KEYS = {"target_year", "projection", "p_met_text", "p_at_plan_start_text",
             "delta_p_text"}
+
+
+#: the columns a reader must see without scrolling (after the indicator), in this order
+KEY_FIRST = ("indicator_zh", "indicator_en", "target", "p_met_text", "verdict")
+
+
+def key_first(cols: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``cols`` with the indicator, target, P(met) and verdict first (:data:`KEY_FIRST`), the
+    others after them in their order: on a 1280 px screen the probability and the verdict are
+    within the first five columns of a table that scrolls."""
+    front = [c for k in KEY_FIRST for c in cols if c[0] == k]
+    return front + [c for c in cols if c[0] not in KEY_FIRST]
 
 
 def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
@@ -145,14 +205,14 @@ def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
     data, rec = split_rows(sub)
     out = []
     if not data.empty:
-        cols = display_columns(plan) + [("status", "状态 Status")]
+        cols = key_first(display_columns(plan) + [("status", "状态 Status")])
         keys = [k for k, _ in cols]
         classes = [[("num " + r["light"]) if k == "p_met_text" else r["light"] if k == "verdict"
                     else ("num" if k in NUM_KEYS else "") for k in keys]
                    for r in data.to_dict("records")]
         out.append(html_table([h for _, h in cols], display_rows(data, keys), classes))
     if not rec.empty:
-        rcols = record_columns(plan)
+        rcols = key_first(record_columns(plan))
         keys = [k for k, _ in rcols]
         classes = [["num record" if k == "p_met_text" else ("num" if k in NUM_KEYS else "")
                     for k in keys] for _ in range(len(rec))]
@@ -160,6 +220,25 @@ def html_plan_table(plan: pd.DataFrame, scenario: str) -> str:
                    f"(no verdict 无判断)</h3>"
                    + html_table([h for _, h in rcols], display_rows(rec, keys), classes))
     return "".join(out) + f'<p class="muted">{esc(E.BASIS_NOTE)} {esc(PACE_NOTE)}</p>'
+
+
+def html_handin(plan: pd.DataFrame, table: pd.DataFrame) -> str:
+    """The hand-in table of the baseline (:mod:`sim.output.handin`): one row per target with
+    its one-line "why", the past-plans-only rows apart ('' without rows)."""
+    head, rows, rhead, rrows = handin_rows(plan, table)
+    if not rows and not rrows:
+        return ""
+    out = [f'<p class="muted">情景 Scenario: {esc(handin_scenario(plan))} · one row per target · '
+           "why: which data (series, how informative), which records (past plans of the family) "
+           "and which weights (trend_weight w: z = w·trend + (1 − w)·record).</p>"]
+    if rows:
+        classes = [["num p" if h.startswith("达标概率") else ("num" if h.startswith("目标年") else "")
+                    for h in head] for _ in rows]
+        out.append(html_table(head, rows, classes))
+    if rrows:
+        out.append(f"<h3>{esc(E.RECORD)} · {len(rrows)} targets without data of their own "
+                   "(no verdict 无判断)</h3>" + html_table(rhead, rrows))
+    return "".join(out)
 
 
 def html_dropouts(plan: pd.DataFrame) -> str:
@@ -229,11 +308,24 @@ def write_html(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, title: st
     """``targets.html``: overview heat table, one evaluation table per scenario, the changes
     since the plan's start (mid-term), the joint probabilities (with ``joint``), the
     not-evaluable list. Self-contained: the CJK font subset to the page's characters is
-    embedded (:func:`font_face_css`) unless ``font_css`` is given."""
-    scenario_labels = scenario_labels or {}
+    embedded (:func:`font_face_css`) unless ``font_css`` is given (a run builds one subset
+    for all its pages)."""
     title = title or "目标达成概率 · Probability that the targets are met"
+    text = targets_page_text(plan, table, title=title, scenario_labels=scenario_labels, joint=joint)
+    css = font_face_css(title + text) if font_css is None else font_css
+    Path(path).write_text(html_page(title, text, css), encoding="utf-8")
+    return Path(path)
+
+
+def targets_page_text(plan: pd.DataFrame, table: pd.DataFrame, *, title: str,
+                      scenario_labels: dict | None = None,
+                      joint: pd.DataFrame | None = None) -> str:
+    """The body of ``targets.html`` (:func:`write_html`) without the page frame."""
+    scenario_labels = scenario_labels or {}
     body = [f"<h1>{esc(title)}</h1>", "<h2>达标概率一览 · P(met) by scenario</h2>",
             f'<p class="muted">{esc(MEANING_TEXT)}</p>', html_pmet_heat(table, scenario_labels)]
+    if handin := html_handin(plan, table):
+        body += ["<h2>交表 · Hand-in table (one scenario, one row per target)</h2>", handin]
     for scen in dict.fromkeys(plan["scenario"]):
         body += [f"<h2>{esc(scenario_labels.get(scen, ''))} {esc(scen)}</h2>", html_plan_table(plan, scen)]
     if html_levers(table):
@@ -246,10 +338,7 @@ def write_html(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, title: st
     if blank:
         body += [f"<h2>{esc(BLANK_HEAD)}</h2><p>{esc(PLANNER_WORDS)}</p>", html_table(head, blank)]
     body += ["<h2>未能评估的目标 · Targets not evaluated</h2>", html_not_evaluable(table)]
-    text = "".join(body)
-    css = font_face_css(title + text) if font_css is None else font_css
-    Path(path).write_text(html_page(title, text, css), encoding="utf-8")
-    return Path(path)
+    return "".join(body)
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,6 +358,8 @@ def font_face_css(text: str) -> str:
         from fontTools.ttLib import TTFont
     except ImportError:  # pragma: no cover - fontTools comes with matplotlib
         return ""
+    # base64 figures carry no character to draw: drop them before collecting the characters
+    text = re.sub(r"base64,[A-Za-z0-9+/=]+", "", text)
     chars = {ord(c) for c in text if ord(c) >= 0x2E80} | set(range(0x20, 0x7F))
     font = TTFont(str(FONT_FILE))
     opts = subset.Options()

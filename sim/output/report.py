@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
 import time
 import tomllib
 from pathlib import Path
@@ -39,6 +38,8 @@ from sim.output import html as H
 from sim.output import tables as T
 from sim.output.figures import write_figures
 from sim.output.folder import ResultsFolder
+from sim.output.handin import handin_markdown, handin_scenario
+from sim.output.midterm_chart import write_midterm_chart
 from sim.output.report_assets import REPORT_CSS, REPORT_JS, zoom_figure
 from sim.output.report_compare import compare_data, compare_widget, delta_table, pmet_table
 from sim.output.report_scenarios import MAX_RESOLVED, scenario_section, shorten
@@ -159,12 +160,24 @@ def _provenance_html(folder: Path, ds, provenance_items: dict) -> str:
 
 def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame | None,
                       plan: pd.DataFrame, figures: list[dict], *, doc: dict,
-                      provenance_items: dict, compare: dict | None = None) -> str:
+                      provenance_items: dict, compare: dict | None = None,
+                      font_css: str | None = None) -> str:
     """The text of ``report.html`` (figures read from ``folder``).
 
     ``compare`` is the data of the interactive comparison (:func:`compare_data`); None builds
-    it from ``ds`` and ``table`` without observed history.
+    it from ``ds`` and ``table`` without observed history. ``font_css``: the run's CJK subset
+    (:func:`sim.output.html.font_face_css`); None subsets the font to this page.
     """
+    title, body = report_page_body(folder, ds, table, joint, plan, figures, doc=doc,
+                                   provenance_items=provenance_items, compare=compare)
+    font_css = H.font_face_css(title + body) if font_css is None else font_css
+    return H.html_page(title, body, font_css + REPORT_CSS)
+
+
+def report_page_body(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame | None,
+                     plan: pd.DataFrame, figures: list[dict], *, doc: dict,
+                     provenance_items: dict, compare: dict | None = None) -> tuple[str, str]:
+    """``(title, body)`` of ``report.html`` (:func:`build_report_html`) without the frame."""
     labels = scenario_labels(doc)
     if compare is None:
         compare = compare_data(ds, table, labels=labels)
@@ -193,6 +206,9 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
         "the trend's for 本指标数据 rows; the fan charts draw the same). "
         f"{H.esc(E.BASIS_NOTE)} Also as targets.csv, targets_table.csv, targets.md, "
         "targets.xlsx.</p>" + "".join(tabs))
+    if handin := H.html_handin(plan, table):
+        midterm = "".join(_figure(folder, f) for f in figures if f["kind"] == "midterm")
+        sec("handin", "交表 · Hand-in table", handin + midterm)
     if T.is_midterm(plan):
         sec("since-start", "规划初期以来的评估变化 · Changes since the plan's start", H.html_dropouts(plan))
     fan_note = ('<p class="muted">Black: observed (数据截至 as of the dotted line). Shading: 50%, 80% '
@@ -222,9 +238,7 @@ def build_report_html(folder: Path, ds, table: pd.DataFrame, joint: pd.DataFrame
             f" · data {H.esc(str(ds.attrs.get('data_hash', ''))[:12])}</p>"
             f"<nav><ul>{nav}</ul></nav>")
     body = head + "".join(s for _, _, s in sections) + f"<script>{REPORT_JS}</script>"
-    # the font subset needs the page's characters, not the megabytes of base64 figures
-    font_css = H.font_face_css(title + re.sub(r"base64,[A-Za-z0-9+/=]+", "", body))
-    return H.html_page(title, body, font_css + REPORT_CSS)
+    return title, body
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,25 +340,40 @@ def write_outputs(folder: Path | ResultsFolder, ds, table: pd.DataFrame,
     plan = T.plan_table(table, ds, scenario_labels=labels, windows=windows, history=observed,
                         vintage=vintage)
     prov = provenance(ds, manifest)
-    files += _write_tables(folder, plan, table, joint, tuple(table_formats), provenance=prov,
-                           labels=labels, as_of=as_of)
+    if figures and T.is_midterm(plan) and (
+            chart := write_midterm_chart(folder, plan, str(handin_scenario(plan)))):
+        fig_records.append(chart)
+        files.append(chart["file"])
     timings["tables_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     compare = compare_data(ds, table, history=observed, windows=windows, labels=labels,
                            vintage=vintage)
-    page = build_report_html(folder, ds, table, joint, plan, fig_records, doc=doc,
-                             provenance_items=prov, compare=compare)
-    (folder / "report.html").write_text(page, encoding="utf-8")
-    files.append("report.html")
+    title, body = report_page_body(folder, ds, table, joint, plan, fig_records, doc=doc,
+                                   provenance_items=prov, compare=compare)
+    # one CJK subset per run, to the characters of every page (report.html, targets.html)
+    tables_title = f"目标达成概率 · Probability that the targets are met (as of {as_of})"
+    targets_text = (H.targets_page_text(plan, table, title=tables_title, scenario_labels=labels,
+                                        joint=joint) if "html" in table_formats else "")
+    font_css = H.font_face_css(title + body + tables_title + targets_text)
+    (folder / "report.html").write_text(H.html_page(title, body, font_css + REPORT_CSS),
+                                        encoding="utf-8")
     timings["report_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    files += _write_tables(folder, plan, table, joint, tuple(table_formats), provenance=prov,
+                           labels=labels, as_of=as_of, font_css=font_css, targets_text=targets_text)
+    files.append("report.html")
+    timings["tables_s"] += time.perf_counter() - t0
     timings["outputs_total_s"] = time.perf_counter() - t_all
     return {"files": files, "timings": timings, "figures": fig_records}
 
 
 def _write_tables(folder: Path, plan: pd.DataFrame, table: pd.DataFrame, joint: pd.DataFrame | None,
-                  formats: tuple[str, ...], *, provenance: dict, labels: dict, as_of: int) -> list[str]:
-    """The evaluation table in each of ``formats`` (csv, md, xlsx, html); returns the file names."""
+                  formats: tuple[str, ...], *, provenance: dict, labels: dict, as_of: int,
+                  font_css: str, targets_text: str) -> list[str]:
+    """The evaluation table in each of ``formats`` (csv, md, xlsx, html; ``targets_text`` is
+    the body of targets.html, ``font_css`` the run's font); returns the file names."""
     title = f"目标达成概率 · Probability that the targets are met (as of {as_of})"
     files = []
     if "csv" in formats:
@@ -353,13 +382,16 @@ def _write_tables(folder: Path, plan: pd.DataFrame, table: pd.DataFrame, joint: 
     if "md" in formats:
         T.write_markdown(plan, table, folder / "targets.md", title=title, scenario_labels=labels,
                          joint=joint)
+        if handin := handin_markdown(plan, table, T.md_table, T.md_text):
+            with open(folder / "targets.md", "a", encoding="utf-8") as md:
+                md.write("\n" + "\n".join(handin) + "\n")
         files.append("targets.md")
     if "xlsx" in formats:
         write_xlsx(plan, table, folder / "targets.xlsx", joint=joint, provenance=provenance,
                    scenario_labels=labels)
         files.append("targets.xlsx")
     if "html" in formats:
-        H.write_html(plan, table, folder / "targets.html", title=title, scenario_labels=labels,
-                     joint=joint)
+        (folder / "targets.html").write_text(H.html_page(title, targets_text, font_css),
+                                             encoding="utf-8")
         files.append("targets.html")
     return files

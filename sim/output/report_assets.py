@@ -10,8 +10,10 @@ hidden until the script shows it, with the static tables of the page underneath.
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 
 from sim.output import html as H
 
@@ -58,12 +60,9 @@ REPORT_CSS = "\n".join([
     "margin-right:4px}",
     "@media (max-width:600px){body main{padding:6px}table.pm{font-size:.74rem}"
     ".se,.wide{display:none}table.pm td.ind,table.pm th.ind{min-width:7em;max-width:9.5em}"
-    "table.pm th.sc{max-width:4.6em;padding:4px 3px}table.pm td.num{padding:4px 3px}"
-    # a table of long texts becomes one labelled card per row on a phone
-    "table.cards thead{display:none}table.cards,table.cards tbody,table.cards tr,table.cards td"
-    "{display:block;min-width:0;max-width:none}table.cards tr{border-bottom:2px solid var(--line);"
-    "padding:4px 0}table.cards td{border:0;padding:1px 8px}table.cards td[data-label]::before"
-    "{content:attr(data-label) \": \";font-weight:600;color:var(--muted)}}",
+    "table.pm th.sc{max-width:4.6em;padding:4px 3px}table.pm td.num{padding:4px 3px}}",
+    # every table becomes one labelled card per row on a phone: sim.output.html.CARDS_CSS
+    H.CARDS_CSS,
     "",
 ])
 
@@ -101,6 +100,8 @@ REPORT_JS = r"""
     for (var k in attrs) s += " " + k + '="' + esc(attrs[k]) + '"';
     return s + (text === undefined ? "/>" : ">" + esc(text) + "</" + name + ">");
   }
+  var heads = Array.prototype.map.call(root.querySelectorAll("thead th"),
+    function (h) { return h.textContent; });
   function td(text, cls, title) {
     var c = document.createElement("td");
     c.textContent = text;
@@ -240,6 +241,10 @@ REPORT_JS = r"""
         r.info || ""));
       body.appendChild(tr);
     });
+    Array.prototype.forEach.call(body.rows, function (row) {   // labels of the narrow cards
+      Array.prototype.forEach.call(row.cells, function (c, j) {
+        c.setAttribute("data-label", heads[j] || ""); });
+    });
     var info = scen.map(function (s) { return t.rows[s.id] && t.rows[s.id].info; })
       .filter(function (x) { return x; });
     note.textContent = (t.note ? t.note + " " : "") +
@@ -293,15 +298,21 @@ def zoom_figure(img_html: str, caption_html: str) -> str:
             "</figcaption></figure>")
 
 
+def plain_text(fragment: str) -> str:
+    """The text of an HTML fragment (tags dropped, entities read): a header as a card label."""
+    return html.unescape(re.sub(r"<[^>]*>", " ", fragment)).split("  ")[0].strip()
+
+
 def cells_table(header: list[str], rows: list[list[str]], classes: list[list[str]] | None = None,
                 *, table_class: str = "", header_classes: list[str] | None = None,
                 card_labels: list[str] | None = None) -> str:
     """A scrolling table of ready-made HTML cells (the caller escapes the text in them).
 
-    ``card_labels`` (plain text, one per column) label the cells when a ``cards`` table is
-    shown as one card per row on a narrow screen.
+    Every table is a ``cards`` table: on a narrow screen one card per row, each cell labelled by
+    ``card_labels`` (plain text, one per column; default the headers' text).
     """
-    cls = f' class="{table_class}"' if table_class else ""
+    cls = f' class="{" ".join(dict.fromkeys(["cards"] + table_class.split()))}"'
+    card_labels = card_labels or [plain_text(h) for h in header]
     out = [f'<div class="scroll"><table{cls}><thead><tr>']
     for j, h in enumerate(header):
         hc = header_classes[j] if header_classes and header_classes[j] else ""

@@ -5,7 +5,9 @@ readable bilingual headers: base value (year), target with its ≈ tolerance and
 scenario's value, latest actual and its year, achieved and required pace with their unit,
 "already met", P(met) ± SE, and in a mid-term run P at plan start and ΔP ± SE; verdict, method,
 information), 达标概率 P(met) (targets × scenarios, with units), 未评估 Not evaluated (one row per
-target and reason), 评估变化 Since plan start (mid-term: drop-outs and method changes), 联合
+target and reason), 交表 Hand-in (the baseline only, one row per target with its "why",
+past-plans-only rows after a blank row: :mod:`sim.output.handin`), 评估变化 Since plan start
+(mid-term: drop-outs and method changes), 联合
 Joint (n of N with the targets left out, P(≥ k met)) and 说明 About (provenance, the definition of
 every column, caveats). Every sheet has a frozen, bold header row and set column widths; numbers
 are rounded (:func:`_clean`) and carry number formats, P(met) columns a red–yellow–green colour
@@ -23,6 +25,7 @@ import pandas as pd
 
 from sim.evaluation import as_int
 from sim.evaluation import evidence as E
+from sim.output.handin import handin_rows
 from sim.output.tables import (PACE_NOTE, dropouts, is_midterm, joint_rows, not_evaluable,
                                split_rows, target_text, wide_pmet)
 from sim.output.value_met_cells import VALUE_MET_XLSX, blank_value_rows
@@ -139,6 +142,8 @@ def write_xlsx(plan: pd.DataFrame, table: pd.DataFrame, path: Path, *, joint: pd
         _evaluation_sheet(wb.create_sheet(), rec, _record_columns(cols),
                           "往期规划 Past plans only")
     _pmet_sheet(wb.create_sheet("达标概率 P(met)"), table, scenario_labels or {})
+    head, rows, rhead, rrows = handin_rows(plan, table)   # one scenario, one row per target
+    _rows_sheet(wb.create_sheet("交表 Hand-in"), head, rows + ([[], rhead] + rrows if rrows else []))
     _not_evaluated_sheet(wb.create_sheet("未评估 Not evaluated"), table)
     head, blank = blank_value_rows(plan)   # not on the evaluation sheet: no probability of their own
     if blank:
