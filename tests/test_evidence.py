@@ -134,10 +134,13 @@ def test_trend_weight_is_the_weight_of_the_trend(midterm):
     assert "trend_weight" in t and "record_weight" not in t
     tr = t[t["method"] == TREND_RECORD]
     assert tr["trend_weight"].between(0, 1).all()
-    # a row where the trend decides has a headline P that is its p_trend
+    # a row where the trend has the weight has a headline P nearer its p_trend than its p_record
+    # (not equal: sources that disagree add their extra spread, sim.plan_record.combine)
     dominated = tr[tr["trend_weight"] >= 0.9]
     assert len(dominated)
-    assert ((dominated["probability"] - dominated["p_trend"]).abs() <= 0.02).all()
+    to_trend = (dominated["probability"] - dominated["p_trend"]).abs()
+    to_record = (dominated["probability"] - dominated["p_record"]).abs()
+    assert (to_trend <= 0.05).all() and (to_trend < to_record).all()
 
 
 class _ZeroSplit:

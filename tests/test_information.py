@@ -98,8 +98,9 @@ def test_run_writes_both_columns(tmp_path, run_cli, shipped):
                            "--no-figures")
     assert code == 0, err
     t = pd.read_csv(out / "targets.csv").set_index(["scenario", "target_id"])
-    rd = t.loc[("baseline", "rd_share_2020_fyp13")]
-    assert bool(rd["low_information"]) and rd["information"].startswith("1 informative observation")
+    land = t.loc[("baseline", "construction_land_per_gdp_2020_fyp13")]
+    assert bool(land["low_information"])
+    assert land["information"].startswith("1 informative observation")
     green = t.loc[("baseline", "green_coverage_2020_fyp13")]   # flat: its band is the prior's
     assert bool(green["low_information"])
     assert green["information"].startswith("8 informative observations")

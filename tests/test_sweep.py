@@ -174,7 +174,7 @@ def test_sweep_cli_end_to_end_on_shipped_scenario(tmp_path, write, run_cli):
     assert (out / "figures" / f"sweep_{CO2}.png").exists()
     # what each target asks, with the scenario's value marked as not the plan's
     assert str(ds["target_text"].sel(target=CO2).values) == (
-        "CO2 intensity, cumulative change 2015–2020 ≤ -10 % (value from the scenario file, not the plan)")
+        "CO2 intensity, cumulative change 2015–2020 ≤ -23 % (value from the scenario file, not the plan)")
     assert ds.attrs["probability"] == 0.9 and "P ≥ 90 % at" in text
     table = pd.read_csv(out / "sweep.csv")
     assert list(table.columns) == ["point", "energy_intensity.shift_pp", "carbon_factor.shift_pp",
