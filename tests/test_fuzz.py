@@ -135,7 +135,9 @@ long_tier = pytest.mark.skipif(not LONG, reason="long fuzz tier: set SIM_FUZZ_LO
 
 def run_long(case, n: int, *args) -> None:
     """The long tier: ``case(data, *args)`` on ``n`` random examples; every broken contract is
-    collected (with what was mutated) and reported at the end, instead of stopping at the first."""
+    collected (with what was mutated) and reported at the end, instead of stopping at the first.
+    ``SIM_FUZZ_SCALE=0.1`` runs a tenth of the cases (a trial of the long tier)."""
+    n = max(1, round(n * float(os.environ.get("SIM_FUZZ_SCALE", "1"))))
     found: list[str] = []
 
     @settings(max_examples=n, deadline=None, database=None,
@@ -913,3 +915,96 @@ def test_kill_9_never_loses_the_previous_result(results_pair, tmp_path, fitted_2
     assert json.loads((x / "manifest.json").read_text())["draws"] == 60
     probabilities_ok(x / "targets.csv")
     assert not leftovers(x.parent), sorted(p.name for p in x.parent.iterdir())
+
+
+# --------------------------------------------------------------------------------------------
+# The probe's categories (issue 19 item 8): results damage, FIFOs and symlinks, leftover-name
+# collisions, full disks, injections. Cases and oracles: tests/fuzz_probe.py (its docstring
+# states each oracle). The quick tier fixes the kind of a few cases of each category (so CI
+# covers every category whatever hypothesis draws); the long tier draws everything.
+# --------------------------------------------------------------------------------------------
+
+import fuzz_probe as P  # noqa: E402  (it reads this module's contract when a case runs)
+
+
+@pytest.fixture(scope="module")
+def probe_references(results_pair):
+    """The run's own probabilities (what a rebuilt or compared targets table must carry)."""
+    return {"report": P.probabilities(results_pair[0] / "targets.csv")}
+
+
+@pytest.mark.parametrize("fixed", [
+    {"damage": "years_shift", "command": "report"},          # the probe: KeyError
+    {"damage": "manifest_as_of", "command": "report"},
+    {"damage": "targets_prob_bad", "command": "compare"},
+    {"damage": "marker_link", "command": "report"},
+], ids=lambda f: "-".join(f.values()))
+def test_fuzz_damage(fixed, results_pair, probe_references, fast_html):
+    quick(1, shrink=False)(given(data=st.data())(
+        lambda data: P.damage_case(data, results_pair, probe_references, fixed)))()
+
+
+@pytest.mark.slow
+@long_tier
+def test_fuzz_damage_long(results_pair, probe_references):
+    run_long(P.damage_case, 150, results_pair, probe_references)
+
+
+@pytest.mark.parametrize("fixed", [
+    {"where": "data", "kind": "fifo", "command": "validate"},       # the probe: a hang
+    {"where": "data", "kind": "link_dev_zero", "command": "data"},
+    {"where": "scenario", "kind": "link_fifo", "command": "run"},
+    {"where": "out", "kind": "link_user_dir", "command": "run"},
+    {"where": "lock", "kind": "link_user_file", "command": "compare"},   # the probe: overwritten
+], ids=lambda f: "-".join(f.values()))
+def test_fuzz_special_files(fixed, results_pair):
+    quick(1, shrink=False)(given(data=st.data())(
+        lambda data: P.special_case(data, results_pair, fixed)))()
+
+
+@pytest.mark.slow
+@long_tier
+def test_fuzz_special_files_long(results_pair):
+    run_long(P.special_case, 700, results_pair)
+
+
+@pytest.mark.parametrize("fixed", [{"command": "compare"}, {"command": "run"}],
+                         ids=lambda f: f["command"])
+def test_fuzz_leftover_names(fixed, results_pair, fitted_2015, fast_html):
+    quick(1, shrink=False)(given(data=st.data())(
+        lambda data: P.leftover_case(data, results_pair, fitted_2015, fixed)))()
+
+
+@pytest.mark.slow
+@long_tier
+def test_fuzz_leftover_names_long(results_pair, fitted_2015):
+    run_long(P.leftover_case, 150, results_pair, fitted_2015)
+
+
+@pytest.mark.parametrize("fixed", [
+    {"mode": "run", "writer": "to_netcdf", "k": 1},
+    {"mode": "run_summaries", "writer": "to_netcdf", "k": 1},   # the probe: errno 28, rc 139
+    {"mode": "report", "writer": "to_csv", "k": 2},
+    {"mode": "compare", "writer": "write_text", "k": 1},
+], ids=lambda f: "-".join(map(str, f.values())))
+def test_fuzz_disk_full(fixed, results_pair, fitted_2015, fast_html):
+    quick(1, shrink=False)(given(data=st.data())(
+        lambda data: P.disk_case(data, results_pair, fitted_2015, fixed)))()
+
+
+@pytest.mark.slow
+@long_tier
+def test_fuzz_disk_full_long(results_pair, fitted_2015):
+    run_long(P.disk_case, 150, results_pair, fitted_2015)
+
+
+@quick(2, shrink=False)
+@given(data=st.data())
+def test_fuzz_injection_end_to_end(data, fitted_2015, fast_html):
+    P.inject_case(data, fitted_2015)
+
+
+@pytest.mark.slow
+@long_tier
+def test_fuzz_injection_end_to_end_long(fitted_2015):
+    run_long(P.inject_case, 100, fitted_2015)
