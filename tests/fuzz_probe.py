@@ -543,10 +543,12 @@ def leftover_case(data, pair: list[Path], fitted, fixed: dict | None = None) -> 
         scen.write_text(F.SMALL, encoding="utf-8")
         argv = (["compare", pair[0], "--no-figures"] if command == "compare" else
                 ["run", scen, "--draws", "50", "--no-figures"]) + ["--out", out, "--quiet"]
-        if previous:
+        if previous and command == "run":       # a run's folder (copied: a run costs seconds)
+            shutil.copytree(pair[0], out)
+            argv.append("--force")
+        elif previous:
             res = call(*argv)
             assert res.code == 0, res
-            argv.append("--force")
         users = [out.parent / n for n in names]
         before = F.digest(*users, pair[0])
         res = call(*argv)
@@ -648,10 +650,11 @@ def disk_case(data, pair: list[Path], fitted, fixed: dict | None = None) -> None
         else:
             argv = ["run", scen, "--draws", "50", "--no-figures", "--quiet", "--out", out] + \
                 (["--summaries-only"] if mode == "run_summaries" else [])
-        if mode != "report":
-            assert call(*argv).code == 0        # the previous result
-        if mode.startswith("run"):
-            argv.append("--force")              # (compare replaces its own earlier output)
+        if mode == "compare":                   # the previous result (compare replaces its own)
+            assert call(*argv).code == 0
+        elif mode.startswith("run"):            # a run's folder (copied: a run costs seconds)
+            shutil.copytree(pair[0], out)
+            argv.append("--force")
         F.CURRENT["case"] = f"disk {mode} [{which} call {k}]"
         previous = F.digest(out)
         inputs = [pair[0], pair[1], scen]

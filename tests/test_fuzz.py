@@ -998,7 +998,7 @@ def test_fuzz_disk_full_long(results_pair, fitted_2015):
     run_long(P.disk_case, 150, results_pair, fitted_2015)
 
 
-@quick(2, shrink=False)
+@quick(1, shrink=False)
 @given(data=st.data())
 def test_fuzz_injection_end_to_end(data, fitted_2015, fast_html):
     P.inject_case(data, fitted_2015)
