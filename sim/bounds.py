@@ -174,8 +174,9 @@ TARGET_KIND_RANGES = {"share": SHARE_TARGET, "cumulative_change": CUMULATIVE_CHA
 OBS_POSITIVE = Range(1e-6, 1e12, "the log scale needs a positive amount; the bundled levels lie "
                                  "between 0.47 and 3.5e5, so 1e-6 or 1e12 is a unit error")
 #: ``level`` of a share (logit scale), in %.
-OBS_SHARE = Range(0, 100, "the logit scale needs a share strictly between 0 and 100 %",
-                  lo_open=True, hi_open=True)
+OBS_SHARE = Range(1e-6, 100, "the logit scale needs a share strictly between 0 and 100 %; "
+                             "below 1e-6 % (one in 10^8) is a unit or typing error",
+                  hi_open=True)
 #: ``change_pct``: year-on-year change, in %.
 OBS_CHANGE_PCT = Range(-100, 1000, "-100 % is the quantity vanishing; more than +1000 % "
                                    "(×11 in one year) is no city statistic", lo_open=True)

@@ -90,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     """Run the parsed command: its exit code, every failure reported in one message."""
     prefix = f"sim {args.command}"
     try:
+        check_path_arguments(args)
         return int(args._run(args) or 0)
     except SimError as exc:
         print(f"{prefix}: error: {exc}", file=sys.stderr)
@@ -107,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:
         _debug()
-        print(f"{prefix}: error: {os_error_text(exc)}", file=sys.stderr)
+        print(f"{prefix}: error: {os_error_text(exc, summaries_hint=_may_keep_summaries(args))}",
+              file=sys.stderr)
         return 2
     except Exception as exc:
         _debug()
@@ -117,14 +119,38 @@ def _run(args: argparse.Namespace) -> int:
         return 1
 
 
-def os_error_text(exc: OSError) -> str:
-    """``PATH: strerror`` (``PATH -> PATH2`` for a rename) with a hint for a full disk."""
+#: argument (dest) -> how the user wrote it, for every option or operand naming a path
+PATH_ARGUMENTS = {"out": "--out", "data": "--data", "cache": "--cache", "json_out": "--json",
+                  "file": "FILE", "folder": "RESULTS_DIR", "folders": "RESULTS_DIR"}
+
+
+def check_path_arguments(args: argparse.Namespace) -> None:
+    """SimError for a path given as an empty string (``--out ''``): it would silently mean the
+    default folder, or the current one."""
+    for dest, flag in PATH_ARGUMENTS.items():
+        value = getattr(args, dest, None)
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and not v.strip():
+                raise SimError(f"{flag} {v!r}: expected a path, got an empty name (omit "
+                               f"{flag} out for the default)" if flag.startswith("--") else
+                               f"{flag} {v!r}: expected a path, got an empty name")
+
+
+def os_error_text(exc: OSError, summaries_hint: bool = True) -> str:
+    """``PATH: strerror`` (``PATH -> PATH2`` for a rename) with a hint for a full disk
+    (``--summaries-only`` in it when ``summaries_hint``)."""
     what = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
     names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
     text = f"{' -> '.join(names)}: {what}" if names else what
     if exc.errno == errno.ENOSPC or "No space left" in text:
-        text += " (free some space, write elsewhere with --out, or use --summaries-only)"
+        text += (" (free some space, write elsewhere with --out, or use --summaries-only)"
+                 if summaries_hint else " (free some space, or write elsewhere with --out)")
     return text
+
+
+def _may_keep_summaries(args: argparse.Namespace) -> bool:
+    """The command has ``--summaries-only`` and it was not given."""
+    return hasattr(args, "summaries_only") and not args.summaries_only
 
 
 def _input_named(args: argparse.Namespace) -> str:

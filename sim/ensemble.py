@@ -37,6 +37,7 @@ import numpy as np
 import xarray as xr
 
 from sim.engine.simulation import Simulation, series_paths
+from sim.ensemble_check import check_coordinates
 from sim.errors import SimError
 from sim.model import FittedModel
 from sim.vocabulary import COMPOSITION, HOUSING_SERIES, SERIES, Series
@@ -230,13 +231,30 @@ def write_netcdf(ds: xr.Dataset, path: Path, dtype: str = "float32") -> Path:
     """Write with h5netcdf, zlib compression with byte shuffling, floats as ``dtype``."""
     dtype = _dtype(dtype)
     encoding = {}
+    nbytes = 0
     for name, var in ds.data_vars.items():
         enc: dict[str, Any] = {"zlib": True, "complevel": 4, "shuffle": True}
         if np.issubdtype(var.dtype, np.floating):
             enc["dtype"] = dtype
         encoding[name] = enc
-    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+        nbytes += int(var.size) * np.dtype(enc.get("dtype", var.dtype)).itemsize
+    ensure_space(Path(path), nbytes)     # HDF5 cannot fail cleanly on a full disk
+    try:
+        with _hdf5_errors(Path(path)):
+            ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    except BaseException:
+        _release_file(Path(path))
+        raise
     return Path(path)
+
+
+def _release_file(path: Path) -> None:
+    """After a failed write: empty ``path`` (on a full disk HDF5 needs room to close what is
+    still open on it; :func:`sim.cli.main` then ends the process past HDF5's own clean-up)."""
+    try:
+        os.truncate(path, 0)
+    except OSError:
+        pass
 
 
 class EnsembleWriter:
@@ -391,8 +409,8 @@ def ensure_space(path: Path, nbytes: int, margin: int = 1 << 20) -> None:
     except OSError:
         return
     if free < nbytes + margin:
-        raise OSError(errno.ENOSPC, f"No space left on device (about {nbytes / 1e6:.1f} MB more "
-                                    f"needed, {free / 1e6:.1f} MB free)", str(path))
+        raise OSError(errno.ENOSPC, f"No space left on device (about {(nbytes + margin) / 1e6:.1f}"
+                                    f" MB needed, {free / 1e6:.1f} MB free)", str(path))
 
 
 def _close_quietly(f: Any) -> None:
@@ -413,7 +431,9 @@ def _close_quietly(f: Any) -> None:
 
 
 def read_netcdf(path: Path) -> xr.Dataset:
-    """Open ``ensemble.nc`` fully into memory; a clear error when it is missing or not ours."""
+    """Open ``ensemble.nc`` fully into memory; a clear error when it is missing, not ours, or
+    its coordinates disagree with its attributes or the ``manifest.json`` beside it
+    (:func:`sim.ensemble_check.check_coordinates`)."""
     path = Path(path)
     if not path.exists():
         raise SimError(f"{path}: no such file (expected the ensemble.nc of a results folder)")
@@ -426,6 +446,9 @@ def read_netcdf(path: Path) -> xr.Dataset:
         ds = ds.assign({n: v.astype(np.float64) for n, v in ds.data_vars.items() if v.dtype == np.float32})
     except Exception as exc:  # h5py/xarray raise many types for a broken file
         raise SimError(f"{path}: cannot read as NetCDF ({exc})") from None
+    if "draw" not in ds.dims and ds.attrs.get("summaries_only"):
+        raise SimError(f"{path}: holds summaries only (quantiles, written with --summaries-only), "
+                       "not the draws needed here; run `sim run` again without --summaries-only")
     if not {"scenario", "draw", "year"} <= set(ds.dims):
         raise SimError(f"{path}: not a sim ensemble (expected dims scenario, draw, year; "
                        f"got {sorted(map(str, ds.dims))})")
@@ -433,4 +456,5 @@ def read_netcdf(path: Path) -> xr.Dataset:
         ensemble_facts(ds)          # attributes of the right types, checked once, here
     except SimError as exc:
         raise SimError(f"{path}: {exc}") from None
+    check_coordinates(ds, path)     # years, draws, scenarios as the run wrote them
     return ds

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.atomic_file import write_text_atomic
 from sim.errors import SimError
 
 FORMAT_VERSION = 1
@@ -227,13 +228,11 @@ class FittedModel:
         return json.dumps(payload, ensure_ascii=False, indent=1)
 
     def save(self, path: Path) -> Path:
-        """Write :meth:`file_text` to ``path`` atomically (a temporary file, then a rename)."""
+        """Write :meth:`file_text` to ``path`` atomically (:func:`~sim.atomic_file.write_text_atomic`:
+        a new temporary file, never a link planted at its name, then a rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.file_text(), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_text_atomic(path, self.file_text())
 
     @classmethod
     def load(cls, path: Path) -> "FittedModel":

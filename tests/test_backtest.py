@@ -206,10 +206,11 @@ SZ12 = ("深圳", "12th FYP")
 
 
 def _interim(records, met: str, plan: str = "12th FYP", n: int = 6):
-    """``n`` made-up records of Shenzhen's ``plan``, dated 2011 (known at a 2012 origin), all
-    with verdict ``met``, in the social family."""
+    """``n`` made-up records of Shenzhen's ``plan``, dated 2011, published 2012 (known at a 2012
+    origin), all with verdict ``met``, in the social family."""
     template = next(r for r in records if r.plan_key == SZ12 and r.family == "social")
     return tuple(replace(template, plan=plan, period_start=2011, period_end=2011, met=met,
+                         published=2012, published_month=None, published_source="made up",
                          line=9000 + i) for i in range(n))
 
 
@@ -223,7 +224,7 @@ def test_lopo_training_leaves_the_scored_plan_and_the_future_out():
     records = load_plan_records()
     fits = lopo.LeaveOnePlanOut(records + _interim(records, "no"))
     train = fits.training(2012, SZ12)
-    assert train and all(r.period_end <= 2012 and r.plan_key != SZ12 for r in train)
+    assert train and all(r.known_at(2012) and r.plan_key != SZ12 for r in train)
     assert len(fits.training(2012, PLAN_OF_SET["action_plan_2015"])) == len(train) + 6
     # the scored plan's own records do not change its fit; another plan's do
     a = fits.fit(2012, "fyp12_2015")
@@ -241,7 +242,7 @@ def test_lopo_training_leaves_the_scored_plan_and_the_future_out():
 def test_base_rate_is_the_pooled_share_of_met_verdicts():
     records = load_plan_records()
     fit = lopo.LeaveOnePlanOut(records).fit(2014, "fyp12_2015")
-    judged = [r for r in records if r.period_end <= 2014 and r.plan_key != SZ12
+    judged = [r for r in records if r.known_at(2014) and r.plan_key != SZ12
               and r.verdict is not None]
     assert fit.base_rate == pytest.approx(sum(r.verdict for r in judged) / len(judged))
     assert fit.base_rate != pytest.approx(fit.model.verdict.pooled_rate, abs=1e-3)
@@ -430,6 +431,20 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert "width80" in text
     v = pd.read_csv(out / "vintages.csv")
     assert {"p_met_first", "p_met_revised", "outcome_first", "outcome_revised"} <= set(v.columns)
+    # the protocol: fixed choices with reasons, the pooling rule chosen per origin and fit
+    proto = pd.read_csv(out / "protocol.csv")
+    assert proto["reason"].notna().all() and "information date" in set(proto["choice"])
+    rolling = proto[proto["origin"].notna()]
+    assert set(rolling["origin"]) == {2012, 2013} and set(rolling["value"]) <= {"partial", "pooled"}
+    assert rolling["reason"].str.contains("prequential log loss|no earlier").all()
+    assert "nothing tuned on the scored events" in summary["protocol"]
+    pit = pd.read_csv(out / "pit.csv")
+    assert set(pit["forecaster"]) >= {"combined", "trend"} and pit["pit"].between(0, 1).all()
+    mine = rows[rows["pit"].notna()].set_index(["origin", "target_id"])["pit"]
+    got = pit[pit["forecaster"] == "combined"].set_index(["origin", "target_id"])["pit"]
+    pd.testing.assert_series_equal(got.sort_index(), mine.sort_index(), check_names=False)
+    fb = pd.read_csv(out / "vintage_fallbacks.csv")
+    assert len(fb) == summary["vintage_fallbacks"] > 0 and set(fb["first_origin"]) <= {2012, 2013}
     # an existing folder is not replaced without --force
     assert main(["backtest", "--origins", "2013", "--targets", "fyp12_2015", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err

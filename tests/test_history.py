@@ -314,9 +314,9 @@ def test_jumps_scale_with_the_gap_and_mixed_vintages_are_checked(tmp_path):
     ("energy_intensity,2015,2010,cumulative_change_pct,-120,%,first,src,",
      "cumulative_change_pct of energy_intensity out of range (expected -100 < value <= 100000, got -120)"),
     ("tertiary_share,2015,,level,100,%,first,src,",
-     "level of tertiary_share out of range (expected 0 < value < 100, got 100)"),
+     "level of tertiary_share out of range (expected 1e-06 <= value < 100, got 100)"),
     ("tertiary_share,2015,,level,0,%,first,src,",
-     "level of tertiary_share out of range (expected 0 < value < 100, got 0)"),
+     "level of tertiary_share out of range (expected 1e-06 <= value < 100, got 0)"),
 ])
 def test_changes_and_shares_out_of_range(tmp_path, row, message):
     """Defect 4: a growth of 1e6 % ran with exit 0."""

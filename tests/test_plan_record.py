@@ -15,6 +15,7 @@ from sim import paths
 from sim.errors import ProblemList, SimError
 from sim.plan_record import (OutcomeModel, PlanRecord, PlanRecordModel, SplitOutcomeModel,
                              VerdictModel, known_by, load_plan_records, records_frame)
+from sim.plan_record import verdict as vmod
 from sim.plan_record.records import COLUMNS, PLAN_RECORDS
 from sim.vocabulary import FAMILIES
 
@@ -40,7 +41,10 @@ def rec(family: str, met: str = "unknown", r: float | None = None, binding: str 
 # --- the shipped file (counts as calibration/data/SOURCES.md "Plan records" states them) -----
 
 def test_shipped_records_load_with_the_documented_counts(records):
-    df = records_frame(records)
+    every = records_frame(records)
+    assert every["file"].value_counts().to_dict() == {"plan_records.csv": 308, "city_plans.csv": 61}
+    df = every[every["file"] == "plan_records.csv"]
+    records = [r for r, f in zip(records, every["file"]) if f == "plan_records.csv"]
     assert len(df) == 308
     assert df["family"].value_counts().to_dict() == {
         "energy_intensity": 202, "social": 22, "structure_share": 20, "economic_growth": 19,
@@ -83,18 +87,51 @@ def test_flags_keep_doubtful_numbers_out_of_the_outcome_model(records):
 
 def test_as_of_keeps_records_known_by_then(records):
     at2015 = load_plan_records(as_of=2015)
-    assert len(at2015) == 289 and max(r.period_end for r in at2015) == 2015
-    assert known_by(records, 2015) == at2015
+    assert known_by(records, 2015) == at2015 == tuple(r for r in records if r.known_at(2015))
+    assert 150 < len(at2015) < len(records) and max(r.period_end for r in at2015) <= 2015
+    # without a stated publication, a period ending in 2015 is published (by default) in 2016,
+    # a bare year, so after the information date of 2015 (30 June 2016): not known
+    assert not any(r.period_end == 2015 and not r.published_stated for r in at2015)
     with pytest.raises(SimError, match="as_of"):
         load_plan_records(as_of=3000)
 
 
+def test_information_date_of_a_record():
+    """as_of Y = what was published by 30 June Y+1; a bare year counts as its December."""
+    default = rec("social", end=2015)                  # published: 2016 by default
+    assert default.published_year == 2016 and not default.published_stated
+    assert not default.known_at(2015) and default.known_at(2016)
+    march = rec("social", end=2015, published=2016, published_month=3, published_source="s")
+    assert march.known_at(2015) and not march.known_at(2014)      # period ends after 2014
+    july = rec("social", end=2015, published=2016, published_month=7, published_source="s")
+    assert not july.known_at(2015) and july.known_at(2016)
+    same_year = rec("social", end=2015, published=2015, published_source="s")
+    assert same_year.known_at(2015)
+    late = rec("social", end=2010, published=2013, published_source="s")
+    assert not late.known_at(2011) and late.known_at(2013)
+
+
+def test_records_published_after_the_origin_do_not_move_the_fit(records):
+    """(b) at model level: every record unknown at 2011 changed (verdict flipped, outcome
+    halved) leaves the fit at 2011 identical; a known one changed moves it (can fail)."""
+    def changed(r):
+        return dataclasses.replace(r, met={"yes": "no", "no": "yes"}.get(r.met, r.met),
+                       actual_value=None if r.actual_value is None else r.actual_value * 0.5)
+
+    late = [changed(r) if not r.known_at(2011) else r for r in records]
+    assert sum(r.period_end <= 2011 and not r.known_at(2011) for r in records) >= 30
+    a, b = PlanRecordModel.fit(records, 2011), PlanRecordModel.fit(late, 2011)
+    assert (a.verdict, a.outcome, a.split) == (b.verdict, b.outcome, b.split)
+    early = [changed(r) if r.known_at(2011) else r for r in records]
+    assert VerdictModel.fit(early, 2011) != a.verdict
+
+
 # --- loader errors ------------------------------------------------------------------------------
 
-def _write(tmp_path: Path, rows: list[dict]) -> Path:
-    p = tmp_path / "records.csv"
+def _write(tmp_path: Path, rows: list[dict], columns=COLUMNS, name: str = "records.csv") -> Path:
+    p = tmp_path / name
     with open(p, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     return p
@@ -108,6 +145,36 @@ def _row(**kw) -> dict:
                direction="higher", met="yes", source="seed", source_quote="15000")
     row.update(kw)
     return row
+
+
+def test_published_columns_and_every_file_of_a_folder(tmp_path):
+    """The optional published/published_source columns, checked; a folder's *.csv all read."""
+    cols = COLUMNS + ("published", "published_source")
+    rows = [_row(published="2016-03", published_source="work report 2016"),
+            _row(published="", published_source=""),
+            _row(published="2016-13", published_source="x"),
+            _row(published="2009", published_source="x"),
+            _row(published="2016", published_source="")]
+    p = _write(tmp_path, rows, cols)
+    with pytest.raises(ProblemList) as exc:
+        load_plan_records(p)
+    assert [str(x) for x in exc.value.problems] == [f"{p}: {m}" for m in [
+        "line 4: published is not a year or a month (expected YYYY or YYYY-MM, got '2016-13')",
+        "line 5: published 2009 is before period_start 2011 (expected the year the outcome "
+        "was made public)",
+        "line 6: published_source is empty but published is given (where the date is read)"]]
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    _write(folder, rows[:2], cols, "a.csv")
+    _write(folder, [_row(plan="other")], COLUMNS, "b.csv")
+    got = load_plan_records(folder)
+    assert [(r.file, r.line, r.published, r.published_month) for r in got] == [
+        ("a.csv", 2, 2016, 3), ("a.csv", 3, None, None), ("b.csv", 2, None, None)]
+    assert [r.known_at(2015) for r in got] == [True, False, False]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SimError, match="no plan-records file"):
+        load_plan_records(empty)
 
 
 def test_good_fixture_loads(tmp_path):
@@ -227,22 +294,38 @@ def test_small_families_shrink_to_the_pooled_rate():
         model.p_record("growth")
 
 
-def test_the_spread_between_families_needs_enough_families_with_enough_verdicts():
-    # One family of 60 verdicts (48 met) and three of one verdict each, none met: the 1–9 verdict
-    # families cannot tell how much families differ, so all share the pooled rate (at the upper
-    # concentration bound) and the empty-handed ones are flagged thin instead of sinking to ~0.3.
-    recs = ([rec("energy_intensity", met="yes")] * 48 + [rec("energy_intensity", met="no")] * 12
-            + [rec(f, met="no") for f in ("social", "structure_share", "pollutant_reduction")])
+def test_how_much_to_pool_families_is_chosen_on_earlier_records_only():
+    """The pooling rule is picked by a prequential test on the fit's own records: fitted on
+    the records known before each information year, scored on the verdicts that became known
+    then. Scored events of a backtest never enter; a single information year: the default."""
+    # 2008: one family of 60 verdicts (48 met), three of one verdict each, none met; 2010: the
+    # small families' later verdicts are met like everyone's. Partial pooling reads a spread
+    # off the 0-of-1 families (P ≈ 0.3) and is punished for it: every family shares the pool.
+    small = ("social", "structure_share", "pollutant_reduction")
+    recs = ([rec("energy_intensity", met="yes", end=2008)] * 48
+            + [rec("energy_intensity", met="no", end=2008)] * 12
+            + [rec(f, met="no", end=2008) for f in small]
+            + [rec(f, met="yes", end=2010) for f in small for _ in range(4)])
     model = VerdictModel.fit(recs)
+    assert model.pooling == "pooled" and model.pooling_steps == 12
+    assert model.pooling_losses[1] < model.pooling_losses[0]
     assert model.alpha + model.beta == pytest.approx(1.0e4)
-    assert model.pooled_rate == pytest.approx((48 + 0.5) / (63 + 1))
-    social = model.p_record("social", "unknown")
-    assert social.thin and social.mean == pytest.approx(model.pooled_rate, abs=1e-3)
-    # three families with ten or more verdicts each: the spread is estimated from the data
+    assert model.p_record("social", "unknown").mean == pytest.approx(model.pooled_rate, abs=2e-3)
+    # families that really differ, seen in two periods: the spread is estimated
     rng = np.random.default_rng(3)
-    estimated = VerdictModel.fit(_verdict_records(rng, [0.3, 0.6, 0.9], 30))
-    assert estimated.alpha + estimated.beta < 1.0e3
+    early = _verdict_records(rng, [0.3, 0.6, 0.9], 30)
+    late = [dataclasses.replace(r, period_end=2012, period_start=2008)
+            for r in _verdict_records(rng, [0.3, 0.6, 0.9], 30)]
+    estimated = VerdictModel.fit(early + late)
+    assert estimated.pooling == "partial" and estimated.alpha + estimated.beta < 1.0e3
     assert estimated.p_record("f00", "unknown").mean < 0.5 < estimated.p_record("f02", "unknown").mean
+    # at an as_of before the second period only the first is known: one year, the default
+    assert VerdictModel.fit(early + late, 2011).pooling == "partial" == vmod.DEFAULT_POOLING
+    assert VerdictModel.fit(early + late, 2011).pooling_losses is None
+    partial_2008 = VerdictModel.fit(recs[:63], pooling="partial")     # the 2008 records
+    assert partial_2008.p_record("social", "unknown").mean < 0.5      # what the choice avoided
+    with pytest.raises(SimError, match="unknown pooling 'some'"):
+        VerdictModel.fit(recs, pooling="some")
 
 
 @pytest.mark.parametrize("theta_binding, theta_indicative, gap", [(0.95, 0.5, (0.3, 0.5)),
@@ -383,11 +466,18 @@ def test_shipped_model_at_2015_and_2020(records):
         assert (summary["lower"] <= summary["rate"]).all() and (summary["rate"] <= summary["upper"]).all()
         assert 0.75 <= model.verdict.pooled_rate <= 0.95
         energy = model.verdict.p_record("energy_intensity", "binding")
-        assert not energy.thin and energy.n_family == 172
-        assert model.outcome.predictive("energy_intensity").mean == pytest.approx(0.0, abs=0.05)
+        known = known_by(records, as_of)
+        assert not energy.thin and energy.n_family == sum(
+            r.family == "energy_intensity" and r.verdict is not None for r in known) >= 100
+        # outcomes bunch on the target; from 2016 the city assessments of city_plans.csv (Sichuan's
+        # 21 cities, 11 with target and outcome) overshoot more: mean log ratio 0.00 at 2015, 0.09
+        # at 2020 (without the city file -0.03 and -0.00)
+        tolerance = 0.05 if as_of == 2015 else 0.15
+        assert model.outcome.predictive("energy_intensity").mean == pytest.approx(0.0, abs=tolerance)
+        assert model.n_records == len(known)
     # the information rule in the counts: the 2018 national plan is not known in 2015
-    assert PlanRecordModel.fit(records, 2015).n_records == 289
-    assert PlanRecordModel.fit(records, 2020).n_records == 308
+    assert PlanRecordModel.fit(records, 2015).n_records < PlanRecordModel.fit(records, 2020).n_records
+    assert PlanRecordModel.fit(records, 2021).n_records == len(records)
 
 
 def test_record_is_frozen():

@@ -10,8 +10,11 @@ import xarray as xr
 
 from sim.evaluation import (EvaluationAccumulator, compare, evaluate, setup_from_pilot,
                             targets_of)
-from sim.evaluation.record import (NOT_EVALUABLE, RECORD_OFF, RECORD_ONLY, TREND_ONLY,
-                                   TREND_RECORD, base_of)
+from sim.evaluation.information import add_information
+from sim.evaluation.record import (MIN_INFORMATIVE_TREND, NOT_EVALUABLE, RECORD_OFF, RECORD_ONLY,
+                                   THIN_TREND, TREND_ONLY, TREND_RECORD, base_of,
+                                   informative_count)
+from sim.history import History
 from sim.paths import SCENARIOS_DIR
 from sim.plan_record import PlanRecordModel, fit_plan_record_model, load_plan_records
 from sim.run.context import RunContext
@@ -184,6 +187,52 @@ def test_base_is_data_only():
     assert base_of(c, None, 2015, 2015) == (0.0, "")
     late = targets_of([target(base_value=None, base_year=2016)])[0]
     assert "after as_of" in base_of(late, None, 2015, 2015)[1]
+
+
+def _fitted(n_real: int, n_deflator: int = 10):
+    """A stand-in fitted model: informative observations of GDP's drivers."""
+    from types import SimpleNamespace as NS
+    return NS(drivers={"gdp_real": NS(information=NS(n_informative=n_real)),
+                       "gdp_deflator": NS(information=NS(n_informative=n_deflator))})
+
+
+def test_a_thin_trend_does_not_decide_alone(model):
+    """Issue 18 item 5: a trend-only row (two-sided, no base) whose series rests on fewer than
+    MIN_INFORMATIVE_TREND informative observations is decided by the record; trend+record rows
+    keep combining; the threshold is fixed (4: level, slope and noise need three changes)."""
+    assert MIN_INFORMATIVE_TREND == 4
+    assert informative_count(_fitted(2, 7), "gdp_nominal") == 2          # the fewest driver
+    assert informative_count(_fitted(2), "pm25") is None                  # not fitted: unknown
+    ds = make_ds()
+    thick = evaluate(ds, CATALOGUE, record=setup_for(ds, model, fitted=_fitted(4))).table
+    thin = evaluate(ds, CATALOGUE, record=setup_for(ds, model, fitted=_fitted(3))).table
+    thick, thin = (x.set_index(["scenario", "target_id"]) for x in (thick, thin))
+    for tid in ("t_two", "t_nobase"):
+        a, b = thick.loc[("baseline", tid)], thin.loc[("baseline", tid)]
+        assert a["method"] == TREND_ONLY and a["probability"] == a["p_trend"]
+        assert b["method"] == RECORD_ONLY and b["record_note"].startswith(
+            f"{THIN_TREND}: 3 informative observations (< 4)")
+        assert b["p_trend"] == a["p_trend"]                  # the trend is still reported
+        assert abs(b["probability"] - b["p_record"]) < 4 * b["mc_se"] + 0.01
+        assert np.isfinite(a["median"]) and np.isnan(b["median"])   # no distribution kept
+    assert thin.loc[("baseline", "t1"), "method"] == TREND_RECORD
+    pd.testing.assert_series_equal(thick.loc[("baseline", "t1")], thin.loc[("baseline", "t1")])
+    info = add_information(thin.reset_index(), synthetic_fitted(as_of=AS_OF))
+    row = info[(info["scenario"] == "baseline") & (info["target_id"] == "t_two")].iloc[0]
+    assert row["information"].startswith(THIN_TREND) and row["low_information"]
+
+
+def test_base_is_read_in_the_runs_vintage():
+    """A first-vintage run reads the first-published base level, not the revised one."""
+    rows = [dict(series="population_resident", year=2015, base_year=None, kind="level",
+                 value=v, unit="万人", vintage=vin, source="s", note="", file="f.csv", line=i)
+            for i, (v, vin) in enumerate(((1137.9, "first"), (1408.0, "revised")))]
+    f = pd.DataFrame(rows)
+    f["base_year"] = f["base_year"].astype("Int64")
+    h = History(f, "test", None)
+    t = targets_of([target(series="population_resident", base_value=None, base_year=2015)])[0]
+    assert base_of(t, h, 2015, 2016, "first") == (1137.9, "")
+    assert base_of(t, h, 2015, 2016, "revised") == (1408.0, "")
 
 
 def test_context_fits_the_record_model_at_its_as_of_and_streams_split_free():

@@ -26,7 +26,8 @@ from sim.errors import SimError
 from sim.model import FittedModel, fitted_filename
 from sim.output.folder import ResultsFolder
 from sim.output.lock import OutputLock, lock_path
-from sim.output.owned import MARKER, check_output_path, marker_text, owner, safe_name
+from sim.output.owned import (MARKER, check_output_path, mark_leftover, marker_text, owner,
+                              safe_name)
 from sim.paths import DEFAULT_RESULTS_DIR, PACKAGE_DIR, REPO_DIR, SCENARIOS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,17 +265,16 @@ def test_lock_is_reentrant_and_leaves_nothing_behind(tmp_path):
 
 def test_stale_partial_folders_of_killed_runs_are_cleaned_up(tmp_path):
     out = tmp_path / "res"
-    for name in (".res.partial-dead0001",):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "ensemble.nc").write_bytes(b"x" * 1000)
+    partial = mark_leftover(out, "partial")             # as a killed writer leaves it
+    (partial / "ensemble.nc").write_bytes(b"x" * 1000)
     (tmp_path / ".res.lock").write_text("99999999\n")   # left by kill -9: no process holds it
-    (tmp_path / ".other.partial-0003").mkdir()          # another output's: not ours to touch
+    other = mark_leftover(tmp_path / "other", "partial")  # another output's: not ours to touch
     with ResultsFolder(out) as f:
         f.text("a.txt", "a")
-    (tmp_path / ".res.old-dead0002").mkdir()            # out exists: this one is garbage
+    mark_leftover(out, "old")                           # out exists: this one is garbage
     with ResultsFolder(out, force=True) as f:
         f.text("b.txt", "b")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.partial-0003", "res"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "res"]
     assert (out / "b.txt").exists()
 
 
@@ -637,11 +637,9 @@ def test_a_kill_between_the_two_renames_loses_nothing(tmp_path):
     from sim.output.lock import OutputLock
 
     out = tmp_path / "res"
-    old = tmp_path / ".res.old-dead"
-    partial = tmp_path / ".res.partial-dead"
-    old.mkdir()
+    old = mark_leftover(out, "old")
     (old / "targets.csv").write_text("previous result\n")
-    partial.mkdir()
+    partial = mark_leftover(out, "partial")
     with OutputLock(out):
         assert (out / "targets.csv").read_text() == "previous result\n"
     assert not old.exists() and not partial.exists()

@@ -41,6 +41,7 @@ from sim.analysis.labels import plain, target_statement
 from sim.analysis.sweep_plots import DEFAULT_PROBABILITY, plot_sweep
 from sim.engine.dispatch import Scheduler, chunk_ranges, map_ranges
 from sim.engine.simulation import ScenarioLevers, levers_from_spec
+from sim.ensemble import write_netcdf
 from sim.errors import SimError, did_you_mean
 from sim.evaluation import EvaluationAccumulator, evaluate_range, select_targets
 from sim.evaluation.record import RECORD_ONLY
@@ -134,7 +135,11 @@ def design(sweep: SweepSpec, run_seed: int) -> Design:
     if sweep.points is None:
         raise SimError("sweep: method 'lhs' needs points (expected an integer >= 1)")
     seed = int(sweep.seed if sweep.seed is not None else run_seed) % 2 ** 32
-    u = qmc.LatinHypercube(d=len(paths), rng=np.random.default_rng(seed)).random(int(sweep.points))
+    try:   # rng= since SciPy 1.15; seed= before (the same Generator: the same design)
+        lhs = qmc.LatinHypercube(d=len(paths), rng=np.random.default_rng(seed))
+    except TypeError:
+        lhs = qmc.LatinHypercube(d=len(paths), seed=np.random.default_rng(seed))
+    u = lhs.random(int(sweep.points))
     lo = np.array([axes[p][0] for p in paths])
     hi = np.array([axes[p][1] for p in paths])
     return Design(paths, lo + u * (hi - lo), None)
@@ -361,8 +366,7 @@ def write_sweep(res: SweepResult, ctx: RunContext, out: Path, *, force: bool = F
     ``manifest.json`` into ``out`` atomically (:class:`~sim.output.folder.ResultsFolder`)."""
     ds = sweep_dataset(res, ctx, probability)
     with ResultsFolder(out, force=force, command="sweep") as folder:
-        ds.to_netcdf(folder.file("sweep.nc"), engine="h5netcdf",
-                     encoding={k: {"zlib": True, "complevel": 4} for k in ds.data_vars})
+        write_netcdf(ds, folder.file("sweep.nc"), dtype="float64")   # a full disk: one OSError
         folder.csv("sweep.csv", sweep_table(res))
         if figures:   # no flat picture of a target no swept lever moves: listed instead
             moved = [tid for tid, m in zip(res.target_ids, res.moved()) if m]

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from sim.backtest.lopo import LeaveOnePlanOut, matched_sets, record_outcomes, unmatched_reasons
+from sim.backtest.protocol import pooling_choice
 from sim.backtest.rows import outcome, score_origin
 from sim.calibrate.fit import calibrate
 from sim.errors import SimError
@@ -59,6 +60,7 @@ class BacktestResult:
     rows: pd.DataFrame
     skipped: pd.DataFrame                  # SKIPPED_COLUMNS
     settings: dict = field(default_factory=dict)
+    choices: list[dict] = field(default_factory=list)   # rolling choices (protocol.py)
 
 
 def parse_origins(text: str) -> list[int]:
@@ -173,30 +175,35 @@ def _file_targets(sets: Sequence[str], history: History, vintage: str,
 
 
 def _origin_rows(path: Path, sf: ScenarioFile, ft: _FileTargets, later: pd.DataFrame,
-                 lopo: LeaveOnePlanOut, history: History, origin: int, vintage: str
-                 ) -> tuple[list[dict], list[dict]]:
+                 lopo: LeaveOnePlanOut, history: History, origin: int, vintage: str,
+                 plan_start: int) -> tuple[list[dict], list[dict], list[dict]]:
     """Rows of one file and origin: one calibration, one run per distinct leave-one-plan-out
-    training set; and what was skipped (a target set whose record model cannot be fitted)."""
+    training set; and what was skipped (a target set whose record model cannot be fitted).
+    ``plan_start`` is the file's own as_of: a target's record base is the plan's base year,
+    as in ``sim run`` (unknown, so no record combination, at an origin before it)."""
     fitted = calibrate(history, origin, sf.run.vintage,
                        base_years=base_years_needed(later, origin))
     groups: dict[tuple, list[str]] = {}
     for s in dict.fromkeys(later["target_set"]):
         groups.setdefault(lopo.key(origin, s), []).append(s)
-    rows, skipped = [], []
+    rows: list[dict] = []
+    skipped: list[dict] = []
+    choices: list[dict] = []
     for sets in groups.values():
         fit = lopo.fit(origin, sets[0])
         if fit.model is None:
             skipped.append(dict(origin=origin, scenario_file=path.name, target_id="",
                                 reason=f"{', '.join(sets)}: no plan-record model: {fit.reason}"))
             continue
+        choices.append(pooling_choice(fit.model.verdict, origin, sets))
         sub = later[later["target_set"].isin(sets)].reset_index(drop=True)
         ctx = baseline_context(sf, sub, history, path=path, fitted=fitted,
-                               record_model=fit.model)
+                               record_model=fit.model, plan_start=plan_start)
         # every draw in one chunk, every draw of each indicator kept: each draw is scored
         res = stream(ctx, chunk_draws=ctx.settings.draws)
         rows += score_origin(ctx, res.acc, res.prefix, ft.outcomes, ft.verdicts, fit, origin,
                              vintage, path.name)
-    return rows, skipped
+    return rows, skipped, choices
 
 
 def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = None,
@@ -242,8 +249,10 @@ def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = Non
         overrides["seed"] = int(seed)
     rows: list[dict] = []
     skipped: list[dict] = []
+    choices: list[dict] = []
     for path, sets in files:
         ft = _file_targets(sets, history, vintage, records, series_filter)
+        plan_start = load_scenario_file(path, overrides=overrides).run.as_of
         skipped += [dict(origin=None, scenario_file=path.name, target_id=k,
                          reason=f"not scored: {v}") for k, v in ft.unmatched.items()]
         for origin in origins:
@@ -254,13 +263,14 @@ def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = Non
                     progress(f"{path.name} as of {origin}")
                 try:
                     sf = load_scenario_file(path, overrides={**overrides, "as_of": origin})
-                    got, left = _origin_rows(path, sf, ft, later.reset_index(drop=True), lopo,
-                                             history, origin, vintage)
+                    got, left, chose = _origin_rows(path, sf, ft, later.reset_index(drop=True),
+                                                    lopo, history, origin, vintage, plan_start)
                 except SimError as exc:
                     reason = str(exc).splitlines()[0]
                 else:
                     rows += got
                     skipped += left
+                    choices += chose
             if reason:
                 skipped.append(dict(origin=origin, scenario_file=path.name, target_id="",
                                     reason=reason))
@@ -271,7 +281,7 @@ def run_backtest(origins: Iterable[int], target_sets: Iterable[str] | None = Non
                     plan_records=len(records), leave_one_plan_out=True)
     skipped_df = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
     skipped_df["origin"] = skipped_df["origin"].astype("Int64")
-    return BacktestResult(pd.DataFrame(rows), skipped_df, settings)
+    return BacktestResult(pd.DataFrame(rows), skipped_df, settings, choices)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ verdicts that are outcome data.
 **The record model of a forecast.** A target of set ``s`` forecast from origin ``o`` is
 scored with the plan-record model fitted on::
 
-    R(o, s) = { r in records : r.period_end <= o  and  r.plan_key != PLAN_OF_SET[s] }
+    R(o, s) = { r in records : r.known_at(o)  and  r.plan_key != PLAN_OF_SET[s] }
 
 the records whose outcome was known at the origin (the information rule of the history),
 without the records of the scored target's own plan (leave one plan out), so no target is
@@ -103,12 +103,12 @@ class LeaveOnePlanOut:
     def training(self, origin: int, left_out: tuple[str, str]) -> tuple[PlanRecord, ...]:
         """``R(o, s)``: the records known by ``origin`` outside the plan ``left_out``."""
         return tuple(r for r in self.records
-                     if r.period_end <= origin and r.plan_key != left_out)
+                     if r.known_at(origin) and r.plan_key != left_out)
 
     def fit(self, origin: int, target_set: str) -> LopoFit:
         """The record model for the targets of ``target_set`` forecast from ``origin``."""
         left_out = plan_of_set(target_set)
-        known = [i for i, r in enumerate(self.records) if r.period_end <= origin]
+        known = [i for i, r in enumerate(self.records) if r.known_at(origin)]
         dropped = tuple(i for i in known if self.records[i].plan_key == left_out)
         key = (int(origin), dropped)
         if key not in self._fits:
@@ -125,7 +125,7 @@ class LeaveOnePlanOut:
         """Target sets with equal keys at one origin share their training records."""
         left_out = plan_of_set(target_set)
         return (int(origin), tuple(i for i, r in enumerate(self.records)
-                                   if r.period_end <= origin and r.plan_key == left_out))
+                                   if r.known_at(origin) and r.plan_key == left_out))
 
 
 # --------------------------------------------------------------------------------------------

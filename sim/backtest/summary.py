@@ -224,6 +224,30 @@ def coverage_by_horizon(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
+PIT_COLUMNS = ["forecaster", "origin", "scenario_file", "target_id", "series", "target_year",
+               "horizon", "realised", "pit"]
+
+
+def pit_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The PIT value ``F(y)`` of every indicator forecast with a distribution and a realised
+    value, one row per forecaster and row (``PIT_COLUMNS``; all scored rows, duplicates kept
+    apart by target): uniform on [0, 1] when the forecasts are calibrated."""
+    sc = scored_rows(rows)
+    out = []
+    for f in DISTRIBUTIONS:
+        pre = column_prefix(f)
+        if sc.empty or f"{pre}pit" not in sc:
+            continue
+        df = sc[sc[f"{pre}pit"].notna()]
+        out.append(pd.DataFrame(dict(forecaster=f, origin=df["origin"],
+                                     scenario_file=df["scenario_file"],
+                                     target_id=df["target_id"], series=df["series"],
+                                     target_year=df["target_year"], horizon=df["horizon"],
+                                     realised=df["realised"], pit=df[f"{pre}pit"])))
+    return (pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=PIT_COLUMNS)
+            )[PIT_COLUMNS]
+
+
 def _ci_text(s: dict | None, signed: bool = False) -> str:
     if not s or s.get("mean") is None:
         return "–"

@@ -19,15 +19,22 @@ file is reported with a :class:`CacheWarning` naming the reason; a file that is 
 date (other data, other code, missing base years) is replaced silently (the reason goes to the
 ``sim.calibrate.cache`` logger). A cache that cannot be written is reported with a warning and
 the run goes on with the fresh fit.
+
+Trust: the checksum detects damage (a truncated file, a hand-edited number), not a forgery: a
+person who can write the cache folder can also write a matching checksum. The cache folder is
+trusted like the installation itself; ``--no-cache`` (:func:`cache_dir_for`) calibrates afresh
+without reading or writing it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sim.calibrate.fit import DEFAULT_BASE_YEARS, calibrate, calibrator_id
 from sim.errors import SimError
@@ -48,6 +55,20 @@ def default_cache_dir() -> Path:
         return Path(os.environ["SIM_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "sim" / "fitted"
+
+
+@contextmanager
+def cache_dir_for(cache_dir: str | Path | None, no_cache: bool = False
+                  ) -> Iterator[Path | None]:
+    """``with cache_dir_for(args.cache, args.no_cache) as cache:`` — the calibration cache of
+    a command: ``cache_dir`` (None: :func:`default_cache_dir`), or with ``no_cache`` a new
+    empty folder removed afterwards, so the model is calibrated afresh and the user's cache is
+    neither read nor written."""
+    if not no_cache:
+        yield Path(cache_dir) if cache_dir is not None else None
+        return
+    with tempfile.TemporaryDirectory(prefix="sim-no-cache-") as fresh:
+        yield Path(fresh)
 
 
 def cached_fit(path: Path, *, as_of: int, vintage: str, data_hash: str,

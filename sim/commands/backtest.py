@@ -5,8 +5,13 @@ plan out) against what happened, next to simple references (:mod:`sim.backtest.h
 Writes into ``--out`` (default ``results/backtest_<vintage>``, atomically): ``rows.csv`` (one row
 per origin and target with a known outcome or official verdict), ``skipped.csv`` (origins and
 targets not scored, with the reason), ``scores.json`` and ``scores.txt``,
-``reliability.csv``, ``coverage_by_horizon.csv``, ``vintages.csv`` (GDP-based targets under
-first-published vs revised data), ``figures/*.png`` and ``manifest.json``. ``--format`` chooses
+``reliability.csv``, ``coverage_by_horizon.csv``, ``pit.csv`` (the PIT value of every
+indicator forecast with a distribution), ``vintages.csv`` (GDP-based targets under
+first-published vs revised data), ``vintage_fallbacks.csv`` (revised observations a
+first-vintage backtest read for want of a first-published one, :mod:`sim.backtest.fallbacks`),
+``protocol.csv`` (every rule, threshold and hyperparameter: fixed beforehand with its reason, or
+chosen per origin from earlier information only, :mod:`sim.backtest.protocol`),
+``figures/*.png`` and ``manifest.json``. ``--format`` chooses
 what goes to stdout: the score table, the rows as CSV, or the scores as JSON.
 
 ``--midterm FILE --as-of YEAR`` instead writes ``midterm.csv``: each target's P(met) at the
@@ -101,7 +106,9 @@ def _backtest_into(folder, args, origins) -> None:
 
     from sim.backtest import hindcast as bt
     from sim.backtest import summary as sm
+    from sim.backtest.fallbacks import vintage_fallbacks
     from sim.backtest.plots import write_all
+    from sim.backtest.protocol import choices_frame, protocol_line
     from sim.history import load_history
 
     out = folder.out
@@ -112,6 +119,10 @@ def _backtest_into(folder, args, origins) -> None:
     summary = sm.summarize(res.rows, n_boot=args.bootstrap)
     summary["settings"] = res.settings
     summary["skipped"] = _records(res.skipped)
+    fallbacks = vintage_fallbacks(history, origins, args.vintage)
+    summary["vintage_fallbacks"] = len(fallbacks)
+    protocol = choices_frame(res.choices)
+    summary["protocol"] = protocol_line(protocol)
     cov = sm.coverage_by_horizon(res.rows)
     vint = None
     if not args.no_vintages:
@@ -132,6 +143,9 @@ def _backtest_into(folder, args, origins) -> None:
                for f, fb in blk["forecasters"].items() for b in fb["reliability"]]
         folder.csv("reliability.csv", pd.DataFrame(rel))
         folder.csv("coverage_by_horizon.csv", cov)
+        folder.csv("pit.csv", sm.pit_table(res.rows))
+        folder.csv("vintage_fallbacks.csv", fallbacks)
+        folder.csv("protocol.csv", protocol)
         if vint is not None:
             folder.csv("vintages.csv", vint)
         if not args.no_figures:
@@ -145,6 +159,20 @@ def _backtest_into(folder, args, origins) -> None:
         print(json.dumps(summary, indent=1, ensure_ascii=False, default=_json))
     else:
         _print_table(sm.summary_table(summary), res.skipped, vint, out)
+        print(_fallback_line(fallbacks, args.vintage))
+        print(summary["protocol"])
+
+
+def _fallback_line(fallbacks, vintage: str) -> str:
+    """One line: which revised observations a first-vintage backtest had to read."""
+    if vintage != "first":
+        return "vintage: revised (the latest numbers, published after the origins)"
+    if fallbacks.empty:
+        return "vintage: first-published everywhere (no revised fallback)"
+    what = ", ".join(f"{s} {min(g['year'])}–{max(g['year'])} ({len(g)})"
+                     for s, g in fallbacks.groupby("series"))
+    return (f"vintage: first-published, except {len(fallbacks)} revised observations with no "
+            f"first-published or undated value: {what} (vintage_fallbacks.csv)")
 
 
 def _records(df) -> list[dict]:

@@ -30,6 +30,18 @@ def add_arguments(p) -> None:
                         "$SIM_CACHE_DIR or ~/.cache/sim/fitted, where `sim run` reuses it)")
 
 
+def add_cache_arguments(p, *, cache_dir: bool = True) -> None:
+    """``--no-cache`` (and ``--cache DIR`` when ``cache_dir``) of a command that calibrates."""
+    group = p.add_mutually_exclusive_group()
+    if cache_dir:
+        group.add_argument("--cache", metavar="DIR",
+                           help="calibration cache (default: $SIM_CACHE_DIR, else "
+                                "~/.cache/sim/fitted); a fit is reused when data, code and "
+                                "as_of match")
+    group.add_argument("--no-cache", action="store_true", dest="no_cache",
+                       help="calibrate afresh: neither read nor write the calibration cache")
+
+
 def default_as_of(history) -> int:
     """The latest year with a GDP observation (the default ``--as-of``)."""
     f = history.frame

@@ -28,8 +28,8 @@ def add_arguments(p) -> None:
                    help="what to list: series (and targets without history), records (the plan "
                         "records), families, or all (default)")
     p.add_argument("--records", metavar="FILE", default=None,
-                   help="plan-records file "
-                        "(default: calibration/data/plan_records/plan_records.csv)")
+                   help="plan-records file or folder of *.csv "
+                        "(default: calibration/data/plan_records/)")
 
 
 def year_ranges(years) -> str:
@@ -154,14 +154,14 @@ def family_table(records):
 
 def run(args) -> int:
     """Print the chosen listings (series and targets without history, plan records, families)."""
-    from sim.plan_record import PLAN_RECORDS, load_plan_records, records_frame
+    from sim.plan_record import PLAN_RECORDS_DIR, load_plan_records, records_frame
 
     out = sys.stdout
     parts = []
     if args.show in ("all", "series"):
         parts += _series_parts(args)
     if args.show in ("all", "records", "families"):
-        path = args.records or PLAN_RECORDS
+        path = args.records or PLAN_RECORDS_DIR
         records = load_plan_records(path)
         if args.show in ("all", "records"):
             parts.append(("records", path, records_frame(records) if args.format == "csv"

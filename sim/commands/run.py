@@ -3,7 +3,8 @@
 Steps (DESIGN.md data flow): scenario file → spec; history ≤ as_of → fitted model (reused from
 the calibration cache when data, code and as_of match, else calibrated now and cached); engine
 → ensemble; evaluation → ``targets.csv``; everything written atomically into
-``results/<file stem>/`` (:func:`sim.run.pipeline.run_file`).
+``results/<file stem>/`` (:func:`sim.run.pipeline.run_file`). ``--no-cache`` calibrates afresh
+without reading or writing the calibration cache.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ HELP = "simulate every scenario in a scenario file and write results/<file stem>
 
 def add_arguments(p) -> None:
     """The flags of ``sim run``."""
+    from sim.commands.calibrate import add_cache_arguments
     from sim.commands.sweep import add_scheduler_argument, add_wait_argument
 
     p.add_argument("file", help="scenario file (TOML), e.g. scenarios/baseline_2020.toml")
@@ -25,9 +27,7 @@ def add_arguments(p) -> None:
                    help="information year (overrides [run].as_of); after the file's own as_of "
                         "it is a mid-term evaluation, next to a run from the plan's start")
     p.add_argument("--data", help="history data directory (default: calibration/data)")
-    p.add_argument("--cache", metavar="DIR",
-                   help="calibration cache (default: $SIM_CACHE_DIR, else ~/.cache/sim/fitted); "
-                        "a fit is reused when data, code and as_of match")
+    add_cache_arguments(p)
     p.add_argument("--out", help="results folder (default: results/<file stem>)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing results folder (only one sim wrote, or an empty "
@@ -50,6 +50,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     """Run the file; print the ignored levers (stderr) and the summary table."""
+    from sim.calibrate.cache import cache_dir_for
     from sim.commands.sweep import scheduler_from_args
     from sim.output.summary import print_summary
     from sim.run.pipeline import run_file
@@ -57,11 +58,13 @@ def run(args) -> int:
     scheduler = scheduler_from_args(args)
     overrides = {k: getattr(args, k) for k in ("draws", "seed", "as_of", "ensemble_float64")
                  if getattr(args, k) is not None}
-    out = run_file(Path(args.file), overrides=overrides, data_dir=args.data,
-                   cache_dir=args.cache, out=Path(args.out) if args.out else None,
-                   force=args.force, summaries_only=args.summaries_only, figures=args.figures,
-                   scheduler=scheduler, tolerance=args.tolerance, max_draws=args.max_draws,
-                   progress=(not args.quiet) and sys.stderr.isatty(), wait=args.wait)
+    with cache_dir_for(args.cache, args.no_cache) as cache:
+        out = run_file(Path(args.file), overrides=overrides, data_dir=args.data,
+                       cache_dir=cache, out=Path(args.out) if args.out else None,
+                       force=args.force, summaries_only=args.summaries_only,
+                       figures=args.figures, scheduler=scheduler, tolerance=args.tolerance,
+                       max_draws=args.max_draws,
+                       progress=(not args.quiet) and sys.stderr.isatty(), wait=args.wait)
     for msg in out.ignored:
         print(f"sim run: warning: {msg}", file=sys.stderr)
     if not args.quiet:

@@ -18,6 +18,7 @@ HELP = ("which uncertain inputs drive the run's headline P(met): the share of th
 
 def add_arguments(p) -> None:
     """The flags of ``sim sensitivity``."""
+    from sim.commands.calibrate import add_cache_arguments
     from sim.commands.sweep import add_wait_argument
 
     p.add_argument("file", help="scenario file (TOML)")
@@ -29,6 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, help="random seed (overrides [run].seed)")
     p.add_argument("--bootstrap", type=int, default=100, help="bootstrap resamples for the SEs (default 100)")
     p.add_argument("--data", help="history data directory (default: calibration/data)")
+    add_cache_arguments(p, cache_dir=False)
     p.add_argument("--out", help="results folder (default: results/<file stem>_sensitivity)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing results folder (only one sim wrote, or an empty one)")
@@ -43,6 +45,7 @@ def run(args) -> int:
     from sim.output.lock import OutputLock
     from sim.output.owned import safe_name
     from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR
+    from sim.calibrate.cache import cache_dir_for
     from sim.run.context import RunContext
 
     out = Path(args.out) if args.out else \
@@ -52,7 +55,9 @@ def run(args) -> int:
     with OutputLock(out, wait=args.wait):   # until the folder is in place
         check_writable(out, args.force, inputs=inputs)
         overrides = {"seed": args.seed} if args.seed is not None else {}
-        ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
+        with cache_dir_for(None, args.no_cache) as cache:
+            ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data,
+                                   cache_dir=cache)
         sens = sensitivity(ctx, targets=args.targets, scenario=args.scenario, draws=args.draws,
                            bootstrap=args.bootstrap)
         for line in summary_lines(sens):

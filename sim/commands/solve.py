@@ -18,6 +18,7 @@ HELP = ("required effort: the least lever value giving the run's headline P(targ
 
 def add_arguments(p) -> None:
     """The flags of ``sim solve``."""
+    from sim.commands.calibrate import add_cache_arguments
     from sim.scenario.spec import SWEEP_PATHS
 
     p.add_argument("file", help="scenario file (TOML)")
@@ -37,6 +38,7 @@ def add_arguments(p) -> None:
     p.add_argument("--draws", type=int, help="Monte Carlo draws (overrides [run].draws)")
     p.add_argument("--seed", type=int, help="random seed (overrides [run].seed)")
     p.add_argument("--data", help="history data directory (default: calibration/data)")
+    add_cache_arguments(p, cache_dir=False)
     p.add_argument("--json", dest="json_out", metavar="FILE", help="also write the result as JSON")
 
 
@@ -46,7 +48,9 @@ def run(args) -> int:
     from sim.analysis.solve_search import MIN_POINTS
     from sim.analysis.solve import solve
     from sim.analysis.sweep import split_path
+    from sim.atomic_file import write_text_atomic
     from sim.errors import SimError
+    from sim.calibrate.cache import cache_dir_for
     from sim.run.context import RunContext
 
     split_path(args.lever)  # a bad path fails before calibration
@@ -59,7 +63,9 @@ def run(args) -> int:
                                          if args.data)):
         raise SimError(f"--json {args.json_out}: is an input of the command; give another file")
     overrides = {k: getattr(args, k) for k in ("draws", "seed") if getattr(args, k) is not None}
-    ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
+    with cache_dir_for(None, args.no_cache) as cache:
+        ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data,
+                               cache_dir=cache)
     res = solve(ctx, target=args.target, probability=args.probability, lever=args.lever,
                 scenario=args.scenario, bounds=tuple(args.bounds) if args.bounds else None,
                 xtol=args.xtol, points=args.points)
@@ -67,8 +73,6 @@ def run(args) -> int:
     if args.json_out:
         out = {k: v for k, v in asdict(res).items() if k != "evaluations"}
         out["evaluations"] = [{"value": v, "p_met": p} for v, p in res.evaluations.items()]
-        path = Path(args.json_out)   # written aside, then renamed: never half a file
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(out, indent=1, default=float), encoding="utf-8")
-        tmp.replace(path)
+        # written aside in a new file (never a link at its name), then renamed: never half a file
+        write_text_atomic(Path(args.json_out), json.dumps(out, indent=1, default=float))
     return 0 if res.status in ("ok", "always") else 1

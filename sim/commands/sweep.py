@@ -47,12 +47,15 @@ def add_wait_argument(p) -> None:
 
 def add_arguments(p) -> None:
     """The flags of ``sim sweep``."""
+    from sim.commands.calibrate import add_cache_arguments
+
     p.add_argument("file", help="scenario file (TOML) with a [sweep] table")
     p.add_argument("--draws", type=int, help="Monte Carlo draws per point (overrides [run].draws)")
     p.add_argument("--seed", type=int, help="random seed (overrides [run].seed)")
     p.add_argument("--target", action="append", dest="targets", metavar="ID",
                    help="only this target (repeatable; default: every target of the run's sets)")
     p.add_argument("--data", help="history data directory (default: calibration/data)")
+    add_cache_arguments(p, cache_dir=False)
     p.add_argument("--out", help="results folder (default: results/<file stem>_sweep)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing results folder (only one sim wrote, or an empty one)")
@@ -72,6 +75,7 @@ def run(args) -> int:
     from sim.output.lock import OutputLock
     from sim.output.owned import safe_name
     from sim.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR
+    from sim.calibrate.cache import cache_dir_for
     from sim.run.context import RunContext
 
     from sim.errors import SimError
@@ -85,7 +89,9 @@ def run(args) -> int:
     check_writable(out, args.force, inputs=(args.file, args.data or DEFAULT_DATA_DIR))
     with OutputLock(out, wait=args.wait):   # until the folder is in place
         check_writable(out, args.force, inputs=(args.file, args.data or DEFAULT_DATA_DIR))
-        ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data)
+        with cache_dir_for(None, args.no_cache) as cache:
+            ctx = RunContext.build(args.file, overrides=overrides, data_dir=args.data,
+                                   cache_dir=cache)
         bar = None
         if not args.quiet and sys.stderr.isatty() and ctx.spec.sweep is not None:
             from tqdm import tqdm

@@ -177,10 +177,13 @@ class EvaluationAccumulator:
             if rec is not None and rec.method == TREND_RECORD and self.record is not None:
                 x = self.record.combined(t.id, rec, x, first)
                 ok = compare(x, t.comparator, value, t.value_high, t.tolerance, t.approx_sense)
+            elif rec is not None and rec.method == RECORD_ONLY and self.record is not None:
+                ok = self.record.met(t.id, first, n)   # a thin trend: the record decides
+                x = np.empty(0)                        # no indicator distribution kept
             met_chunk[key] = ok
             self.hits[key] = self.hits.get(key, 0) + int(ok.sum())
             room = (self.keep_draws - first) if self.keep_draws is not None else n
-            if room > 0:
+            if room > 0 and x.size:
                 self.kept.setdefault(key, {})[first] = np.array(x[:room])
             if self.keep_met:
                 self.met.setdefault(key, {})[first] = ok

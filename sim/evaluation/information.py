@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.evaluation.record import RECORD_OFF, RECORD_ONLY, TREND_ONLY, TREND_RECORD
+from sim.evaluation.record import RECORD_OFF, RECORD_ONLY, THIN_TREND, TREND_ONLY, TREND_RECORD
 from sim.model import FittedModel, Information
 from sim.vocabulary import COMPOSITION, HOUSING_DRIVER, HOUSING_SERIES
 
@@ -91,6 +91,9 @@ def _row(row: pd.Series, fitted: FittedModel,
     if method == RECORD_ONLY:
         n = row.get("record_n_family")
         fam = f" ({int(n)} past targets of its family)" if pd.notna(n) else ""
+        note = str(row.get("record_note") or "")
+        if note.startswith(THIN_TREND):      # a trend exists but rests on too little
+            return f"{note.split(';')[0]}: plan record only{fam}", True
         return f"no trend forecast: plan record only{fam}", flag
     if method not in USES_TREND or not isinstance(series, str) or not series:
         return "", flag

@@ -17,6 +17,10 @@ status, :meth:`~sim.plan_record.verdict.VerdictModel.p_record`) and the headline
   (``meet_side`` = −1: the outcome model's records all ask for improvement, so it says nothing
   about how caps end), or the plan record off
   for the scenario (``plan_record = false``): probability = p_trend, why in ``record_note``.
+* ``record only`` also where the row would be ``trend only`` but its trend is thin: fewer than
+  :data:`MIN_INFORMATIVE_TREND` informative observations behind its series
+  (:func:`informative_count`): thin evidence does not decide alone against the record of
+  past plans (the trend's draws still give ``p_trend``).
 * ``record only``: no series measures the indicator, or it has no history: per draw
   ``met_i = U_i < θ_i`` with ``θ_i`` from the verdict model's posterior and ``U_i`` uniform,
   so the target enters joint and k-of-n, independent of the others given θ (no quantiles).
@@ -43,20 +47,43 @@ from sim.plan_record.model import PlanRecordModel
 from sim.plan_record.split import SplitPredictive
 from sim.plan_record.verdict import RecordProbability
 from sim.targets import Target
+from sim.vocabulary import COMPOSITION, HOUSING_DRIVER, HOUSING_SERIES
 
 PILOT_DRAWS = 4000      # draws 0 .. PILOT_DRAWS-1 set the combination weight of a run
+#: Fixed beforehand (issue 18 item 5), not tuned on the backtest: a local linear trend has a
+#: level, a slope and a noise scale; with fewer than four informative observations (three
+#: changes) it cannot tell a slope from noise, so a trend-only row on it defers to the record.
+MIN_INFORMATIVE_TREND = 4
 RECORD_BLOCK = 1000     # record draws are generated block by block of this many draws
 TREND_RECORD, TREND_ONLY, RECORD_ONLY, NOT_EVALUABLE = (
     "trend+record", "trend only", "record only", "not evaluable")
 RECORD_OFF = "trend only (plan record off)"
+THIN_TREND = "the trend is thin, the record decides"
 METHODS = (TREND_RECORD, TREND_ONLY, RECORD_OFF, RECORD_ONLY, NOT_EVALUABLE)
-_LOG_RATIO, _VERDICT = 0, 1     # streams of the record's generator
+_LOG_RATIO, _VERDICT, _DISAGREE = 0, 1, 2   # streams of the record's generator
 
 MEANINGS = {
     "p_trend": "p_trend: trends continue under this scenario's levers",
     "p_record": "p_record: how past plans' targets of this family ended",
     "probability": "probability: both combined, the headline",
 }
+
+
+def informative_count(fitted: Any, series: str | None) -> int | None:
+    """Informative observations behind ``series`` in ``fitted`` (a ``FittedModel``): the
+    fewest of its drivers' (:data:`~sim.vocabulary.COMPOSITION`; housing supplied rests on the
+    delivery ratio), or None when a driver is not fitted or has no information measure."""
+    if fitted is None or not series:
+        return None
+    names = ([d for d, _ in COMPOSITION[series]] if series in COMPOSITION
+             else [HOUSING_DRIVER] if series == HOUSING_SERIES else [series])
+    counts = []
+    for name in names:
+        fit = fitted.drivers.get(name)
+        if fit is None or fit.information is None:
+            return None
+        counts.append(int(fit.information.n_informative))
+    return min(counts)
 
 
 def transform_of(t: Target) -> str:
@@ -69,12 +96,16 @@ def transform_of(t: Target) -> str:
     return "log"
 
 
-def base_of(t: Target, history: Any, plan_start: int, as_of: int) -> tuple[float | None, str]:
+def base_of(t: Target, history: Any, plan_start: int, as_of: int,
+            vintage: str = "revised") -> tuple[float | None, str]:
     """The target's base (its indicator at the plan's start) and, when None, why.
 
     Cumulative changes and sums have base 0; otherwise the catalogue's ``base_value``, else the
     observed level of the series in the base year (``base_year``, else the year before
-    ``period_start``, else the plan's start), known by ``as_of``: data only, never an estimate.
+    ``period_start``, else the plan's start), known by ``as_of``: data only, never an estimate,
+    in the run's ``vintage`` (``History.select``: that vintage, else ``unknown``, else the other;
+    a backtest lists where ``first`` falls back to ``revised``,
+    :mod:`sim.backtest.fallbacks`).
     """
     if t.kind in ("cumulative_change", "cumulative_sum"):
         return 0.0, ""
@@ -85,7 +116,7 @@ def base_of(t: Target, history: Any, plan_start: int, as_of: int) -> tuple[float
         return None, f"no base: the base year {year} is after as_of {as_of}"
     if history is None or not t.series:
         return None, "no base value in the plan and no series to observe it"
-    obs = history.select(t.series)   # an unknown series is an error naming it
+    obs = history.select(t.series, vintage)   # an unknown series is an error naming it
     hit = obs[(obs["kind"] == "level") & (obs["year"] == year)]
     if hit.empty:
         return None, f"no base: no observed level of {t.series} in {year}"
@@ -132,6 +163,7 @@ class RowRecord:
     side: int = 0
     transform: str = "log"
     weight: float = math.nan
+    spread: float = 0.0      # sd of the disagreement term on the transformed scale
 
 
 @dataclass(frozen=True)
@@ -157,7 +189,8 @@ class RecordSetup:
             rng = np.random.default_rng(np.random.SeedSequence(
                 [int(self.seed), zlib.crc32(tid.encode()), block, stream]))
             out.append(sampler.log_ratio(RECORD_BLOCK, rng) if stream == _LOG_RATIO
-                       else sampler.met(RECORD_BLOCK, rng))
+                       else sampler.met(RECORD_BLOCK, rng) if stream == _VERDICT
+                       else rng.standard_normal(RECORD_BLOCK))
         return out, first - b0 * RECORD_BLOCK
 
     def log_ratio(self, tid: str, first: int, n: int) -> np.ndarray:
@@ -174,12 +207,21 @@ class RecordSetup:
         blocks, skip = self._blocks(tid, first, n, _VERDICT)
         return np.concatenate(blocks)[skip:skip + n]
 
+    def disagreement(self, tid: str, first: int, n: int) -> np.ndarray:
+        """Draws ``first .. first+n-1`` of ``ε`` ~ N(0, 1), the disagreement term's (keyed)."""
+        if n <= 0:
+            return np.empty(0)
+        blocks, skip = self._blocks(tid, first, n, _DISAGREE)
+        return np.concatenate(blocks)[skip:skip + n]
+
     def combined(self, tid: str, rec: RowRecord, trend: np.ndarray, first: int) -> np.ndarray:
         """The combined draws of a trend+record row for trend draws ``first ..`` (1-D)."""
-        ell = self.log_ratio(tid, first, trend.shape[-1])
+        n = trend.shape[-1]
+        ell = self.log_ratio(tid, first, n)
+        extra = rec.spread * self.disagreement(tid, first, n) if rec.spread > 0 else None
         with np.errstate(all="ignore"):
             x = combine(trend, record_values(ell, rec.value, rec.base, rec.side), rec.weight,
-                        rec.transform)
+                        rec.transform, extra)
         return np.where(np.isfinite(x), x, trend)
 
 
@@ -187,13 +229,15 @@ def build_record_setup(targets: Sequence[Target], scenarios: Sequence[str],
                        values: Mapping[tuple[str, str], float | None], model: PlanRecordModel,
                        enabled: Mapping[str, bool], seed: int,
                        bases: Mapping[str, tuple[float | None, str]],
-                       pilot: Mapping[str, np.ndarray | None], reasons: Mapping[str, str]
-                       ) -> RecordSetup:
+                       pilot: Mapping[str, np.ndarray | None], reasons: Mapping[str, str],
+                       informative: Mapping[str, int | None] | None = None) -> RecordSetup:
     """Decide every row's method and fix the combination weights from the pilot draws.
 
     ``values[(scen, tid)]`` is the value the row asks for (None: none); ``pilot[tid]`` the
     trend indicator of draws ``0 .. PILOT_DRAWS-1`` (S, P) or None with ``reasons[tid]`` why;
-    ``bases[tid]`` the target's base or why it has none.
+    ``bases[tid]`` the target's base or why it has none; ``informative[tid]`` the informative
+    observations behind its trend (a trend-only row below :data:`MIN_INFORMATIVE_TREND`
+    becomes record only; None: unknown, no change).
     """
     probs = {t.id: model.verdict.p_record(t.family or "other", t.binding) for t in targets}
     samplers = {t.id: RecordSampler.of(model, t.family or "other", t.binding) for t in targets}
@@ -216,18 +260,26 @@ def build_record_setup(targets: Sequence[Target], scenarios: Sequence[str],
             elif not enabled.get(scen, True):
                 rows[(scen, t.id)] = RowRecord(RECORD_OFF, "plan_record = false in this scenario")
             else:
-                rows[(scen, t.id)] = _trend_row(setup, t, float(value), base, base_note,
-                                                transform, trend[s_idx])
+                row = _trend_row(setup, t, float(value), base, base_note, transform,
+                                 trend[s_idx])
+                n_info = (informative or {}).get(t.id)
+                if row.method == TREND_ONLY and n_info is not None \
+                        and n_info < MIN_INFORMATIVE_TREND:
+                    row = RowRecord(RECORD_ONLY, f"{THIN_TREND}: {n_info} informative "
+                                                 f"observation{'' if n_info == 1 else 's'} "
+                                                 f"(< {MIN_INFORMATIVE_TREND}); {row.note}")
+                rows[(scen, t.id)] = row
     return RecordSetup(setup.seed, probs, samplers, rows)
 
 
 def setup_from_pilot(pilot: xr.Dataset, targets: Sequence[Target], model: PlanRecordModel, *,
                      seed: int, target_values: Mapping[str, Mapping[str, Any]] | None = None,
                      enabled: Mapping[str, bool] | None = None, history: Any = None,
-                     plan_start: int | None = None) -> RecordSetup:
+                     plan_start: int | None = None, fitted: Any = None) -> RecordSetup:
     """:func:`build_record_setup` from a pilot ensemble (draws ``0 .. PILOT_DRAWS-1`` of the
     run, every scenario): values from the plan or ``target_values``, bases from the catalogue
-    or ``history`` (base year default ``plan_start``, else the pilot's as_of)."""
+    or ``history`` (base year default ``plan_start``, else the pilot's as_of), informative
+    observations from ``fitted`` (the run's ``FittedModel``; None: not checked)."""
     scenarios = [str(s) for s in pilot["scenario"].values]
     as_of = int(pilot.attrs["as_of"])
     tv = target_values or {}
@@ -241,9 +293,11 @@ def setup_from_pilot(pilot: xr.Dataset, targets: Sequence[Target], model: PlanRe
         ind = indicator_for(pilot, t)
         trend[t.id], reasons[t.id] = ind.values, ind.reason
     start = plan_start if plan_start is not None else as_of
-    bases = {t.id: base_of(t, history, start, as_of) for t in targets}
+    vintage = str(pilot.attrs.get("vintage", "revised"))
+    bases = {t.id: base_of(t, history, start, as_of, vintage) for t in targets}
+    informative = {t.id: informative_count(fitted, t.series) for t in targets}
     return build_record_setup(targets, scenarios, values, model, enabled or {}, seed, bases,
-                              trend, reasons)
+                              trend, reasons, informative)
 
 
 def _trend_row(setup: RecordSetup, t: Target, value: float, base: float | None, base_note: str,
@@ -268,4 +322,4 @@ def _trend_row(setup: RecordSetup, t: Target, value: float, base: float | None, 
         w = Weight.from_pilot(forward(pilot, transform), forward(rec, transform))
     if not math.isfinite(w.trend):
         return RowRecord(TREND_ONLY, "no finite pilot variance to weigh the record")
-    return RowRecord(TREND_RECORD, "", value, base, side, transform, w.trend)
+    return RowRecord(TREND_RECORD, "", value, base, side, transform, w.trend, w.spread)

@@ -47,7 +47,7 @@ import pandas as pd
 from sim.evaluation.probability import compare
 from sim.evaluation.record import (PILOT_DRAWS, RECORD_OFF, RECORD_ONLY, TREND_RECORD,
                                    RecordSetup, RowRecord, _trend_row, transform_of)
-from sim.plan_record.records import known_by, load_plan_records
+from sim.plan_record.records import load_plan_records, targets_known_by
 from sim.targets import Target
 
 #: the probabilities whose value is reported (columns value_met_p50, _p80, _p90)
@@ -284,7 +284,7 @@ def allocation_range(t: Target, as_of: int | None,
     if t.kind != "cumulative_change" or t.comparator != "<=" or as_of is None:
         return None
     if records is None:
-        records = known_by(load_plan_records(), as_of)
+        records = targets_known_by(load_plan_records(), as_of)
     vals = [-float(r.target_value) for r in records
             if r.family == t.family and r.unit == "% reduction" and r.target_value is not None
             and r.period_end - r.period_start == 4]
@@ -305,7 +305,7 @@ def value_met_rows(acc: Any, curve_draws: CurveDraws,
 
         def allocations(t: Target) -> tuple[float, float] | None:
             if not cache:
-                cache.append(known_by(load_plan_records(), curve_draws.as_of)
+                cache.append(targets_known_by(load_plan_records(), curve_draws.as_of)
                              if curve_draws.as_of is not None else [])
             return allocation_range(t, curve_draws.as_of, cache[0])
     cols: dict[tuple[str, str], dict[str, Any]] = {}

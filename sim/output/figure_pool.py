@@ -105,6 +105,8 @@ def _context():
 def _draw_here(job: Job) -> str:
     try:
         return draw(job)
+    except OSError:   # a full or read-only disk: the CLI's message names the file
+        raise
     except Exception as exc:
         raise SimError(f"figure {job.get('path')}: {type(exc).__name__}: {exc}") from exc
 
@@ -116,5 +118,7 @@ def _result(path: str, future: Future) -> str:
     except BrokenProcessPool as exc:
         raise SimError(f"figure {path}: a figure worker process died ({exc}); "
                        "set SIM_FIGURE_WORKERS=1 to draw in one process") from exc
+    except OSError:
+        raise
     except Exception as exc:
         raise SimError(f"figure {path}: {type(exc).__name__}: {exc}") from exc

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -38,8 +37,9 @@ import pandas as pd
 from sim.version import __version__
 from sim.errors import SimError
 from sim.output.lock import OutputLock
-from sim.output.owned import (MARKER, check_output_path, check_parent_writable,
-                              check_replaceable, marker_text)
+from sim.output.owned import (MARKER, TRANSIENT_MARKER, check_output_path,
+                              check_parent_writable, check_replaceable, leftover_name,
+                              mark_leftover, marker_text, write_transient_marker)
 
 
 def versions() -> dict[str, str]:
@@ -214,17 +214,20 @@ class ResultsFolder:
         try:
             if exc_type is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+                if isinstance(exc, OSError):
+                    _name_the_output(exc, tmp, self.out)
                 return
             try:
                 (tmp / MARKER).write_text(marker_text(self.command), encoding="utf-8")
                 if self.write_manifest:   # the last file written
                     manifest = {"sim_version": __version__, "command": self.command,
                                 **self.manifest}
-                    manifest["files"] = sorted(p.name for p in tmp.iterdir()
-                                               if p.name != MARKER) + ["manifest.json"]
+                    manifest["files"] = sorted(p.name for p in tmp.iterdir() if p.name not in (
+                        MARKER, TRANSIENT_MARKER)) + ["manifest.json"]
                     (tmp / "manifest.json").write_text(
                         json.dumps(manifest, indent=1, ensure_ascii=False, default=_jsonable),
                         encoding="utf-8")
+                (tmp / TRANSIENT_MARKER).unlink()   # complete: no longer a leftover
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -234,33 +237,54 @@ class ResultsFolder:
                 lock.release()
 
 
+def _name_the_output(exc: OSError, tmp: Path, out: Path) -> None:
+    """Raise ``exc`` again naming the file the user asked for: a path in the temporary folder
+    becomes the same path in ``out``, a write error naming no file (a full disk while a
+    library flushes) names ``out``."""
+    name = exc.filename
+    if name is None and exc.errno is not None:
+        name = str(out)
+    elif isinstance(name, (str, Path)) and (Path(name) == tmp or tmp in Path(name).parents):
+        name = str(out / Path(name).relative_to(tmp))
+    if name is not exc.filename:
+        raise OSError(exc.errno, exc.strerror or str(exc), name) from None
+
+
 def _temporary_sibling(out: Path) -> Path:
-    """A new empty folder next to ``out``, with the permissions ``out`` has (or the umask's)."""
-    while True:
-        tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
-        try:
-            tmp.mkdir()
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise SimError(f"{out.parent}: cannot create the results folder here "
-                           f"({exc.strerror}); choose another --out") from None
-        if out.is_dir():
-            tmp.chmod(stat.S_IMODE(out.stat().st_mode))
-        return tmp
+    """A new folder next to ``out`` holding only sim's transient marker
+    (:func:`~sim.output.owned.mark_leftover`), with the permissions ``out`` has (or the
+    umask's)."""
+    try:
+        tmp = mark_leftover(out, "partial")
+    except OSError as exc:
+        raise SimError(f"{out.parent}: cannot create the results folder here "
+                       f"({exc.strerror}); choose another --out") from None
+    if out.is_dir():
+        tmp.chmod(stat.S_IMODE(out.stat().st_mode))
+    return tmp
 
 
 def _replace(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and removed after."""
+    """Rename ``tmp`` to ``out``; an existing ``out`` is marked as sim's leftover, moved aside
+    (``.<name>.old-sim-<token>``) and removed after, so a kill between the two renames leaves
+    a folder the next writer recognises and puts back."""
     old = None
     try:
         if out.exists():
-            old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-            out.rename(old)
+            token = tmp.name.rsplit("-", 1)[-1]
+            write_transient_marker(out, out, "old", token)
+            old = out.with_name(leftover_name(out, "old", token))
+            try:
+                out.rename(old)
+            except BaseException:
+                old = None
+                (out / TRANSIENT_MARKER).unlink(missing_ok=True)
+                raise
         tmp.rename(out)
     except BaseException:
         if old is not None and not out.exists():
             old.rename(out)
+            (out / TRANSIENT_MARKER).unlink(missing_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if old is not None:

@@ -18,6 +18,16 @@ the repository or the package, the bundled data, scenarios and the ``results/`` 
 and any folder holding an input of the command (scenario file, data directory, results
 folders being compared). :func:`safe_name` turns a file stem such as ``.`` (the stem of a file
 named ``..toml``) into a name that cannot climb out of ``results/``.
+
+Leftovers: while writing ``out`` sim keeps two kinds of sibling folders, the new result being
+written (``.<name>.partial-sim-<token>``) and, for a moment, the previous result moved aside
+(``.<name>.old-sim-<token>``), ``<token>`` 16 random hex digits. Each carries a second marker,
+``.sim-transient``, whose JSON names its kind, the output and the same token::
+
+    {"tool": "sim", "kind": "partial", "of": "<name>", "token": "<token>"}
+
+Only a folder with that name *and* that marker is ever removed or renamed back
+(:func:`leftovers`); anything else beside ``out``, whatever its name, is the user's.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,6 +45,8 @@ from sim.paths import (DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR, PACKAGE_DIR, REPO_
                        SCENARIOS_DIR)
 
 MARKER = ".sim-results"
+TRANSIENT_MARKER = ".sim-transient"   # inside a partial or moved-aside folder only
+LEFTOVER_KINDS = ("partial", "old")
 
 
 def marker_text(command: str) -> str:
@@ -68,6 +81,72 @@ def owner(folder: str | Path) -> dict[str, Any] | None:
             command = "compare" if (folder / "compare.csv").is_file() else "run"
         return {"tool": "sim", "version": manifest["sim_version"], "command": command}
     return None
+
+
+def leftover_name(out: str | Path, kind: str, token: str) -> str:
+    """``.<name>.partial-sim-<token>`` or ``.<name>.old-sim-<token>``: the name of a leftover
+    folder of ``out`` (``kind`` in :data:`LEFTOVER_KINDS`)."""
+    assert kind in LEFTOVER_KINDS, kind
+    return f".{Path(out).name}.{kind}-sim-{token}"
+
+
+def _transient_body(out: str | Path, kind: str, token: str) -> dict[str, str]:
+    return {"tool": "sim", "kind": kind, "of": Path(out).name, "token": token}
+
+
+def write_transient_marker(folder: Path, out: str | Path, kind: str, token: str) -> None:
+    """Write the ``.sim-transient`` marker of a ``kind`` leftover of ``out`` into ``folder``."""
+    (Path(folder) / TRANSIENT_MARKER).write_text(
+        json.dumps(_transient_body(out, kind, token)) + "\n", encoding="utf-8")
+
+
+def mark_leftover(out: str | Path, kind: str) -> Path:
+    """Create a new, empty, marked ``kind`` folder next to ``out`` (a fresh random token);
+    OSError when it cannot be made (nothing is left behind)."""
+    out = Path(out)
+    while True:
+        token = secrets.token_hex(8)
+        folder = out.with_name(leftover_name(out, kind, token))
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        try:
+            write_transient_marker(folder, out, kind, token)
+        except BaseException:
+            for p in folder.iterdir():
+                p.unlink()
+            folder.rmdir()
+            raise
+        return folder
+
+
+def leftover_kind(folder: Path, out: str | Path) -> str | None:
+    """``"partial"`` or ``"old"`` when ``folder`` is a leftover sim made for ``out``: a real
+    folder (not a link) with a leftover name whose ``.sim-transient`` marker names the same
+    kind, output and token; else None (the user's, never touched)."""
+    folder = Path(folder)
+    m = re.fullmatch(rf"\.{re.escape(Path(out).name)}\.(partial|old)-sim-([0-9a-f]{{16}})",
+                     folder.name)
+    if m is None or folder.is_symlink() or not folder.is_dir():
+        return None
+    marker = folder / TRANSIENT_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return None
+    body = _read_json(marker)
+    return m.group(1) if body == _transient_body(out, m.group(1), m.group(2)) else None
+
+
+def leftovers(out: str | Path) -> list[tuple[Path, str]]:
+    """The leftover folders sim made for ``out`` (:func:`leftover_kind`), with their kind."""
+    out = Path(out)
+    try:
+        siblings = list(out.parent.iterdir())
+    except OSError:
+        return []
+    found = [(p, leftover_kind(p, out)) for p in siblings
+             if p.name.startswith(f".{out.name}.")]
+    return [(p, kind) for p, kind in found if kind is not None]
 
 
 def safe_name(stem: str) -> str:

@@ -27,9 +27,10 @@ from sim.evaluation import evaluate
 from sim.evaluation.information import add_information
 from sim.history import History, load_history
 from sim.model import FittedModel
-from sim.output.folder import ResultsFolder, check_results_folder, check_writable, read_manifest
+from sim.output.folder import (ResultsFolder, check_free_space, check_results_folder,
+                               check_writable, read_manifest)
 from sim.output.lock import OutputLock
-from sim.output.owned import MARKER
+from sim.output.owned import MARKER, TRANSIENT_MARKER
 from sim.output.report import resolved_scenarios, write_outputs
 from sim.paths import REPO_DIR
 from sim.scenario.spec import DEFAULT_QUANTILES
@@ -110,6 +111,8 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
         table = _with_information(table, folder / "fitted_model.json")
     t_eval = time.perf_counter() - t0
 
+    check_free_space(folder.parent, _rewritten_bytes(folder), "the rebuilt files",
+                     "free some space first")
     command = (manifest or {}).get("command", "run")
     with ResultsFolder(folder, force=True,
                        command=command if isinstance(command, str) else "run") as new:
@@ -125,7 +128,7 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
             # figures/ is replaced by the new one, or dropped when [output] turns figures off;
             # only --no-figures (figures=False) keeps the old charts
             regenerated = p.name == "figures" and figures is not False
-            transient = p.name.startswith(".") and (
+            transient = p.name == TRANSIENT_MARKER or p.name.startswith(".") and (
                 p.name.endswith(".lock") or ".partial-" in p.name or ".old-" in p.name)
             if p.name not in written and p.name not in ("manifest.json", MARKER) \
                     and not regenerated and not transient:   # another writer's lock/temp
@@ -137,6 +140,19 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
     out["table"], out["joint"], out["folder"] = table, joint, folder
     out["files"] = ["targets.csv", "joint.csv"] + out["files"]
     return out
+
+
+def _rewritten_bytes(folder: Path) -> int:
+    """About what a rebuild writes anew: the folder's files but the ensemble and the fitted
+    model, which are carried over as hard links."""
+    total = 0
+    for p in folder.rglob("*"):
+        try:
+            if p.is_file() and p.name not in ("ensemble.nc", "fitted_model.json"):
+                total += p.stat().st_size
+        except OSError:
+            continue
+    return total
 
 
 def _with_information(table: pd.DataFrame, fitted_path: Path) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 * :mod:`~sim.plan_record.records`: the plan-records file (``calibration/data/plan_records/``),
   loaded and validated into :class:`PlanRecord` objects; ``as_of`` keeps the records whose
-  outcome was known (``period_end <= as_of``);
+  outcome was published by the information date of ``as_of`` (30 June of as_of + 1);
 * :mod:`~sim.plan_record.verdict`: :class:`VerdictModel`, P(met) by family and binding status
   from the official verdicts (hierarchical beta-binomial);
 * :mod:`~sim.plan_record.outcome`: :class:`OutcomeModel`, where outcomes land relative to their
@@ -14,12 +14,13 @@
 
 from sim.plan_record.model import PlanRecordModel, fit_plan_record_model
 from sim.plan_record.outcome import OutcomeModel, OutcomePredictive
-from sim.plan_record.records import (FLAGS, PLAN_RECORDS, PlanRecord, known_by, load_plan_records,
-                                     records_frame)
+from sim.plan_record.records import (FLAGS, PLAN_RECORDS, PLAN_RECORDS_DIR, PlanRecord, known_by,
+                                     load_plan_records, records_frame)
 from sim.plan_record.split import SplitOutcomeModel, SplitPredictive
 from sim.plan_record.verdict import THIN_RECORDS, RecordProbability, VerdictModel
 
-__all__ = ["FLAGS", "OutcomeModel", "OutcomePredictive", "PLAN_RECORDS", "PlanRecord",
+__all__ = ["FLAGS", "OutcomeModel", "OutcomePredictive", "PLAN_RECORDS", "PLAN_RECORDS_DIR",
+           "PlanRecord",
            "PlanRecordModel", "RecordProbability", "SplitOutcomeModel", "SplitPredictive",
            "THIN_RECORDS", "VerdictModel",
            "fit_plan_record_model", "known_by", "load_plan_records", "records_frame"]

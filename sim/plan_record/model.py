@@ -2,8 +2,8 @@
 
 Chinese plan targets are steered (assessed yearly and at the end), so the plan's own number is
 an informative, biased, noisy forecast of its outcome. Two parts, both fitted only on records
-whose outcome was known by ``as_of`` (``period_end <= as_of``, the information rule of the
-history), both partially pooled across the indicator families of
+whose outcome was published by the information date of ``as_of`` (30 June of as_of + 1,
+:meth:`PlanRecord.known_at`), both partially pooled across the indicator families of
 :data:`sim.vocabulary.FAMILIES` and both carrying parameter uncertainty:
 
 **Verdict model** (:mod:`sim.plan_record.verdict`) — P(met) for a target without a trend model,
@@ -65,7 +65,7 @@ class PlanRecordModel:
 
     @classmethod
     def fit(cls, records: Iterable[PlanRecord], as_of: int | None = None) -> "PlanRecordModel":
-        """Fit both parts on ``records`` with ``period_end <= as_of`` (all when None)."""
+        """Fit both parts on ``records`` known at ``as_of`` (all when None)."""
         recs = tuple(records)
         if as_of is not None:
             as_of = check_as_of(as_of)

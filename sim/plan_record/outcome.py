@@ -2,7 +2,7 @@
 
 Data: the plan records whose numbers are usable (:attr:`PlanRecord.outcome_usable`: an
 improvement target with base, target and actual, a positive progress ratio, no excluding flag)
-and ``period_end <= as_of``. For record ``i`` of family ``f``::
+and known at ``as_of`` (:meth:`PlanRecord.known_at`). For record ``i`` of family ``f``::
 
     r_i = (actual_i − base_i) / (target_i − base_i)     (base 0 for rates of change: r = actual / target)
     x_i = ln r_i                                         (0 = exactly on target)
@@ -121,7 +121,7 @@ class OutcomeModel:
 
     @classmethod
     def fit(cls, records: Iterable[PlanRecord], as_of: int | None = None) -> "OutcomeModel":
-        """Fit on the usable outcomes with ``period_end <= as_of`` (all when None)."""
+        """Fit on the usable outcomes known at ``as_of`` (all when None)."""
         recs = tuple(records)
         if as_of is not None:
             as_of = check_as_of(as_of)

@@ -76,7 +76,7 @@ class SplitOutcomeModel:
 
     @classmethod
     def fit(cls, records: Iterable[PlanRecord], as_of: int | None = None) -> "SplitOutcomeModel":
-        """Fit on the usable outcomes with ``period_end <= as_of`` (all when None)."""
+        """Fit on the usable outcomes known at ``as_of`` (all when None)."""
         recs = tuple(records)
         if as_of is not None:
             as_of = check_as_of(as_of)

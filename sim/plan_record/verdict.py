@@ -1,8 +1,9 @@
 """The verdict model: how often past targets of a family were officially met.
 
 Data: every plan record with a verdict (``met`` yes → 1; partly or no → 0; unknown left out)
-whose ``period_end <= as_of``. ``y`` counts met targets, ``n`` targets, ``m = n − y`` the
-others; ``f`` is a family (:data:`sim.vocabulary.FAMILIES`), ``b`` a binding status.
+known at ``as_of`` (:meth:`~sim.plan_record.records.PlanRecord.known_at`). ``y`` counts met
+targets, ``n`` targets, ``m = n − y`` the others; ``f`` is a family
+(:data:`sim.vocabulary.FAMILIES`), ``b`` a binding status.
 
 Level 1, families (beta-binomial, empirical Bayes)::
 
@@ -32,22 +33,24 @@ A target whose binding status is not ``binding`` or ``indicative`` (``unknown``,
 (α, β) and λ are point estimates (empirical Bayes, bounded by :data:`CONCENTRATION_BOUNDS`).
 Their uncertainty is not propagated; the rates' is.
 
-**When the spread between families is not identified.** The concentration ``α + β`` measures how
-much families differ; it is estimated only when at least :data:`MIN_FAMILIES` families hold
-:data:`THIN_RECORDS` or more verdicts each. Otherwise the spread would be read off families of one
-to nine verdicts (before 2015 the records are almost all energy-intensity targets: one family
-of 20–170 verdicts and three to seven families of 1–9), where the maximum-likelihood κ falls to
-1.4–4 and a family with 0 of 1 verdicts met gets P ≈ 0.3 against a pooled 0.8. Then every family
-shares the pooled rate: ``α + β`` is the upper bound of :data:`CONCENTRATION_BOUNDS`, so
-``θ_f ≈ (y + ½) / (n + 1)`` pooled, and the rows are flagged ``thin`` as before. Measured on the
-backtest's record-only events (372, origins 2008–2018, leave one plan out): Brier of the verdict
-rate 0.258 with the old rule, 0.095 with this one (the pooled base rate: 0.094); the 2015 and
-later fits (five families with ten or more verdicts) are unchanged. Without a family with two
-binding statuses λ takes its upper bound: binding then adds nothing.
+**How much to pool families: chosen from earlier records only.** Two rules for ``α + β``:
+``partial`` (maximum marginal likelihood, the model above; with fewer than two families the
+spread is not identified and the pool is used) and ``pooled`` (``α + β`` at the upper bound of
+:data:`CONCENTRATION_BOUNDS`: every family shares ``θ ≈ (y + ½)/(n + 1)``). The fit picks one by a
+prequential test on its own training records, never on a backtest's scored events
+(:func:`choose_pooling`): for every information year ``y`` at which records became known
+(:attr:`PlanRecord.first_known`), each rule is fitted on the records known before ``y`` and
+scored (log loss) on the verdicts that became known at ``y``; the rule with the smaller total
+wins. Where no such step exists (all records known at once) the rule is ``partial``, the
+model as designed before any backtest (:data:`DEFAULT_POOLING`). (The earlier rule, "estimate
+the spread only when three families hold ten verdicts", was chosen by its Brier score on the
+backtest's reported events: retired.) Without a family with two binding statuses λ takes its
+upper bound: binding then adds nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -61,8 +64,10 @@ from sim.errors import SimError
 from sim.plan_record.records import PlanRecord, known_by
 from sim.vocabulary import FAMILIES
 
-THIN_RECORDS = 10                  # a family with fewer verdicts is flagged thin
-MIN_FAMILIES = 3                   # fewer families of THIN_RECORDS verdicts: (α + β) not estimated
+THIN_RECORDS = 10                  # a family with fewer verdicts is flagged thin (display only)
+POOLINGS = ("partial", "pooled")   # how α + β is set (module docstring)
+DEFAULT_POOLING = "partial"        # without an earlier step to test the rules on
+LOG_LOSS_EPS = 1e-3                # probabilities clipped to [ε, 1 − ε] in the prequential test
 CONCENTRATION_BOUNDS = (0.5, 1.0e4)
 QUAD_POINTS = 400
 CELL_BINDINGS = ("binding", "indicative")   # statuses with their own level-2 rate
@@ -108,14 +113,29 @@ class VerdictModel:
     families: Mapping[str, tuple[int, int]]            # family -> (met, n)
     cells: Mapping[tuple[str, str], tuple[int, int]]   # (family, binding) -> (met, n)
     n_pooled: int
+    pooling: str = DEFAULT_POOLING                     # the rule used (module docstring)
+    pooling_losses: tuple[float, float] | None = None  # prequential log loss (partial, pooled)
+    pooling_steps: int = 0                             # verdicts the choice was scored on
 
     @classmethod
-    def fit(cls, records: Iterable[PlanRecord], as_of: int | None = None) -> "VerdictModel":
-        """Fit on the records with a verdict and ``period_end <= as_of`` (all when None)."""
+    def fit(cls, records: Iterable[PlanRecord], as_of: int | None = None,
+            pooling: str | None = None) -> "VerdictModel":
+        """Fit on the records with a verdict known at ``as_of`` (all when None); ``pooling``
+        one of :data:`POOLINGS`, default chosen by :func:`choose_pooling` on these records."""
         recs = tuple(records)
         if as_of is not None:
             as_of = check_as_of(as_of)
             recs = known_by(recs, as_of)
+        if pooling is None:
+            choice = choose_pooling(recs)
+            return cls._fit(recs, as_of, choice.rule, choice.losses, choice.n)
+        if pooling not in POOLINGS:
+            raise SimError(f"unknown pooling '{pooling}' (expected one of {', '.join(POOLINGS)})")
+        return cls._fit(recs, as_of, pooling, None, 0)
+
+    @classmethod
+    def _fit(cls, recs: tuple[PlanRecord, ...], as_of: int | None, pooling: str,
+             losses: tuple[float, float] | None, steps: int) -> "VerdictModel":
         judged = [r for r in recs if r.verdict is not None]
         if not judged:
             raise SimError(f"no plan records with a verdict known by {as_of} "
@@ -126,9 +146,10 @@ class VerdictModel:
         cell = {k: (sum(bool(r.verdict) for r in judged if (r.family, r.binding) == k),
                     sum((r.family, r.binding) == k for r in judged))
                 for k in sorted({(r.family, r.binding) for r in judged})}
-        alpha, beta = _fit_level1(fam)
+        alpha, beta = _fit_level1(fam, pooling)
         lam = _fit_level2(fam, cell, alpha, beta)
-        return cls(as_of, alpha, beta, lam, fam, cell, sum(n for _, n in fam.values()))
+        return cls(as_of, alpha, beta, lam, fam, cell, sum(n for _, n in fam.values()),
+                   pooling, losses, steps)
 
     # --- the posterior of one family / cell -------------------------------------------------
 
@@ -152,6 +173,11 @@ class VerdictModel:
         logw = _log_bb(y_c, m_c, pa, pb)
         w = np.exp(logw - logw.max())
         return w / w.sum(), pa + y_c, pb + m_c
+
+    def mean(self, family: str, binding: str = "unknown") -> float:
+        """The posterior mean of the rate (:meth:`p_record`'s ``mean``, without the interval)."""
+        w, a, b = self._mixture(family, binding)
+        return float(np.sum(w * a / (a + b)))
 
     def p_record(self, family: str, binding: str = "unknown",
                  level: float = LEVEL) -> RecordProbability:
@@ -200,14 +226,53 @@ class VerdictModel:
         return self.alpha / (self.alpha + self.beta)
 
 
-def _fit_level1(fam: Mapping[str, tuple[int, int]]) -> tuple[float, float]:
-    """(α, β) by maximum marginal likelihood over families, or the pooled rate at the upper
-    concentration bound when the spread between families is not identified (module docstring)."""
+@dataclass(frozen=True)
+class PoolingChoice:
+    """The rule :func:`choose_pooling` picked, its prequential log losses ``(partial,
+    pooled)`` (None without a step) and the number of verdicts they were scored on."""
+
+    rule: str
+    losses: tuple[float, float] | None
+    n: int
+
+
+def choose_pooling(records: Iterable[PlanRecord]) -> PoolingChoice:
+    """Pick the pooling rule by a prequential test on ``records`` alone (module docstring).
+
+    For each information year ``y`` (:attr:`PlanRecord.first_known`) after the first, both rules
+    are fitted on the records known before ``y`` and score the verdicts first known at ``y``:
+    ``−Σ [v ln p + (1 − v) ln(1 − p)]``, ``p`` clipped to ``[ε, 1 − ε]`` (:data:`LOG_LOSS_EPS`).
+    The smaller total wins (a tie, or no step: :data:`DEFAULT_POOLING`).
+    """
+    judged = [r for r in records if r.verdict is not None]
+    years = sorted({r.first_known for r in judged})
+    loss = dict.fromkeys(POOLINGS, 0.0)
+    n = 0
+    for y in years[1:]:
+        train = tuple(r for r in judged if r.first_known < y)
+        test = [r for r in judged if r.first_known == y]
+        cells = Counter((r.family, r.binding, bool(r.verdict)) for r in test)
+        for rule in POOLINGS:
+            model = VerdictModel._fit(train, None, rule, None, 0)
+            for (family, binding, met), k in cells.items():
+                p = min(max(model.mean(family, binding), LOG_LOSS_EPS), 1 - LOG_LOSS_EPS)
+                loss[rule] -= k * float(np.log(p if met else 1 - p))
+        n += len(test)
+    if n == 0:
+        return PoolingChoice(DEFAULT_POOLING, None, 0)
+    rule = min(POOLINGS, key=lambda k: (loss[k], k != DEFAULT_POOLING))
+    return PoolingChoice(rule, (loss["partial"], loss["pooled"]), n)
+
+
+def _fit_level1(fam: Mapping[str, tuple[int, int]], pooling: str) -> tuple[float, float]:
+    """(α, β) by maximum marginal likelihood over families (``partial``, two or more
+    families), or the pooled rate at the upper concentration bound (``pooled``, or a single
+    family: the spread is then not identified)."""
     y = np.array([c[0] for c in fam.values()], dtype=float)
     n = np.array([c[1] for c in fam.values()], dtype=float)
     pooled = float(np.clip((y.sum() + 0.5) / (n.sum() + 1.0), 1e-3, 1 - 1e-3))
     lo, hi = np.log(CONCENTRATION_BOUNDS)
-    if int(np.sum(n >= THIN_RECORDS)) < MIN_FAMILIES:
+    if pooling == "pooled" or len(fam) < 2:
         kappa = CONCENTRATION_BOUNDS[1]
         return pooled * kappa, (1 - pooled) * kappa
 

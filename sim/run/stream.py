@@ -84,7 +84,7 @@ def record_setup(ctx: RunContext, attrs: dict[str, Any] | None = None) -> Record
     return setup_from_pilot(pilot, targets_of(ctx.catalogue), model, seed=s.seed,
                             target_values=ctx.target_values,
                             enabled={sc.name: sc.plan_record for sc in ctx.scenarios},
-                            history=ctx.history, plan_start=ctx.plan_start)
+                            history=ctx.history, plan_start=ctx.plan_start, fitted=ctx.fitted)
 
 
 def _evaluate_chunk(fitted: FittedModel, levers: list[ScenarioLevers], settings: RunSettings,
