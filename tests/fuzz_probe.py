@@ -184,6 +184,14 @@ TABLE = ["targets_prob_edit", "targets_prob_bad", "targets_rows_deleted", "targe
 MARKERS = ["marker_delete", "marker_garbage", "marker_link", "marker_dir", "marker_fifo",
            "marker_and_manifest_gone", "marker_other_tool"]
 DAMAGE = MISMATCH + TOLERATED + TABLE + MARKERS
+#: A finding of this suite (reported to the lead, xfail in test_fuzz): `sim report` keeps a
+#: run's targets.csv as it is, so a probability of 1.5, a duplicated (scenario, target) row or
+#: deleted rows pass into the rebuilt tables without a word (`sim compare` refuses the first).
+#: The long tier gives these damages to `sim compare` only, so it tests everything else.
+REPORT_KEEPS_TABLE = {"targets_prob_bad", "targets_dup_row", "targets_rows_deleted"}
+#: A finding too: `sim compare` takes a duplicated (scenario, target) row with another
+#: probability without a word. The long tier leaves this damage out (xfail in test_fuzz).
+COMPARE_TAKES_DUPLICATES = {"targets_dup_row"}
 
 
 def damage(data, folder: Path, outside: Path, fixed: dict | None = None) -> tuple[str, str]:
@@ -192,7 +200,7 @@ def damage(data, folder: Path, outside: Path, fixed: dict | None = None) -> tupl
     F = _f()
     from sim.ensemble import write_netcdf
 
-    op = choose(data, fixed, "damage", DAMAGE)
+    op = choose(data, fixed, "damage", [d for d in DAMAGE if d not in COMPARE_TAKES_DUPLICATES])
     nc, manifest = folder / "ensemble.nc", folder / "manifest.json"
     k = data.draw(st.sampled_from([-3, -2, -1, 1, 2, 5, 100]), label="k")
     if op.startswith("manifest_"):
@@ -296,23 +304,29 @@ def damage_case(data, pair: list[Path], references: dict, fixed: dict | None = N
         (outside / "keep.txt").write_text("mine")
         what, kind = damage(data, a, outside, fixed)
         command = choose(data, fixed, "command", ["report", "compare"])
+        if command == "report" and what.split()[0] in REPORT_KEEPS_TABLE and not fixed:
+            command = "compare"   # a known finding (xfail in the quick tier), see below
         F.CURRENT["case"] = f"damage {command} [{what}]"
         table_before = probabilities(a / "targets.csv") if kind == "table" else None
         raw_table = pd.read_csv(a / "targets.csv") if kind == "table" else None
         if command == "report":
             before = F.digest(a, outside, pair[1])
             res = call("report", a, "--no-figures", "--quiet")
+            must = kind == "mismatch" or what.split()[0] in REPORT_KEEPS_TABLE
             if res.code == 0:   # the folder is rewritten: compare the result, not the bytes
                 before = F.digest(outside, pair[1])
                 judge("damage", res, inputs=[outside, pair[1]], before=before, names=[str(a)],
-                      refuse=kind == "mismatch")
+                      refuse=must)
+                # report keeps a run's targets.csv (its record draws are not in ensemble.nc):
+                # a plausible edit is carried through, otherwise the run's own table
+                want = table_before if table_before is not None else references["report"]
                 wrong_output("damage", same_probabilities(probabilities(a / "targets.csv"),
-                                                          references["report"]),
-                             f"report's targets.csv differs from the run's\n{res}")
+                                                          want),
+                             f"report's targets.csv differs from the reference\n{res}")
                 assert (a / ".sim-results").is_file() and not (a / ".sim-results").is_symlink()
             else:
                 judge("damage", res, inputs=[a, outside, pair[1]], before=before,
-                      names=[str(a)], refuse=kind == "mismatch",
+                      names=[str(a)], refuse=must,
                       needles=("ensemble.nc",) if kind == "mismatch" else ())
             return
         out = Path(tmp) / "cmp"
@@ -424,14 +438,14 @@ def special_case(data, pair: list[Path], fixed: dict | None = None) -> None:
             argv = {"data": ["data", "--data", d], "validate": ["validate", "--data", d],
                     "run": ["run", SCENARIO_2020, "--data", d, "--out", tmp / "o",
                             "--quiet", "--no-figures", "--draws", "50"]}[command]
-            # never read a FIFO or a device to digest it: the folder only when it holds neither
-            inputs = [F.DATA] + ([d] if kind == "dir" else []) + \
-                [t for t in [target] if t is not None and t.is_file()]
-            before = F.digest(*inputs)
+            inputs = [F.DATA, d] + [t for t in [target] if t is not None and t.is_file()]
+            before = F.digest(*inputs)   # (digest follows no link, reads no FIFO)
             res = call(*argv)
-            judge("special", res, inputs=inputs, before=before, names=[str(victim)],
-                  refuse=kind != "link_regular",
-                  needles=(str(victim),) if kind != "link_regular" else ())
+            # a folder named like a CSV is not a file sim must refuse (a missing file may be
+            # fine): any clean outcome; every other special file is refused naming it
+            must = kind not in ("link_regular", "dir")
+            judge("special", res, inputs=inputs, before=before, names=[str(victim), str(d)],
+                  refuse=must, needles=(str(victim),) if must else ())
             if kind == "link_regular":     # reference: the same bytes as a regular file
                 victim.unlink()
                 victim.write_bytes(original)
@@ -475,7 +489,7 @@ def special_case(data, pair: list[Path], fixed: dict | None = None) -> None:
         F.CURRENT["case"] = f"special {where} {command} force={force} [{kind}]"
         argv = (["compare", pair[0], "--no-figures"] if command == "compare" else
                 ["run", SCENARIO_2020, "--no-figures", "--draws", "50"]) + \
-            ["--out", out, "--quiet"] + (["--force"] if force else [])
+            ["--out", out, "--quiet"] + (["--force"] if force and command == "run" else [])
         watched = [tmp / "users_folder", tmp / "users_file.txt", pair[0]]
         before = F.digest(*watched, tmp / "nowhere")
         before_spot = F.digest(spot) if not spot.is_symlink() and kind != "fifo" else None
