@@ -44,6 +44,7 @@ from sim.output.plots import pmet_chart, pmet_heatmap
 from sim.output.report import resolved_scenarios, scenario_labels, target_windows
 from sim.output.safe_text import SPREADSHEET_CSV, spreadsheet_frame
 from sim.output.summary import display_width, pad
+from sim.output.targets_check import check_targets_table
 from sim.paths import DEFAULT_RESULTS_DIR
 from sim.targets import targets_for_sets
 
@@ -225,12 +226,7 @@ def read_targets(path: Path) -> pd.DataFrame:
         table[col] = pd.to_numeric(table[col], errors="coerce")
     table["target_id"] = table["target_id"].astype(str)
     table["scenario"] = table["scenario"].astype(str)
-    ev = table["status"] == "evaluated"
-    bad = table[ev & ~table["probability"].between(0, 1)]
-    if not bad.empty:
-        r = bad.iloc[0]
-        raise SimError(f"{path}: row {int(bad.index[0]) + 2}: probability of {r['target_id']} "
-                       f"({r['scenario']}): expected a number in [0, 1] on an evaluated row")
+    check_targets_table(table, path)
     return table
 
 

@@ -32,6 +32,7 @@ from sim.output.folder import (ResultsFolder, check_free_space, check_results_fo
 from sim.output.lock import OutputLock
 from sim.output.owned import MARKER, TRANSIENT_MARKER
 from sim.output.report import resolved_scenarios, write_outputs
+from sim.output.targets_check import check_targets_table
 from sim.paths import REPO_DIR
 from sim.scenario.spec import DEFAULT_QUANTILES
 from sim.targets import targets_for_sets
@@ -63,11 +64,14 @@ def rebuild(folder: Path, *, data_dir=None, figures: bool | None = None,
         return _rebuild(folder, data_dir, figures)
 
 
-def _run_tables(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _run_tables(folder: Path, evaluated: pd.DataFrame
+                ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """The run's own ``targets.csv`` and ``joint.csv`` when they hold the plan-record columns
     (``method``): their combined probabilities used record draws that ``ensemble.nc`` does not
     store, so re-evaluating the ensemble alone would silently give trend-only numbers. Older
-    folders (no ``method`` column) return ``(None, None)`` and are re-evaluated."""
+    folders (no ``method`` column) return ``(None, None)`` and are re-evaluated. A kept table is
+    checked against the rows the ensemble's evaluation ``evaluated`` has
+    (:func:`~sim.output.targets_check.check_targets_table`): a damaged one is an error."""
     try:
         table = pd.read_csv(folder / "targets.csv")
         joint = pd.read_csv(folder / "joint.csv")
@@ -78,6 +82,9 @@ def _run_tables(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]
     if "record_weight" in table.columns and "trend_weight" not in table.columns:
         # runs before the rename: that column held the trend's weight w (z = w·trend + (1−w)·record)
         table = table.rename(columns={"record_weight": "trend_weight"})
+    check_targets_table(table, folder / "targets.csv",
+                        expected=zip(evaluated["scenario"].astype(str),
+                                     evaluated["target_id"].astype(str)))
     return table, joint
 
 
@@ -105,7 +112,7 @@ def _rebuild(folder: Path, data_dir, figures: bool | None) -> dict:
                                  if history is not None else None)
     # always evaluated: it checks the stored draws (non-finite draws are an error)
     ev = evaluate(ds, catalogue, target_values, history=history, quantiles=quantiles)
-    table, joint = _run_tables(folder)
+    table, joint = _run_tables(folder, ev.table)
     if table is None or joint is None:
         table, joint = ev.table, ev.joint
         table = _with_information(table, folder / "fitted_model.json")
