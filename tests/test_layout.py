@@ -205,9 +205,19 @@ def test_the_midterm_chart_places_each_target_by_time_and_task_elapsed(tmp_path)
         # no latest value: left out and counted
         dict(scenario="b", target_id="d", indicator_zh="丙", base_value=1.0, base_year=2015,
              latest_value=None, latest_year=None, target_value=2.0, target_year=2020,
-             p_met_text="90%", p_met=0.9)])
+             p_met_text="90%", p_met=0.9),
+        # a cap above the base (population ≤ 1480 from 1138) and a ≈ target: no task of change,
+        # left out (at 359 % of the way a cap is breached, not done)
+        dict(scenario="b", target_id="e", indicator_zh="丁", base_value=1138.0, base_year=2015,
+             latest_value=2366.0, latest_year=2018, target_value=1480.0, target_year=2020,
+             p_met_text="10%", p_met=0.1, comparator="<="),
+        dict(scenario="b", target_id="f", indicator_zh="戊", base_value=1138.0, base_year=2015,
+             latest_value=1300.0, latest_year=2018, target_value=1480.0, target_year=2020,
+             p_met_text="60%", p_met=0.6, comparator="approx")])
+    plan["comparator"] = plan["comparator"].fillna(">=")
+    plan.loc[plan["target_id"] == "c", "comparator"] = "<="
     rows, left = progress_rows(plan, "b")
-    assert left == 1 and list(rows["target_id"]) == ["a", "c"]
+    assert left == 3 and list(rows["target_id"]) == ["a", "c"]
     np.testing.assert_allclose(rows["elapsed"], [0.6, 0.6])
     np.testing.assert_allclose(rows["achieved"], [0.4, 0.8])
     rec = write_midterm_chart(tmp_path, plan, "b")

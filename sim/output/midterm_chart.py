@@ -12,7 +12,10 @@ A target on or above the diagonal ``a = t`` has done at least its share of the w
 of the time (时间过半，任务过半); below it, it is behind the straight-line path. Targets whose
 latest observation already meets them are drawn with ``a ≥ 1`` as observed. Rows without a
 base, without an observation after the base year (``y_1 ≤ y_0``: nothing to say about progress)
-or without a change to make (``v = x_0``) are left out and counted in the caption. Drawn as one
+or without a change to make (``v = x_0``) are left out and counted in the caption, and so are
+targets that set no task of change: a cap above the base (``≤ v`` with ``v > x_0``: an
+allowance, where 150 % of the way means the cap is breached), a floor below it, ``≈`` and
+ranges — only ``≥ v`` above the base and ``≤ v`` below it are a way to go. Drawn as one
 bar per target (the change achieved) with a tick at the time elapsed: labels never overlap.
 """
 
@@ -38,13 +41,26 @@ def progress_rows(plan: pd.DataFrame, scenario: str) -> tuple[pd.DataFrame, int]
         x0, x1, v = (as_number(r.get(k)) for k in ("base_value", "latest_value", "target_value"))
         y0, y1, yy = (as_number(r.get(k)) for k in ("base_year", "latest_year", "target_year"))
         if (x0 is None or x1 is None or v is None or y0 is None or y1 is None or yy is None
-                or yy <= y0 or y1 <= y0 or v == x0 or not r.get("p_met_text")):
+                or yy <= y0 or y1 <= y0 or v == x0 or not r.get("p_met_text")
+                or not _is_a_way_to_go(str(r.get("comparator")), x0, v)):
             left += 1
             continue
         out.append(dict(target_id=r["target_id"], label=str(r.get("indicator_zh") or r["target_id"]),
                         elapsed=(y1 - y0) / (yy - y0), achieved=(x1 - x0) / (v - x0),
                         p_met=as_number(r.get("p_met"))))
     return pd.DataFrame(out, columns=["target_id", "label", "elapsed", "achieved", "p_met"]), left
+
+
+def with_comparator(plan: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """``plan`` with each row's ``comparator`` from the run's ``table`` (targets.csv rows)."""
+    key = ["scenario", "target_id"]
+    comparators = table[key + ["comparator"]].drop_duplicates(key)
+    return plan.drop(columns=["comparator"], errors="ignore").merge(comparators, on=key, how="left")
+
+
+def _is_a_way_to_go(comparator: str, base: float, target: float) -> bool:
+    """Does the target ask for a change from its base (a rise to ``≥ v`` or a fall to ``≤ v``)?"""
+    return (comparator == ">=" and target > base) or (comparator == "<=" and target < base)
 
 
 def write_midterm_chart(folder: Path, plan: pd.DataFrame, scenario: str) -> dict | None:
@@ -77,8 +93,9 @@ def write_midterm_chart(folder: Path, plan: pd.DataFrame, scenario: str) -> dict
         ax.set_xlabel("share of the way from base to target: 任务 (x₁ − x₀)/(v − x₀), 时间 "
                       "(y₁ − y₀)/(Y − y₀); red: task behind time 任务落后于时间", fontsize=8)
         ax.legend(loc="lower right", fontsize=7.5)
-        note = (f"{scenario}: {len(rows)} targets with an observation after the base year; "
-                f"{left} without (not drawn).\nBars clipped at −50 % and 150 %, the label is exact.")
+        note = (f"{scenario}: {len(rows)} targets with a change to achieve and an observation "
+                f"after the base year;\n{left} others not drawn (no such observation, or a cap, "
+                f"≈ or range). Bars clipped at −50 % and 150 %, the label is exact.")
         ax.set_title(f"{TITLE}\n{note}", fontsize=9, loc="left")
         (Path(folder) / FILE).parent.mkdir(parents=True, exist_ok=True)
         save_png(fig, Path(folder) / FILE)

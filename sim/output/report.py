@@ -39,7 +39,7 @@ from sim.output import tables as T
 from sim.output.figures import write_figures
 from sim.output.folder import ResultsFolder
 from sim.output.handin import handin_markdown, handin_scenario
-from sim.output.midterm_chart import write_midterm_chart
+from sim.output.midterm_chart import with_comparator, write_midterm_chart
 from sim.output.report_assets import REPORT_CSS, REPORT_JS, zoom_figure
 from sim.output.report_compare import compare_data, compare_widget, delta_table, pmet_table
 from sim.output.report_scenarios import MAX_RESOLVED, scenario_section, shorten
@@ -341,7 +341,8 @@ def write_outputs(folder: Path | ResultsFolder, ds, table: pd.DataFrame,
                         vintage=vintage)
     prov = provenance(ds, manifest)
     if figures and T.is_midterm(plan) and (
-            chart := write_midterm_chart(folder, plan, str(handin_scenario(plan)))):
+            chart := write_midterm_chart(folder, with_comparator(plan, table),
+                                         str(handin_scenario(plan)))):
         fig_records.append(chart)
         files.append(chart["file"])
     timings["tables_s"] = time.perf_counter() - t0
