@@ -224,7 +224,11 @@ def map_ranges(task: Callable[..., Any], ranges: Sequence[tuple[int, int]], *,
     with connect(scheduler) as client:
         distributed = _dask()
         threads = getattr(client, "_sim_threads", None)
-        scattered = [client.scatter(obj, broadcast=True) for obj in shared]
+        # hash=False: a key of this call's own. With dask's default (a key from the object's
+        # hash) successive calls on the same object (adaptive rounds) share one key, and the
+        # release of an earlier call's future could drop it under the next call's tasks
+        # ("cancelled for reason: lost dependencies")
+        scattered = [client.scatter(obj, broadcast=True, hash=False) for obj in shared]
         futures = {client.submit(task, *scattered, *item, *args, a, n,
                                  threads=threads, pure=False, **kw): (a, n) for a, n, item in jobs}
         for fut in distributed.as_completed(futures):
