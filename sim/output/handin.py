@@ -24,7 +24,7 @@ from sim.output.evidence_table import split_rows
 HANDIN_COLUMNS = (("indicator_zh", "指标"), ("indicator_en", "Indicator"),
                   ("target", "目标值 Target"), ("unit", "单位 Unit"),
                   ("p_met_text", "达标概率 P(met) ± SE"), ("verdict", "判断 Verdict"),
-                  ("target_year", "目标年 Year"),
+                  ("basis", "依据 Basis"), ("target_year", "目标年 Year"),
                   ("latest_actual", "最新实际值 Latest actual (year)"),
                   ("achieved", "已实现年均 Achieved per year"),
                   ("required", "尚需年均 Required per year"),
