@@ -226,6 +226,11 @@ def read_targets(path: Path) -> pd.DataFrame:
         table[col] = pd.to_numeric(table[col], errors="coerce")
     table["target_id"] = table["target_id"].astype(str)
     table["scenario"] = table["scenario"].astype(str)
+    missing_p = table.index[(table["status"] == "evaluated") & table["probability"].isna()]
+    if len(missing_p):
+        i = missing_p[0]
+        raise SimError(f"{path}: line {int(i) + 2}: probability of {table['target_id'][i]} "
+                       f"({table['scenario'][i]}): expected a number in [0, 1] on an evaluated row")
     check_targets_table(table, path)
     return table
 

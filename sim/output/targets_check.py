@@ -24,13 +24,17 @@ def check_targets_table(table: pd.DataFrame, path: Path,
     """Raise SimError naming ``path`` when ``table`` is not a run's targets table.
 
     ``table``: ``targets.csv`` as read (rows × columns, with ``scenario``, ``target_id``,
-    ``status``, ``probability``); ``expected``: the ``(scenario, target_id)`` pairs of the run
+    ``status``, ``probability``; a missing column or a cell that is not a number is left to the
+    table's reader, which names it); ``expected``: the ``(scenario, target_id)`` pairs of the run
     (None: not checked). Rows are numbered as lines of the file (header = line 1).
     """
+    if any(c not in table.columns for c in ("scenario", "target_id", "status", "probability")):
+        return   # a missing column is reported by the table's reader, naming it
     scenario, target = table["scenario"].astype(str), table["target_id"].astype(str)
     probability = pd.to_numeric(table["probability"], errors="coerce")
     evaluated = table["status"].astype(str) == "evaluated"
-    bad = table.index[evaluated & ~probability.between(0, 1)]
+    # a cell that is not a number is reported by the reader ("'abc' is not a number")
+    bad = table.index[evaluated & probability.notna() & ~probability.between(0, 1)]
     if len(bad):
         i = bad[0]
         raise SimError(f"{path}: line {int(i) + 2}: probability of {target[i]} ({scenario[i]}): "
